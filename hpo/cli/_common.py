@@ -1,0 +1,43 @@
+"""What every command shares: the console, error reporting and the ``--debug`` switch."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from hpo.errors import HPOError
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_debug = False
+
+
+def set_debug(value: bool) -> None:
+    global _debug
+    _debug = value
+    logging.basicConfig(
+        level=logging.DEBUG if value else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def run(work: Callable[[], Any]) -> Any:
+    """Run a command's work, turning suite errors into ``[error] ...`` and exit code 1."""
+    try:
+        return work()
+    except HPOError as err:
+        if _debug:
+            err_console.print_exception()
+        err_console.print(f"[red][error][/red] {err}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/yellow]")
+        sys.exit(130)

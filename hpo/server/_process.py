@@ -1,0 +1,157 @@
+"""Starting, finding and stopping a background server process for a data directory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from hpo.errors import ServerError
+from hpo.server._auth import Credentials, load_or_create_credentials
+from hpo.server._serve import state_path
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 30.0
+
+# Servers this process started: kept so that stop() can reap them (no zombies, no warnings).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """A server process that answers, as recorded in its data dir's ``server.json``."""
+
+    data_dir: Path
+    pid: int
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def files_url(self) -> str:
+        return f"{self.url}/files"
+
+    def credentials(self) -> Credentials:
+        return load_or_create_credentials(self.data_dir / "credentials.json")
+
+    def env(self) -> dict[str, str]:
+        """``CLEARML_*`` variables that point any ClearML program at this server."""
+        creds = self.credentials()
+        return {
+            "CLEARML_API_HOST": self.url,
+            "CLEARML_WEB_HOST": self.url,
+            "CLEARML_FILES_HOST": self.files_url,
+            "CLEARML_API_ACCESS_KEY": creds.access_key,
+            "CLEARML_API_SECRET_KEY": creds.secret_key,
+        }
+
+
+def answers(url: str, timeout: float = 2.0) -> bool:
+    try:
+        response = httpx.post(f"{url}/debug.ping", json={}, timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and "meta" in response.json()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def find(data_dir: Path) -> RunningServer | None:
+    """The server serving ``data_dir``, if one is running and answers."""
+    path = state_path(data_dir)
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    server = RunningServer(data_dir, int(state["pid"]), str(state["host"]), int(state["port"]))
+    if _pid_alive(server.pid) and answers(server.url):
+        return server
+    return None
+
+
+def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8008) -> tuple[RunningServer, bool]:
+    """Start a background server for ``data_dir`` unless one runs; returns it and whether it is new.
+
+    Raises:
+        ServerError: The process exited or did not answer within the start timeout.
+    """
+    data_dir = data_dir.expanduser().resolve()
+    running = find(data_dir)
+    if running is not None:
+        return running, False
+    data_dir.mkdir(parents=True, exist_ok=True)
+    load_or_create_credentials(data_dir / "credentials.json")
+    state_path(data_dir).unlink(missing_ok=True)
+    log_path = data_dir / "server.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "hpo.server",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    with open(log_path, "ab") as log_file:
+        proc = subprocess.Popen(
+            cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise ServerError(
+                f"the embedded server exited with code {proc.returncode} while starting on {host}:{port}"
+                f" (is the port in use? pass --port N). Its log ({log_path}) ends with:\n{tail}"
+            )
+        server = find(data_dir)
+        if server is not None:
+            _children[proc.pid] = proc
+            return server, True
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    raise ServerError(f"the embedded server did not answer within {START_TIMEOUT_S:.0f} s; see {log_path}")
+
+
+def stop(data_dir: Path, timeout: float = 10.0) -> bool:
+    """Stop the server of ``data_dir``; False when none was running."""
+    server = find(data_dir.expanduser().resolve())
+    if server is None:
+        return False
+    os.kill(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    child = _children.get(server.pid)
+    while time.monotonic() < deadline and _pid_alive(server.pid):
+        if child is not None and child.poll() is not None:
+            break
+        time.sleep(0.05)
+    if _pid_alive(server.pid):
+        os.kill(server.pid, signal.SIGKILL)
+    child = _children.pop(server.pid, None)
+    if child is not None:
+        child.wait()
+    return True

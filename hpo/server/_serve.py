@@ -1,0 +1,45 @@
+"""Running the server in the foreground (``hpo server start --foreground``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from pathlib import Path
+
+import uvicorn
+
+from hpo.server._app import create_app
+from hpo.server._config import ServerConfig
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "server.json"
+
+
+def state_path(data_dir: Path) -> Path:
+    return data_dir / STATE_FILE
+
+
+def serve(config: ServerConfig) -> None:
+    """Serve until interrupted, recording pid, host and port in ``server.json``."""
+    app = create_app(config)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((config.host, config.port))
+    port = sock.getsockname()[1]
+    state = {"pid": os.getpid(), "host": config.host, "port": port, "url": config.base_url(port)}
+    path = state_path(config.data_dir)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, path)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        try:
+            if json.loads(path.read_text()).get("pid") == os.getpid():
+                path.unlink()
+        except (OSError, ValueError):
+            pass

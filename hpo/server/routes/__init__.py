@@ -1,0 +1,23 @@
+"""Route modules, one per ClearML service, and the server's periodic jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hpo.server._config import ServerConfig
+from hpo.server._router import Router, Runtime
+from hpo.server.routes import auth, events, projects, queues, tasks, users
+from hpo.server.store import Store
+
+ROUTERS: list[Router] = [
+    auth.router,
+    users.router,
+    projects.router,
+    tasks.router,
+    events.router,
+    queues.router,
+]
+
+PERIODIC: list[Callable[[Store, Runtime, ServerConfig], None]] = []
+
+__all__ = ["PERIODIC", "ROUTERS"]

@@ -1,0 +1,6 @@
+"""Persistence of the embedded server: knows documents and events, nothing of HTTP."""
+
+from hpo.server.store._db import Database
+from hpo.server.store._documents import Collection, Doc, Store
+
+__all__ = ["Collection", "Database", "Doc", "Store"]

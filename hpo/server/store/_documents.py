@@ -1,0 +1,143 @@
+"""Document collections with an in-memory cache and staged, atomic writes.
+
+The server process is the only writer of its database, so every collection is loaded into
+memory once and queried there; writes are staged during a request and reach SQLite and the
+cache together in :meth:`Store.commit`, or not at all (:meth:`Store.rollback`). A request that
+fails half-way therefore leaves nothing half-written.
+
+Documents handed out by :meth:`Collection.get` are shared with the cache: callers must not
+mutate them, they copy and :meth:`Collection.put` instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from hpo.server.store._db import Database
+
+Doc = dict[str, Any]
+
+COLLECTIONS = ("tasks", "projects", "models", "queues", "users")
+
+_DELETED = object()
+
+
+class Collection:
+    """One kind of document (tasks, models, ...)."""
+
+    def __init__(self, store: Store, name: str, docs: dict[str, Doc]) -> None:
+        self.name = name
+        self._store = store
+        self._docs = docs
+
+    def get(self, doc_id: str) -> Doc | None:
+        staged = self._store.staged(self.name, doc_id)
+        if staged is _DELETED:
+            return None
+        if staged is not None:
+            return staged  # type: ignore[return-value]
+        return self._docs.get(doc_id)
+
+    def editable(self, doc_id: str) -> Doc | None:
+        """A private deep copy of a document, to change and :meth:`put` back."""
+        doc = self.get(doc_id)
+        return copy.deepcopy(doc) if doc is not None else None
+
+    def put(self, doc: Doc) -> None:
+        self._store.stage(self.name, doc["id"], doc)
+
+    def delete(self, doc_id: str) -> None:
+        self._store.stage(self.name, doc_id, _DELETED)
+
+    def __iter__(self) -> Iterator[Doc]:
+        staged = self._store.staged_for(self.name)
+        for doc_id, doc in self._docs.items():
+            if doc_id not in staged:
+                yield doc
+        for value in staged.values():
+            if value is not _DELETED:
+                yield value  # type: ignore[misc]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def _apply(self, doc_id: str, value: object) -> None:
+        if value is _DELETED:
+            self._docs.pop(doc_id, None)
+        else:
+            self._docs[doc_id] = value  # type: ignore[assignment]
+
+
+class Store:
+    """All collections of one data directory, plus the events table.
+
+    Thread-safety: single-threaded by design: the server serialises requests on its event loop.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._staged: dict[str, dict[str, object]] = {name: {} for name in COLLECTIONS}
+        self._pending_sql: list[tuple[str, list[tuple[Any, ...]]]] = []
+        self._collections = {name: Collection(self, name, db.load_collection(name)) for name in COLLECTIONS}
+
+    @property
+    def tasks(self) -> Collection:
+        return self._collections["tasks"]
+
+    @property
+    def projects(self) -> Collection:
+        return self._collections["projects"]
+
+    @property
+    def models(self) -> Collection:
+        return self._collections["models"]
+
+    @property
+    def queues(self) -> Collection:
+        return self._collections["queues"]
+
+    @property
+    def users(self) -> Collection:
+        return self._collections["users"]
+
+    def staged(self, collection: str, doc_id: str) -> object:
+        return self._staged[collection].get(doc_id)
+
+    def staged_for(self, collection: str) -> dict[str, object]:
+        return self._staged[collection]
+
+    def stage(self, collection: str, doc_id: str, value: object) -> None:
+        self._staged[collection][doc_id] = value
+
+    def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Stage a raw statement (events) to run inside the next commit."""
+        self._pending_sql.append((sql, rows))
+
+    def commit(self) -> None:
+        """Write every staged change in one SQLite transaction, then publish it to the cache."""
+        if not self._pending_sql and not any(self._staged.values()):
+            return
+        with self.db.transaction() as conn:
+            for name, changes in self._staged.items():
+                for doc_id, value in changes.items():
+                    if value is _DELETED:
+                        conn.execute("DELETE FROM docs WHERE collection = ? AND id = ?", (name, doc_id))
+                    else:
+                        conn.execute(
+                            "INSERT OR REPLACE INTO docs (collection, id, body) VALUES (?, ?, ?)",
+                            (name, doc_id, json.dumps(value, separators=(",", ":"))),
+                        )
+            for sql, rows in self._pending_sql:
+                conn.executemany(sql, rows)
+        for name, changes in self._staged.items():
+            for doc_id, value in changes.items():
+                self._collections[name]._apply(doc_id, value)
+        self.rollback()
+
+    def rollback(self) -> None:
+        for changes in self._staged.values():
+            changes.clear()
+        self._pending_sql.clear()
