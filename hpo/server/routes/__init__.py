@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from hpo.server._config import ServerConfig
 from hpo.server._router import Router, Runtime
-from hpo.server.routes import auth, events, projects, queues, tasks, users
+from hpo.server.routes import auth, events, models, projects, queues, tasks, users, workers
 from hpo.server.store import Store
 
 ROUTERS: list[Router] = [
