@@ -56,3 +56,87 @@ def test_task_init_connect_and_scalars_roundtrip(clearml: Env) -> None:
     assert info["same"] == out["id"]
     assert info["project"] == "a/b"
     assert "hello console" in info["log"]
+
+
+REUSE = """
+import json, sys
+from clearml import Task
+task = Task.init(project_name="reuse", task_name="same")
+if sys.argv[1] == "artifact":
+    task.upload_artifact("numbers", {"a": 1}, wait_on_upload=True)
+print("RESULT " + json.dumps(task.id))
+task.close()
+"""
+
+
+def test_task_init_reuses_a_task_without_outputs_only(clearml: Env) -> None:
+    first = clearml.run(REUSE, "plain").result
+    second = clearml.run(REUSE, "plain").result
+    assert second == first, "a task with no outputs is reused by the next Task.init"
+    third = clearml.run(REUSE, "artifact").result
+    assert third == first
+    fourth = clearml.run(REUSE, "plain").result
+    assert fourth != first, "a task with artifacts is never overwritten"
+
+
+def test_clone_set_parameters_tags_and_queries(clearml: Env) -> None:
+    out = clearml.run(
+        """
+        import json
+        from clearml import Task
+        base = Task.init(project_name="q", task_name="base")
+        base.connect({"alpha": 1.0, "name": "x"})
+        base.add_tags(["template"])
+        base.close()
+
+        clone = Task.clone(source_task=base, name="trial 1", parent=base.id)
+        clone.set_parameters({"General/alpha": 0.5})
+        clone.add_tags(["trial"])
+        failing = Task.clone(source_task=base, name="trial 2", parent=base.id)
+        failing.mark_started(force=True)
+        failing.mark_failed(status_reason="boom", force=True)
+
+        children = Task.get_tasks(project_name="q", task_filter={"parent": base.id, "order_by": ["name"]})
+        failed = Task.get_tasks(project_name="q", task_filter={"status": ["failed"]})
+        tagged = Task.get_tasks(project_name="q", tags=["template", "-trial"])
+        print("RESULT " + json.dumps({
+            "clone_params": Task.get_task(task_id=clone.id).get_parameters(),
+            "clone_status": clone.get_status(),
+            "clone_parent": clone.parent,
+            "children": [t.name for t in children],
+            "failed": [t.name for t in failed],
+            "failed_reason": Task.get_task(task_id=failing.id).data.status_reason,
+            "tagged": [t.name for t in tagged],
+            "clone_tags": Task.get_task(task_id=clone.id).get_tags(),
+        }))
+        """
+    ).result
+    assert out["clone_params"]["General/alpha"] == "0.5"
+    assert out["clone_status"] == "created"
+    assert out["children"] == ["trial 1", "trial 2"]
+    assert out["failed"] == ["trial 2"]
+    assert out["failed_reason"] == "boom"
+    assert sorted(out["tagged"]) == ["base", "trial 2"]  # clones inherit tags
+    assert "trial" in out["clone_tags"]
+
+
+def test_logger_reports_tables_text_and_plots(clearml: Env) -> None:
+    out = clearml.run(
+        """
+        import json
+        import pandas as pd
+        from clearml import Task, Logger
+        task = Task.init(project_name="reports", task_name="r")
+        log = Logger.current_logger()
+        log.report_table("report", "classes", iteration=0, table_plot=pd.DataFrame({"f1": [0.5, 0.7]}))
+        log.report_text("some text")
+        log.report_plotly("plotly", "series", iteration=0, figure={"data": [{"x": [1], "y": [2]}], "layout": {}})
+        task.flush(wait_for_uploads=True)
+        plots = task.get_reported_plots()
+        print("RESULT " + json.dumps({"plots": sorted(p["metric"] for p in plots),
+                                      "log": task.get_reported_console_output(20)}))
+        task.mark_completed()
+        """
+    ).result
+    assert out["plots"] == ["plotly", "report"]
+    assert any("some text" in chunk for chunk in out["log"])

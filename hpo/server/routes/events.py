@@ -15,7 +15,7 @@ from typing import Any
 from hpo.server._errors import APIError, validation
 from hpo.server._router import Call, Data, Router, now_iso
 from hpo.server.routes._common import require
-from hpo.server.store import Store
+from hpo.server.store import Collection, Store
 
 router = Router()
 
@@ -63,12 +63,20 @@ def _update_last_metrics(task: Data, event: Data, value: float) -> None:
     task["last_iteration"] = max(int(task.get("last_iteration") or 0), iteration)
 
 
+def _owner(call: Call, entity_id: str, model_event: bool) -> Collection:
+    """Where an event's ``task`` lives: model events (``OutputModel.report_*``) carry a model id there."""
+    collection = call.store.models if model_event else call.store.tasks
+    require(collection, "model" if model_event else "task", entity_id)
+    return collection
+
+
 @router.endpoint("events.add_batch", "events.add")
 def add_batch(call: Call) -> Data:
     events = call.lines if call.lines is not None else ([call.body] if call.endpoint == "events.add" else [])
     if not events and call.endpoint == "events.add_batch" and not call.lines:
         raise APIError(400, 17, "Batch contains no items: send one JSON event per line")
     tasks: dict[str, Data] = {}
+    owners: dict[str, Collection] = {}
     rows: list[tuple[Any, ...]] = []
     for event in events:
         task_id = str(event.get("task") or "")
@@ -76,8 +84,8 @@ def add_batch(call: Call) -> Data:
         if kind not in EVENT_TYPES:
             raise validation(f"unknown event type {kind!r}; use one of {', '.join(EVENT_TYPES)}")
         if task_id not in tasks:
-            require(call.store.tasks, "task", task_id)
-            editable = call.store.tasks.editable(task_id)
+            owners[task_id] = _owner(call, task_id, bool(event.get("model_event")))
+            editable = owners[task_id].editable(task_id)
             assert editable is not None
             tasks[task_id] = editable
         value = None
@@ -90,9 +98,9 @@ def add_batch(call: Call) -> Data:
             int(event.get("iter") or 0), int(timestamp) if isinstance(timestamp, int | float) else 0,
             value, json.dumps(event, separators=(",", ":")),
         ))  # fmt: skip
-    for task in tasks.values():
+    for task_id, task in tasks.items():
         task["last_update"] = now_iso()
-        call.store.tasks.put(task)
+        owners[task_id].put(task)
     call.store.execute_many(_INSERT, rows)
     return {"added": len(rows), "errors": 0, "errors_info": {}}
 
@@ -132,7 +140,7 @@ def get_task_log(call: Call) -> Data:
 
 @router.endpoint("events.get_task_events")
 def get_task_events(call: Call) -> Data:
-    task = require(call.store.tasks, "task", call.text("task"))
+    task = require(_owner(call, call.text("task"), call.flag("model_events")), "task", call.text("task"))
     kind = call.opt_text("event_type")
     kinds = [kind] if kind else list(EVENT_TYPES)
     events: list[Data] = []
@@ -147,21 +155,38 @@ def get_task_events(call: Call) -> Data:
     return _scroll(events, call)
 
 
-@router.endpoint("events.get_task_plots", "events.get_multi_task_plots")
+@router.endpoint("events.get_task_plots")
 def get_task_plots(call: Call) -> Data:
-    task_ids = call.items("tasks") or [call.text("task")]
-    plots: list[Data] = []
-    for task_id in task_ids:
-        require(call.store.tasks, "task", task_id)
-        plots += _events(call.store, task_id, PLOT)
+    """Plots of the last ``iters`` iterations of each metric and variant."""
+    task = require(_owner(call, call.text("task"), call.flag("model_events")), "task", call.text("task"))
+    plots = _events(call.store, task["id"], PLOT)
     metrics = {m.get("metric") for m in call.items("metrics") if isinstance(m, dict)}
     if metrics:
         plots = [p for p in plots if p.get("metric") in metrics]
-    out = _scroll(plots, call, default_size=call.integer("iters", 500) or 500)
-    return {"plots": out.pop("events"), **out}
+    keep = call.integer("iters", 1) or 1
+    iterations: dict[tuple[str, str], set[int]] = {}
+    for plot in plots:
+        iterations.setdefault((plot.get("metric", ""), plot.get("variant", "")), set()).add(int(plot.get("iter") or 0))
+    latest = {key: set(sorted(iters)[-keep:]) for key, iters in iterations.items()}
+    plots = [p for p in plots if int(p.get("iter") or 0) in latest[(p.get("metric", ""), p.get("variant", ""))]]
+    return {"plots": plots, "returned": len(plots), "total": len(plots), "scroll_id": ""}
 
 
-@router.endpoint("events.debug_images", "events.get_debug_image_sample")
+@router.endpoint("events.get_multi_task_plots")
+def get_multi_task_plots(call: Call) -> Data:
+    """Latest plot per task, metric and variant, keyed by task id."""
+    out: Data = {}
+    total = 0
+    for task_id in call.items("tasks"):
+        require(call.store.tasks, "task", task_id)
+        for plot in _events(call.store, task_id, PLOT):
+            variants = out.setdefault(task_id, {}).setdefault(str(plot.get("metric", "")), {})
+            variants[str(plot.get("variant", ""))] = [plot]
+            total += 1
+    return {"plots": out, "returned": total, "total": total, "scroll_id": ""}
+
+
+@router.endpoint("events.debug_images")
 def debug_images(call: Call) -> Data:
     metrics = call.items("metrics")
     task_ids = [m.get("task") for m in metrics if isinstance(m, dict)] or [call.text("task")]
@@ -242,4 +267,5 @@ def single_value_metrics(call: Call) -> Data:
 @router.endpoint("events.delete_for_task")
 def delete_for_task(call: Call) -> Data:
     task = require(call.store.tasks, "task", call.text("task"))
-    return {"deleted": delete_task_events(call.store, task["id"])}
+    delete_task_events(call.store, task["id"])
+    return {"deleted": True}

@@ -63,7 +63,8 @@ def descendants(store: Store, project_ids: list[str]) -> list[str]:
 
 
 def _visible(call: Call) -> list[Data]:
-    if call.flag("search_hidden"):
+    # Asking for ids reveals hidden projects too (the SDK looks up dataset project names by id).
+    if call.flag("search_hidden") or call.items("id"):
         return list(call.store.projects)
     return [p for p in call.store.projects if "hidden" not in p.get("system_tags", [])]
 

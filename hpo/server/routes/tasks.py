@@ -68,7 +68,7 @@ def get_all(call: Call) -> Data:
     if statuses:
         raise validation(f"unknown status {statuses[0]!r}; use one of {', '.join(STATUSES)}")
     docs = call.store.tasks
-    if not call.flag("search_hidden"):
+    if not call.flag("search_hidden") and not call.items("id"):
         docs_list = [t for t in docs if "hidden" not in (t.get("system_tags") or [])]
     else:
         docs_list = list(docs)
@@ -177,7 +177,8 @@ def stop(call: Call) -> Data:
     status = task.get("status")
     if status == "in_progress":
         task.update(status_message="stopping", status_reason=call.opt_text("status_reason") or "stopped by user")
-        task["last_update"] = now_iso()
+        # status_changed dates the request: the watchdog ends stops nobody acknowledges.
+        task["last_update"] = task["status_changed"] = now_iso()
         call.store.tasks.put(task)
         return updated({"status_message": "stopping"})
     if status in ("queued", "created") or call.flag("force"):
@@ -312,21 +313,33 @@ def delete(call: Call) -> Data:
                 call.store.models.delete(model["id"])
                 deleted_models += 1
     call.store.tasks.delete(task["id"])
-    return {"deleted": 1, "updated_children": 0, "updated_models": 0, "deleted_models": deleted_models,
+    return {"deleted": True, "updated_children": 0, "updated_models": 0, "deleted_models": deleted_models,
             "events": {"deleted": events}, "urls": urls if call.flag("return_file_urls") else {}}  # fmt: skip
 
 
-@router.endpoint("tasks.archive", "tasks.archive_many")
+def _archive(call: Call, task_id: str) -> None:
+    task = editable(call.store.tasks, "task", task_id)
+    queue_ops.remove_task_entry(call.store, task)
+    if task.get("status") == "queued":
+        set_status(task, "created", reason="archived")
+    task["system_tags"] = sorted(set(task.get("system_tags", [])) | {"archived"})
+    call.store.tasks.put(task)
+
+
+@router.endpoint("tasks.archive")
 def archive(call: Call) -> Data:
-    ids = ids_of(call, "task", "tasks") if "tasks" in call.body or "task" in call.body else ids_of(call, "task", "ids")
+    ids = ids_of(call, "task", "tasks")
     for task_id in ids:
-        task = editable(call.store.tasks, "task", task_id)
-        queue_ops.remove_task_entry(call.store, task)
-        if task.get("status") == "queued":
-            set_status(task, "created", reason="archived")
-        task["system_tags"] = sorted(set(task.get("system_tags", [])) | {"archived"})
-        call.store.tasks.put(task)
-    return {"archived": len(ids), "succeeded": [{"id": i} for i in ids], "failed": []}
+        _archive(call, task_id)
+    return {"archived": len(ids)}
+
+
+@router.endpoint("tasks.archive_many")
+def archive_many(call: Call) -> Data:
+    ids = ids_of(call, "task", "ids")
+    for task_id in ids:
+        _archive(call, task_id)
+    return {"succeeded": [{"id": i, "archived": True} for i in ids], "failed": []}
 
 
 # ---- parameters and configuration ---------------------------------------------------------
@@ -397,15 +410,6 @@ def get_configurations(call: Call) -> Data:
             if not names or name in names
         ]
         out.append({"task": task_id, "configuration": items})
-    return {"configurations": out}
-
-
-@router.endpoint("tasks.get_configuration_names")
-def get_configuration_names(call: Call) -> Data:
-    out = []
-    for task_id in call.items("tasks"):
-        task = require(call.store.tasks, "task", task_id)
-        out.append({"task": task_id, "names": sorted((task.get("configuration") or {}).keys())})
     return {"configurations": out}
 
 
