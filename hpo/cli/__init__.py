@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from hpo import __version__
-from hpo.cli import server
+from hpo.cli import agent, data, register, server
 from hpo.cli._common import console, set_debug
 
 app = typer.Typer(
@@ -17,6 +17,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(server.app, name="server")
+app.add_typer(agent.app, name="agent")
+app.add_typer(data.app, name="data")
+app.command("register")(register.register)
 
 
 def _version(value: bool) -> None:

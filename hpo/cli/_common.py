@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from hpo.errors import HPOError
 
@@ -29,6 +31,13 @@ def set_debug(value: bool) -> None:
     )
 
 
+@contextlib.contextmanager
+def sdk_output_to_stderr() -> Iterator[None]:
+    """Send what the ClearML SDK prints (links, progress bars) to stderr, keeping stdout for results."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
 def run(work: Callable[[], Any]) -> Any:
     """Run a command's work, turning suite errors into ``[error] ...`` and exit code 1."""
     try:
@@ -36,7 +45,7 @@ def run(work: Callable[[], Any]) -> Any:
     except HPOError as err:
         if _debug:
             err_console.print_exception()
-        err_console.print(f"[red][error][/red] {err}", markup=True, highlight=False)
+        err_console.print(f"[red]\\[error][/red] {escape(str(err))}", markup=True, highlight=False)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/yellow]")

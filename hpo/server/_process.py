@@ -90,8 +90,12 @@ def find(data_dir: Path) -> RunningServer | None:
     return None
 
 
-def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8008) -> tuple[RunningServer, bool]:
+def start(
+    data_dir: Path, host: str = "127.0.0.1", port: int = 8008, task_timeout_s: float | None = None
+) -> tuple[RunningServer, bool]:
     """Start a background server for ``data_dir`` unless one runs; returns it and whether it is new.
+
+    ``task_timeout_s`` (default: ``$HPO_SERVER_TASK_TIMEOUT`` or 90 s) only applies to a new server.
 
     Raises:
         ServerError: The process exited or did not answer within the start timeout.
@@ -114,6 +118,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8008) -> tuple[Ru
         host,
         "--port",
         str(port),
+        *(["--task-timeout", str(task_timeout_s)] if task_timeout_s is not None else []),
     ]
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(

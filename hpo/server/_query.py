@@ -8,6 +8,7 @@ for plain fields, tag lists with ClearML's operators (``-tag``, ``__$all``, ``__
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -15,23 +16,47 @@ from functools import lru_cache, partial
 from typing import Any
 
 from hpo.server._errors import APIError, validation
+from hpo.server.store import Collection
 
 Doc = dict[str, Any]
 
-_MISSING = object()
+@lru_cache(maxsize=1024)
+def getter(path: str) -> Callable[[Any], Any]:
+    """A compiled reader of a dotted path: the value, or ``None`` when any step is missing."""
+    parts = tuple(path.split("."))
+    if len(parts) == 1:
+        key = parts[0]
+
+        def get_one(doc: Any) -> Any:
+            return doc.get(key) if type(doc) is dict else None
+
+        return get_one
+
+    if len(parts) == 4:  # last_metrics.<title>.<series>.value: unrolled, the hot path of metric sorts
+        a, b, c, d = parts
+
+        def get_four(doc: Any) -> Any:
+            try:
+                return doc[a][b][c][d]
+            except (KeyError, TypeError, IndexError):
+                return None
+
+        return get_four
+
+    def get_nested(doc: Any) -> Any:
+        try:
+            for part in parts:
+                doc = doc[part]
+        except (KeyError, TypeError, IndexError):
+            return None
+        return doc
+
+    return get_nested
 
 
 def get_path(doc: Any, path: str) -> Any:
     """The value at a dotted path, or ``None`` when any step is missing."""
-    cur = doc
-    for part in path.split("."):
-        if isinstance(cur, dict):
-            cur = cur.get(part, _MISSING)
-        else:
-            return None
-        if cur is _MISSING:
-            return None
-    return cur
+    return getter(path)(doc)
 
 
 @lru_cache(maxsize=512)
@@ -131,11 +156,20 @@ def build_filter(body: dict[str, Any], rules: FieldRules) -> Callable[[Doc], boo
             fields = pattern_filter.get("fields") or ["name"]
             need_all = pattern_filter is body.get("_all_")
             checks.append(_multi_field(str(pattern_filter["pattern"]), fields, need_all))
+    if not checks:
+        return _keep_all
+    if len(checks) == 1:
+        return checks[0]
     return lambda doc: all(check(doc) for check in checks)
 
 
+def _keep_all(doc: Doc) -> bool:
+    return True
+
+
 def _field_check(field: str, test: Callable[[Any], bool]) -> Callable[[Doc], bool]:
-    return lambda doc: test(get_path(doc, field))
+    read = getter(field)
+    return lambda doc: test(read(doc))
 
 
 def _pattern_ok(pattern: str, value: Any) -> bool:
@@ -144,10 +178,6 @@ def _pattern_ok(pattern: str, value: Any) -> bool:
 
 def _tags_ok(terms: list[str], value: Any) -> bool:
     return tags_match(value or (), terms)
-
-
-def _doc_sort_key(field: str, doc: Doc) -> tuple[int, Any]:
-    return _sort_key(get_path(doc, field))
 
 
 def _value_in(value: Any, accepted: set[Any]) -> bool:
@@ -211,12 +241,20 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def order(docs: list[Doc], order_by: Sequence[str] | str | None) -> list[Doc]:
-    """Sort like ClearML: each key ascending, or descending with a leading ``-``."""
+    """Sort like ClearML: each key ascending, or descending with a leading ``-``; missing values sort lowest."""
     keys = [order_by] if isinstance(order_by, str) else list(order_by or [])
     for key in reversed([k for k in keys if k]):
         desc = key.startswith("-")
-        field = key.lstrip("-+")
-        docs.sort(key=partial(_doc_sort_key, field), reverse=desc)
+        read = getter(key.lstrip("-+"))
+        values = [read(doc) for doc in docs]
+        if all(v is None or type(v) in (int, float) for v in values):
+            # the common case (metrics, counts): plain floats sort several times faster than tuples
+            numeric = [-math.inf if v is None else v for v in values]
+            ranked = sorted(range(len(docs)), key=numeric.__getitem__, reverse=desc)
+        else:
+            mixed = [_sort_key(v) for v in values]
+            ranked = sorted(range(len(docs)), key=mixed.__getitem__, reverse=desc)
+        docs = [docs[i] for i in ranked]  # sorted() is stable: earlier keys win ties
     return docs
 
 
@@ -242,10 +280,25 @@ def paginate(docs: list[Doc], body: dict[str, Any]) -> tuple[list[Doc], dict[str
     return docs, {}
 
 
+def candidates(collection: Collection, body: dict[str, Any]) -> tuple[Iterable[Doc], dict[str, Any]]:
+    """Narrow a query through an index when the body filters an indexed field.
+
+    Returns:
+        The documents that can match, and the body left to apply to them.
+    """
+    for field, wanted in body.items():
+        if collection.indexed(field) and wanted:
+            values = [None if v == "null" else v for v in _as_list(wanted)]
+            rest = {k: v for k, v in body.items() if k != field}
+            return collection.where(field, values), rest
+    return collection, body
+
+
 def run_query(docs: Iterable[Doc], body: dict[str, Any], rules: FieldRules) -> tuple[list[Doc], dict[str, Any]]:
     """Filter, sort, page and project documents for a get_all request."""
     keep = build_filter(body, rules)
-    hits = order([d for d in docs if keep(d)], body.get("order_by"))
+    hits = list(docs) if keep is _keep_all else [d for d in docs if keep(d)]
+    hits = order(hits, body.get("order_by"))
     page, extra = paginate(hits, body)
     only = body.get("only_fields")
     return [project(d, only) for d in page], extra

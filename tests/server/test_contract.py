@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +41,7 @@ NO_DEFINITION = {
     "projects.get_all_ex",
     "queues.get_all_ex",
     "tasks.get_all_ex",
+    "models.get_all_ex",
 }
 
 # Definitions whose JSON schema cannot be resolved (a dangling $ref in the SDK): only built, as the SDK does.
@@ -85,7 +87,14 @@ def _setup(api: RawAPI) -> Ctx:
         ],
     )
     ctx["queue"] = api.call("queues.create", {"name": "contract-q"})["id"]
+    ctx["model"] = _model(api, ctx)
+    api.call("tasks.add_or_update_model", {"task": ctx["task"], "name": "m", "model": ctx["model"], "type": "output"})
     return ctx
+
+
+def _model(api: RawAPI, ctx: Ctx) -> str:
+    body = {"name": "m", "uri": "http://x/m.pkl", "project": ctx["project"], "task": ctx["task"]}
+    return str(api.call("models.create", body)["id"])
 
 
 def _fresh_task(api: RawAPI, ctx: Ctx) -> Example:
@@ -164,6 +173,86 @@ def examples(api: RawAPI, ctx: Ctx) -> dict[str, Example]:
         "queues.get_all": lambda c: {"name": "contract"},
         "queues.get_all_ex": lambda c: {"name": "contract"},
         "queues.get_default": lambda c: {},
+        "tasks.add_or_update_model": lambda c: {"task": c["task"], "name": "m", "model": c["model"], "type": "output"},
+        "models.create": lambda c: {"name": "m2", "uri": "http://x/m2.pkl", "project": c["project"]},
+        "models.update_for_task": lambda c: {"task": fresh(c)["task"], "uri": "http://x/m3.pkl", "name": "m3"},
+        "models.get_by_id": lambda c: {"model": c["model"]},
+        "models.get_by_task_id": lambda c: {"task": c["task"]},
+        "models.get_all": lambda c: {"project": [c["project"]], "tags": ["-x"]},
+        "models.get_all_ex": lambda c: {"project": [c["project"]]},
+        "models.get_frameworks": lambda c: {"projects": [c["project"]]},
+        "models.edit": lambda c: {"model": c["model"], "comment": "c"},
+        "models.update": lambda c: {"model": c["model"], "tags": ["t"]},
+        "models.add_or_update_metadata": lambda c: {
+            "model": c["model"],
+            "metadata": [{"key": "k", "type": "str", "value": "v"}],
+        },
+        "models.delete_metadata": lambda c: {"model": c["model"], "keys": ["k"]},
+        "models.move": lambda c: {"ids": [c["model"]], "project": c["project"]},
+        "models.make_public": lambda c: {"ids": [c["model"]]},
+        "models.make_private": lambda c: {"ids": [c["model"]]},
+        "models.set_ready": lambda c: {"model": _model(api, c), "publish_task": False},
+        "models.publish_many": lambda c: {"ids": [_model(api, c)]},
+        "models.archive_many": lambda c: {"ids": [_model(api, c)]},
+        "models.unarchive_many": lambda c: {"ids": [_model(api, c)]},
+        "models.delete": lambda c: {"model": _model(api, c)},
+        "models.delete_many": lambda c: {"ids": [_model(api, c)]},
+        **_queue_examples(api),
+        **_worker_examples(api),
+    }
+
+
+def _queue_with_task(api: RawAPI, ctx: Ctx) -> dict[str, Any]:
+    """A new queue holding one new queued task (for the queue operations that need an entry)."""
+    queue = api.call("queues.create", {"name": f"contract-q-{uuid.uuid4().hex}"})["id"]
+    task = api.call("tasks.create", {"name": "q", "project": ctx["project"]})["id"]
+    api.call("tasks.enqueue", {"task": task, "queue": queue})
+    return {"queue": queue, "task": task}
+
+
+def _queue_examples(api: RawAPI) -> dict[str, Example]:
+    entry: Example = lambda c: _queue_with_task(api, c)  # noqa: E731
+    return {
+        "queues.update": lambda c: {"queue": c["queue"], "tags": ["t"]},
+        "queues.delete": lambda c: {"queue": _queue_with_task(api, c)["queue"], "force": True},
+        "queues.add_task": lambda c: {"queue": c["queue"], "task": c["task"]},
+        "queues.remove_task": entry,
+        "queues.move_task_forward": entry,
+        "queues.move_task_backward": entry,
+        "queues.move_task_to_front": entry,
+        "queues.move_task_to_back": entry,
+        "queues.get_next_task": lambda c: {**entry(c), "get_task_info": True},
+        "queues.get_num_entries": lambda c: {"queue": c["queue"]},
+        "queues.peek_task": lambda c: {"queue": c["queue"]},
+        "queues.get_queue_metrics": lambda c: {
+            "queue_ids": [c["queue"]],
+            "from_date": 0,
+            "to_date": 2e9,
+            "interval": 60,
+        },
+        "queues.add_or_update_metadata": lambda c: {"queue": c["queue"], "metadata": [{"key": "k", "value": "v"}]},
+        "queues.delete_metadata": lambda c: {"queue": c["queue"], "keys": ["k"]},
+    }
+
+
+def _worker_examples(api: RawAPI) -> dict[str, Example]:
+    def registered(c: Ctx) -> dict[str, Any]:
+        api.call("workers.register", {"worker": "contract-w", "queues": [c["queue"]]})
+        return {"worker": "contract-w"}
+
+    return {
+        "workers.register": lambda c: {"worker": "contract-w", "queues": [c["queue"]], "timeout": 60},
+        "workers.status_report": lambda c: {**registered(c), "timestamp": 1, "task": c["task"], "queue": c["queue"]},
+        "workers.get_all": lambda c: {"last_seen": 600, "tags": [], **registered(c)},
+        "workers.unregister": registered,
+        "workers.get_metric_keys": lambda c: {},
+        "workers.get_stats": lambda c: {
+            "from_date": 0,
+            "to_date": 2e9,
+            "interval": 60,
+            "items": [{"key": "cpu_usage"}],
+        },
+        "workers.get_activity_report": lambda c: {"from_date": 0, "to_date": 2e9, "interval": 60},
     }
 
 

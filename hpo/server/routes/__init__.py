@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from hpo.server._config import ServerConfig
 from hpo.server._router import Router, Runtime
-from hpo.server.routes import auth, events, models, projects, queues, tasks, users, workers
+from hpo.server.routes import _watchdog, auth, events, models, projects, queues, tasks, users, workers
 from hpo.server.store import Store
 
 ROUTERS: list[Router] = [
@@ -16,8 +16,12 @@ ROUTERS: list[Router] = [
     tasks.router,
     events.router,
     queues.router,
+    models.router,
+    workers.router,
 ]
 
-PERIODIC: list[Callable[[Store, Runtime, ServerConfig], None]] = []
+PERIODIC: list[Callable[[Store, Runtime, ServerConfig], None]] = [
+    _watchdog.watch_tasks,  # fail tasks whose worker died, finish unanswered stops
+]
 
 __all__ = ["PERIODIC", "ROUTERS"]

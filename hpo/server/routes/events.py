@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from functools import lru_cache
 from typing import Any
 
 from hpo.server._errors import APIError, validation
@@ -31,6 +32,7 @@ _INSERT = (
 )
 
 
+@lru_cache(maxsize=4096)
 def metric_key(name: str) -> str:
     return hashlib.md5(name.encode("utf-8")).hexdigest()
 

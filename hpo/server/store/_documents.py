@@ -22,6 +22,9 @@ Doc = dict[str, Any]
 
 COLLECTIONS = ("tasks", "projects", "models", "queues", "users")
 
+# Top-level fields with an equality index, for the filters that get_all sees on large collections.
+INDEXED = {"tasks": ("project",), "models": ("project",)}
+
 _DELETED = object()
 
 
@@ -32,6 +35,37 @@ class Collection:
         self.name = name
         self._store = store
         self._docs = docs
+        self._indexes: dict[str, dict[Any, set[str]]] = {field: {} for field in INDEXED.get(name, ())}
+        for doc_id, doc in docs.items():
+            self._index_add(doc_id, doc)
+
+    def indexed(self, field: str) -> bool:
+        return field in self._indexes
+
+    def where(self, field: str, values: list[Any]) -> list[Doc]:
+        """Documents whose indexed ``field`` equals one of ``values``."""
+        wanted = set(values)
+        index = self._indexes[field]
+        staged = self._store.staged_for(self.name)
+        docs = self._docs
+        found = [docs[doc_id] for value in wanted for doc_id in index.get(value, ()) if doc_id not in staged]
+        for doc in staged.values():
+            if doc is not _DELETED and doc.get(field) in wanted:  # type: ignore[attr-defined]
+                found.append(doc)  # type: ignore[arg-type]
+        return found
+
+    def _index_add(self, doc_id: str, doc: Doc) -> None:
+        for field, index in self._indexes.items():
+            index.setdefault(doc.get(field), set()).add(doc_id)
+
+    def _index_remove(self, doc_id: str) -> None:
+        old = self._docs.get(doc_id)
+        if old is None:
+            return
+        for field, index in self._indexes.items():
+            ids = index.get(old.get(field))
+            if ids is not None:
+                ids.discard(doc_id)
 
     def get(self, doc_id: str) -> Doc | None:
         staged = self._store.staged(self.name, doc_id)
@@ -65,10 +99,12 @@ class Collection:
         return sum(1 for _ in self)
 
     def _apply(self, doc_id: str, value: object) -> None:
+        self._index_remove(doc_id)
         if value is _DELETED:
             self._docs.pop(doc_id, None)
         else:
             self._docs[doc_id] = value  # type: ignore[assignment]
+            self._index_add(doc_id, value)  # type: ignore[arg-type]
 
 
 class Store:

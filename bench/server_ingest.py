@@ -1,0 +1,203 @@
+"""Scalar ingestion and query latency of the embedded server, beside MLflow's tracking server.
+
+Run by hand (needs the bench extra: ``pip install -e '.[bench]'``)::
+
+    python bench/server_ingest.py [--points 50000] [--tasks 10000]
+
+1. Ingestion: one process reports ``--points`` scalar points with the clearml SDK's
+   ``Logger.report_scalar`` (20 series), flushes, and the points are confirmed by reading them
+   back. The same points go to an MLflow tracking server with its SQLite backend through
+   ``MlflowClient.log_batch`` (1,000 metrics a call, MLflow's limit), confirmed by
+   ``get_metric_history``. Prints points/s for both and the ratio.
+2. Query: ``--tasks`` tasks in one project (plus 10% elsewhere), each with a reported metric;
+   ``tasks.get_all`` filtered by project and sorted by that metric, 100 a page; p50 and p90.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hpo.server import _process  # noqa: E402
+from tests.api import RawAPI  # noqa: E402
+from tests.conftest import free_port, sdk_env  # noqa: E402
+
+SERIES = 20
+
+SDK_REPORTER = """
+import json, sys, time
+from clearml import Task, Logger
+points, series = int(sys.argv[1]), int(sys.argv[2])
+task = Task.init(project_name="bench", task_name="ingest")
+log = Logger.current_logger()
+start = time.perf_counter()
+for i in range(points // series):
+    for s in range(series):
+        log.report_scalar("metric", f"s{s}", value=float(i), iteration=i)
+task.flush(wait_for_uploads=True)
+elapsed = time.perf_counter() - start
+print("RESULT " + json.dumps({"task": task.id, "seconds": elapsed}))
+task.close()
+"""
+
+
+def bench_ours(server: _process.RunningServer, root: Path, points: int, subprocess_reporter: bool) -> tuple[float, int]:
+    """Points through ``Logger.report_scalar``, with the SDK's reporting subprocess on (its default) or off."""
+    script = root / "reporter.py"
+    script.write_text(SDK_REPORTER)
+    env = sdk_env(server, root)
+    conf = root / f"clearml-{subprocess_reporter}.conf"
+    conf.write_text(f"sdk {{ development {{ report_use_subprocess: {str(subprocess_reporter).lower()} }} }}")
+    env["CLEARML_CONFIG_FILE"] = str(conf)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(points), str(SERIES)], env=env, capture_output=True, text=True, check=True
+    )
+    result = json.loads(next(line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")))
+    api = RawAPI(server)
+    series = api.call("events.scalar_metrics_iter_histogram", {"task": result["task"]})
+    api.close()
+    stored = sum(len(v["x"]) for v in series["metric"].values())
+    return result["seconds"], stored
+
+
+def bench_raw(server: _process.RunningServer, points: int) -> tuple[float, int]:
+    """Points sent straight to ``events.add_batch``, 1,000 a call: the server alone, as log_batch is for MLflow."""
+    api = RawAPI(server)
+    task = api.call("tasks.create", {"name": "raw"})["id"]
+    events = [
+        {"type": "training_stats_scalar", "task": task, "metric": "metric", "variant": f"s{s}", "iter": i,
+         "value": float(i), "timestamp": int(time.time() * 1000)}
+        for i in range(points // SERIES) for s in range(SERIES)
+    ]  # fmt: skip
+    start = time.perf_counter()
+    for chunk in range(0, len(events), 1000):
+        api.call("events.add_batch", events[chunk : chunk + 1000])
+    elapsed = time.perf_counter() - start
+    series = api.call("events.scalar_metrics_iter_histogram", {"task": task})
+    api.close()
+    return elapsed, sum(len(v["x"]) for v in series["metric"].values())
+
+
+def bench_mlflow(root: Path, points: int) -> tuple[float, int] | None:
+    try:
+        from mlflow.entities import Metric
+        from mlflow.tracking import MlflowClient
+    except ImportError:
+        print("mlflow is not installed (pip install -e '.[bench]'): skipping the MLflow side")
+        return None
+    port = free_port()
+    db = root / "mlflow.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{db}",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        client = MlflowClient(tracking_uri=url)
+        run = client.create_run(client.create_experiment("bench"))
+        run_id = run.info.run_id
+        now = int(time.time() * 1000)
+        metrics = [Metric(f"s{s}", float(i), now, i) for i in range(points // SERIES) for s in range(SERIES)]
+        start = time.perf_counter()
+        for chunk in range(0, len(metrics), 1000):
+            client.log_batch(run_id, metrics=metrics[chunk : chunk + 1000])
+        elapsed = time.perf_counter() - start
+        stored = sum(len(client.get_metric_history(run_id, f"s{s}")) for s in range(SERIES))
+        return elapsed, stored
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def bench_get_all(server: _process.RunningServer, n_tasks: int) -> list[float]:
+    api = RawAPI(server)
+    project = api.call("projects.create", {"name": "big"})["id"]
+    other = api.call("projects.create", {"name": "other"})["id"]
+    ids: list[str] = []
+    for i in range(n_tasks + n_tasks // 10):
+        target = project if i < n_tasks else other
+        ids.append(api.call("tasks.create", {"name": f"t{i}", "project": target})["id"])
+    for chunk in range(0, len(ids), 1000):
+        events = [
+            {"type": "training_stats_scalar", "task": tid, "metric": "validation", "variant": "accuracy",
+             "iter": 0, "value": (hash(tid) % 1000) / 1000}
+            for tid in ids[chunk : chunk + 1000]
+        ]  # fmt: skip
+        api.call("events.add_batch", events)
+    key = "last_metrics.{}.{}.value".format(*_md5s("validation", "accuracy"))
+    body = {"project": [project], "order_by": [f"-{key}"], "page": 0, "page_size": 100}
+    timings = []
+    for _ in range(50):
+        start = time.perf_counter()
+        tasks = api.call("tasks.get_all", body)["tasks"]
+        timings.append((time.perf_counter() - start) * 1000)
+    assert len(tasks) == 100
+    api.close()
+    return timings
+
+
+def _md5s(*names: str) -> list[str]:
+    import hashlib
+
+    return [hashlib.md5(n.encode()).hexdigest() for n in names]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--points", type=int, default=50_000)
+    parser.add_argument("--tasks", type=int, default=10_000)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="hpo-bench-"))
+    server, _ = _process.start(root / "server", port=free_port())
+    try:
+        rows = {
+            "SDK report_scalar, reporting subprocess off": bench_ours(server, root, args.points, False),
+            "SDK report_scalar, SDK defaults (subprocess)": bench_ours(server, root, args.points, True),
+            "raw events.add_batch, 1,000 a call": bench_raw(server, args.points),
+        }
+        mlflow = bench_mlflow(root, args.points)
+        if mlflow:
+            rows["MLflow (sqlite) MlflowClient.log_batch, 1,000 a call"] = mlflow
+        for name, (seconds, stored) in rows.items():
+            print(f"{name:<55}: {stored:>7} points confirmed in {seconds:6.2f} s = {stored / seconds:>9,.0f} points/s")
+        if mlflow:
+            ml_rate = mlflow[1] / mlflow[0]
+            for name, (seconds, stored) in rows.items():
+                if not name.startswith("MLflow"):
+                    print(f"ratio to MLflow, {name:<44}: {stored / seconds / ml_rate:5.1f}x (goal >= 5x)")
+        timings = bench_get_all(server, args.tasks)
+        p50 = statistics.median(timings)
+        p90 = statistics.quantiles(timings, n=10)[-1]
+        print(
+            f"tasks.get_all   : {args.tasks} tasks in the project, sorted by a metric, 100 a page:"
+            f" p50 {p50:.1f} ms, p90 {p90:.1f} ms (goal p50 < 50 ms)"
+        )
+    finally:
+        _process.stop(server.data_dir)
+        if not os.environ.get("HPO_BENCH_KEEP"):
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

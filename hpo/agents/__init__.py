@@ -1,0 +1,11 @@
+"""Local ``clearml-agent`` workers that run queued tasks in the current Python environment.
+
+``hpo agent start|stop|status`` is a thin layer over :mod:`hpo.agents._local`; nothing here is
+needed on the workers of a real ClearML Server (see ``docs/agents.md``).
+"""
+
+from __future__ import annotations
+
+from hpo.agents._local import AgentStatus, LocalAgent, agents_dir, read_state, start, status, stop
+
+__all__ = ["AgentStatus", "LocalAgent", "agents_dir", "read_state", "start", "status", "stop"]

@@ -1,0 +1,88 @@
+"""The few ClearML API calls ``hpo agent`` makes itself: queues to create, workers to list.
+
+A minimal HTTP client rather than the SDK, because the SDK reads its configuration from the
+process environment once, while agents may be started for an explicit ``env``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hpo.errors import ServerError
+
+
+def _from_config(env: Mapping[str, str]) -> dict[str, str]:
+    """``api_server`` and credentials from the ``clearml.conf`` that ``env`` points to, if any."""
+    value = env.get("CLEARML_CONFIG_FILE") or env.get("TRAINS_CONFIG_FILE")
+    path = Path(os.path.expandvars(value)).expanduser() if value else Path(env.get("HOME") or "~") / "clearml.conf"
+    path = path.expanduser()
+    if not path.is_file():
+        return {}
+    from clearml.utilities.pyhocon import ConfigFactory  # the SDK's parser: clearml.conf is HOCON
+
+    try:
+        tree = ConfigFactory.parse_file(str(path))  # type: ignore[no-untyped-call]
+    except Exception as err:  # the parser raises several unrelated exception types
+        raise ServerError(f"cannot parse {path}: {err}") from err
+    return {
+        "host": str(tree.get("api.api_server", "") or ""),
+        "key": str(tree.get("api.credentials.access_key", "") or ""),
+        "secret": str(tree.get("api.credentials.secret_key", "") or ""),
+    }
+
+
+class Client:
+    """Calls ``service.action`` endpoints of the server that ``env`` names."""
+
+    def __init__(self, env: Mapping[str, str], timeout: float = 10.0) -> None:
+        conf = _from_config(env)
+        self.api_host = (env.get("CLEARML_API_HOST") or conf.get("host") or "").rstrip("/")
+        key = env.get("CLEARML_API_ACCESS_KEY") or conf.get("key") or ""
+        secret = env.get("CLEARML_API_SECRET_KEY") or conf.get("secret") or ""
+        if not self.api_host or not key or not secret:
+            raise ServerError(
+                "no ClearML server configured for the agents: set CLEARML_API_HOST, CLEARML_API_ACCESS_KEY and"
+                " CLEARML_API_SECRET_KEY (or api.* in clearml.conf), or use the embedded server (`hpo server start`)"
+            )
+        self._http = httpx.Client(timeout=timeout)
+        self._auth = (key, secret)
+        self._token: str | None = None
+
+    def _login(self) -> str:
+        data = self._send("auth.login", {}, auth=self._auth)
+        return str(data["token"])
+
+    def _send(self, endpoint: str, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self._http.post(f"{self.api_host}/{endpoint}", json=body, **kwargs)
+            payload = response.json()
+        except (httpx.HTTPError, ValueError) as err:
+            raise ServerError(f"{endpoint} at {self.api_host} failed: {err}") from err
+        meta = payload.get("meta", {}) if isinstance(payload, dict) else {}
+        if response.status_code != 200:
+            raise ServerError(
+                f"{endpoint} at {self.api_host} answered {response.status_code}: {meta.get('result_msg')}"
+            )
+        data = payload.get("data")
+        return data if isinstance(data, dict) else {}
+
+    def call(self, endpoint: str, **body: Any) -> dict[str, Any]:
+        if self._token is None:
+            self._token = self._login()
+        return self._send(endpoint, body, headers={"Authorization": f"Bearer {self._token}"})
+
+    def ensure_queue(self, name: str) -> str:
+        """The id of queue ``name``, created when missing."""
+        for queue in self.call("queues.get_all", name=f"^{re.escape(name)}$", only_fields=["id", "name"])["queues"]:
+            if queue.get("name") == name:
+                return str(queue["id"])
+        return str(self.call("queues.create", name=name)["id"])
+
+    def workers(self) -> list[dict[str, Any]]:
+        return list(self.call("workers.get_all").get("workers") or [])

@@ -1,0 +1,79 @@
+"""What a local ``clearml-agent daemon`` is given: its configuration file and its environment.
+
+The agent runs tasks in the current Python environment: ``CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL``
+makes it create no virtualenv and install nothing, and ``CLEARML_AGENT_SKIP_PIP_VENV_INSTALL``
+names the interpreter (this one). Each worker gets its own folder, because the agent empties its
+code folder (``agent.venvs_dir``) before every task.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+# Settings that never make sense for workers that reuse this environment: no caches of venvs,
+# clones or downloads, no update check, no per-task pip freeze.
+_AGENT_CONF = """\
+agent {{
+    worker_id: {worker_id}
+    worker_name: {worker_id}
+    venvs_dir: {venvs_dir}
+    venvs_cache {{ max_entries: 0, free_space_threshold_gb: 0, path: {venvs_cache} }}
+    vcs_cache {{ enabled: false, path: {vcs_cache} }}
+    pip_download_cache {{ enabled: false, path: {pip_cache} }}
+    disable_agent_update_check: true
+    task_ping_interval_sec: {ping_s}
+}}
+sdk {{
+    # Trials end faster when the SDK reports from a thread instead of a subprocess.
+    development {{ report_use_subprocess: false }}
+}}
+"""
+
+
+def _q(value: str) -> str:
+    """A HOCON string literal (JSON string syntax is valid HOCON)."""
+    return json.dumps(value)
+
+
+def write_agent_config(folder: Path, worker_id: str, base_config: Path | None, ping_s: float) -> Path:
+    """Write ``folder/clearml.conf`` for one worker; ``base_config`` (the user's) is included first."""
+    folder.mkdir(parents=True, exist_ok=True)
+    include = f"include file({_q(str(base_config))})\n" if base_config else ""
+    text = include + _AGENT_CONF.format(
+        worker_id=_q(worker_id),
+        venvs_dir=_q(str(folder / "venvs")),
+        venvs_cache=_q(str(folder / "venvs-cache")),
+        vcs_cache=_q(str(folder / "vcs-cache")),
+        pip_cache=_q(str(folder / "pip-download-cache")),
+        ping_s=max(1, round(ping_s)),
+    )
+    path = folder / "clearml.conf"
+    path.write_text(text)
+    return path
+
+
+def agent_env(
+    base: Mapping[str, str], config_file: Path, worker_id: str, poll_s: float, report_s: float
+) -> dict[str, str]:
+    """The environment of one daemon: ``base`` (with the server's ``CLEARML_*``) plus agent switches."""
+    env = dict(base)
+    env.update(
+        CLEARML_CONFIG_FILE=str(config_file),
+        CLEARML_WORKER_ID=worker_id,
+        CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL="1",
+        CLEARML_AGENT_SKIP_PIP_VENV_INSTALL=sys.executable,
+        CLEARML_AGENT_QUEUE_POLL_FREQ_SEC=f"{poll_s:g}",
+        CLEARML_AGENT_STATUS_REPORT_FREQ_SEC=f"{report_s:g}",
+        # Known values stop the agent from probing nvidia-smi/nvcc at every start.
+        CUDA_VERSION=os.environ.get("CUDA_VERSION", "0"),
+        CUDNN_VERSION=os.environ.get("CUDNN_VERSION", "0"),
+        PYTHONUNBUFFERED="1",
+        # The agent refuses a worker id that another agent on this machine uses, judging by pid
+        # files in the temp dir: a temp dir per $HPO_HOME keeps separate homes (tests) apart.
+        TMPDIR=str(config_file.parent.parent / "tmp"),
+    )
+    return env

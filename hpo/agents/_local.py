@@ -1,0 +1,296 @@
+"""Local ``clearml-agent daemon`` processes: start, stop and report on them.
+
+Each worker is an unmodified ``clearml-agent daemon`` in its own session (process group), with its
+configuration and log under ``$HPO_HOME/agents/<worker>/``. ``$HPO_HOME/agents/agents.json``
+records what was started so ``stop`` and ``status`` find them from another process. The server
+is whatever the ``CLEARML_*`` environment names when :func:`start` runs (``hpo.connection``
+exports it, starting the embedded server if nothing else is configured).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from hpo.agents import _api
+from hpo.agents._config import agent_env, write_agent_config
+from hpo.errors import ConfigError, ServerError
+from hpo.paths import hpo_home
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "agents.json"
+READY_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class LocalAgent:
+    """One daemon process as recorded in the state file."""
+
+    worker_id: str
+    pid: int
+    queues: list[str]
+    log_path: str
+    api_host: str
+    started: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    """What :func:`status` reports for one recorded daemon."""
+
+    worker_id: str
+    pid: int
+    alive: bool
+    registered: bool
+    queues: list[str]
+    task_id: str | None
+    task_name: str | None
+    log_path: str
+
+
+def agents_dir(home: Path | None = None) -> Path:
+    return (home or hpo_home()) / "agents"
+
+
+def _state_path(home: Path | None) -> Path:
+    return agents_dir(home) / STATE_FILE
+
+
+def read_state(home: Path | None = None) -> list[LocalAgent]:
+    """The daemons recorded by :func:`start` (alive or not)."""
+    try:
+        raw = json.loads(_state_path(home).read_text())
+    except FileNotFoundError:
+        return []
+    except ValueError as err:
+        raise ConfigError(f"{_state_path(home)} is not valid JSON ({err}); delete it after stopping agents") from err
+    return [LocalAgent(**item) for item in raw]
+
+
+def _write_state(agents: Sequence[LocalAgent], home: Path | None) -> None:
+    path = _state_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps([asdict(a) for a in agents], indent=2))
+    os.replace(tmp, path)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as dead
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def start(
+    queues: Sequence[str],
+    workers: int = 1,
+    *,
+    env: Mapping[str, str] | None = None,
+    poll_s: float = 0.5,
+    report_s: float = 2.0,
+    home: Path | None = None,
+    wait: bool = True,
+    prefix: str = "hpo",
+) -> list[LocalAgent]:
+    """Start ``workers`` more daemons pulling from ``queues`` (created when missing).
+
+    Agents started earlier keep running: starting again with other queues adds workers for them.
+
+    Args:
+        queues: Queue names, highest priority first.
+        workers: How many daemons; each runs one task at a time.
+        env: Environment of the daemons (default ``os.environ``); its ``CLEARML_*`` name the server.
+        poll_s: Queue poll interval, also how fast an abort or a finished task is noticed.
+        report_s: Worker status report interval (the server's task timeout must exceed it).
+        home: ``$HPO_HOME`` override.
+        wait: Return only once every daemon has registered with the server.
+        prefix: Worker ids are ``<hostname>:<prefix>-N`` (another prefix keeps another home's workers apart).
+
+    Raises:
+        ConfigError: Bad arguments, or agents recorded in ``home`` serve another server.
+        ServerError: A daemon exited or did not register in time (its log is named).
+    """
+    if not queues or any(not q.strip() for q in queues):
+        raise ConfigError(f"name at least one non-empty queue (--queue NAME), got {list(queues)!r}")
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    running = [a for a in read_state(home) if pid_alive(a.pid)]
+    base_env = dict(os.environ if env is None else env)
+    client = _api.Client(base_env)
+    if any(a.api_host != client.api_host for a in running):
+        raise ConfigError(
+            f"agents in {agents_dir(home)} serve another server ({running[0].api_host}); `hpo agent stop` them first"
+        )
+    for name in queues:
+        client.ensure_queue(name)
+    used = {a.worker_id.rsplit("-", 1)[-1] for a in running}
+    indices = [i for i in range(len(running) + workers) if str(i) not in used][:workers]
+    agents = [_spawn(queues, f"{prefix}-{i}", base_env, client.api_host, poll_s, report_s, home) for i in indices]
+    _write_state([*running, *agents], home)
+    if wait:
+        _wait_registered(client, agents)
+    return agents
+
+
+def _spawn(
+    queues: Sequence[str],
+    name: str,
+    base_env: Mapping[str, str],
+    api_host: str,
+    poll_s: float,
+    report_s: float,
+    home: Path | None,
+) -> LocalAgent:
+    worker_id = f"{socket.gethostname()}:{name}"
+    folder = agents_dir(home) / name
+    (agents_dir(home) / "tmp").mkdir(parents=True, exist_ok=True)
+    config = write_agent_config(folder, worker_id, env_config(base_env), ping_s=max(report_s * 2, 1.0))
+    log_path = folder / "agent.log"
+    cmd = [sys.executable, "-m", "clearml_agent", "--config-file", str(config), "daemon", "--foreground"]
+    cmd += ["--queue", *queues]
+    with open(log_path, "ab") as log_file:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=folder,
+            env=agent_env(base_env, config, worker_id, poll_s, report_s),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stop() reaches the tasks it runs too
+        )
+    log.info("started agent %s (pid %d), log %s", worker_id, proc.pid, log_path)
+    return LocalAgent(worker_id, proc.pid, list(queues), str(log_path), api_host)
+
+
+def env_config(env: Mapping[str, str]) -> Path | None:
+    """The ``clearml.conf`` a ClearML program run with ``env`` reads, if there is one."""
+    value = env.get("CLEARML_CONFIG_FILE") or env.get("TRAINS_CONFIG_FILE")
+    home = Path(env.get("HOME") or Path.home())
+    path = Path(os.path.expandvars(value)).expanduser() if value else home / "clearml.conf"
+    return path if path.is_file() else None
+
+
+def _tail(path: str, chars: int = 2000) -> str:
+    try:
+        return Path(path).read_text(errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
+def _wait_registered(client: _api.Client, agents: Sequence[LocalAgent]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    pending = {a.worker_id: a for a in agents}
+    while pending:
+        for agent in list(pending.values()):
+            if not pid_alive(agent.pid):
+                raise ServerError(
+                    f"clearml-agent {agent.worker_id} exited while starting; its log ({agent.log_path}) ends with:\n"
+                    f"{_tail(agent.log_path)}"
+                )
+        registered = {w["id"] for w in client.workers()}
+        for worker_id in registered & set(pending):
+            del pending[worker_id]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            names = ", ".join(pending)
+            raise ServerError(f"agents {names} did not register within {READY_TIMEOUT_S:.0f} s; see their logs")
+        time.sleep(0.2)
+
+
+def stop(home: Path | None = None, timeout: float = 15.0) -> list[LocalAgent]:
+    """Stop every recorded daemon; returns those that were running.
+
+    SIGTERM first: the agent then aborts its task (``stopped``) and unregisters. Whatever is left
+    of a daemon's process group after ``timeout`` is killed.
+    """
+    agents = read_state(home)
+    running = [a for a in agents if pid_alive(a.pid)]
+    for agent in running:
+        _signal(agent.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(pid_alive(a.pid) for a in running):
+        time.sleep(0.1)
+    marker = str(agents_dir(home) / "tmp").encode()
+    for agent in agents:
+        # Leftovers: a daemon that ignored SIGTERM, or the orphaned trial of a killed daemon.
+        for pid in _group_members(agent.pid, marker):
+            _signal(pid, signal.SIGKILL)
+    _state_path(home).unlink(missing_ok=True)
+    return running
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_members(pgid: int, marker: bytes) -> list[int]:
+    """Processes of group ``pgid`` (a daemon leads its own) whose environment shows they are ours.
+
+    The environment check (our agents' ``TMPDIR``) guards against a recycled pid. Without
+    ``/proc`` (not Linux) only a live leader is reported.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return [pgid] if pid_alive(pgid) else []
+    members = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            pgrp = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
+            if pgrp == pgid and marker in (entry / "environ").read_bytes():
+                members.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return members
+
+
+def status(home: Path | None = None, env: Mapping[str, str] | None = None) -> list[AgentStatus]:
+    """The recorded daemons, whether they live, and what the server says each one runs."""
+    agents = read_state(home)
+    if not agents:
+        return []
+    workers: dict[str, dict[str, object]] = {}
+    try:
+        workers = {str(w["id"]): w for w in _api.Client(dict(os.environ if env is None else env)).workers()}
+    except ServerError as err:
+        log.warning("cannot ask the server about workers: %s", err)
+    out = []
+    for agent in agents:
+        worker = workers.get(agent.worker_id)
+        task = worker.get("task") if worker else None
+        out.append(
+            AgentStatus(
+                worker_id=agent.worker_id,
+                pid=agent.pid,
+                alive=pid_alive(agent.pid),
+                registered=worker is not None,
+                queues=agent.queues,
+                task_id=str(task["id"]) if isinstance(task, dict) else None,
+                task_name=str(task.get("name")) if isinstance(task, dict) else None,
+                log_path=agent.log_path,
+            )
+        )
+    return out

@@ -1,0 +1,52 @@
+"""``hpo register``: register the base tasks once on the server as templates."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from hpo.cli._common import console, run, sdk_output_to_stderr
+from hpo.connection import connect
+from hpo.templates import CATALOG, PLANNED, Template
+from hpo.templates import register as register_template
+from hpo.templates._catalog import spec_for
+
+
+def _keys(which: str) -> list[str]:
+    if which == "all":
+        return list(CATALOG)
+    spec_for(which)  # raises the user-facing error for unknown or planned keys
+    return [which]
+
+
+def register(
+    which: Annotated[str, typer.Argument(help=f"Which base task: {', '.join([*CATALOG, *PLANNED])} or all.")] = "all",
+    api_host: Annotated[
+        Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
+        typer.Option("--api-host", help="ClearML API server [default: env, clearml.conf, else the embedded server]."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Register base tasks as template tasks (once; a changed base task registers a new version)."""
+
+    def work() -> None:
+        keys = _keys(which)
+        templates: list[Template] = []
+        with sdk_output_to_stderr(), console.status("registering templates"):
+            connect(api_host)
+            for key in keys:
+                templates.append(register_template(key))
+        if as_json:
+            rows = [{"key": t.key, "id": t.id, "version": t.version, "created": t.created_now} for t in templates]
+            console.print_json(json.dumps(rows))
+            return
+        table = Table("template", "version", "project", "name", "status")
+        table.add_column("id", no_wrap=True)
+        for t in templates:
+            table.add_row(t.key, t.version, t.project, t.name, "registered" if t.created_now else "existing", t.id)
+        console.print(table)
+
+    run(work)

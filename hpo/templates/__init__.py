@@ -1,0 +1,17 @@
+"""Base tasks registered once on the server as templates; every trial is a clone of one."""
+
+from hpo.templates._catalog import CATALOG, PLANNED, TemplateSpec, base_tasks_dir, bundle
+from hpo.templates._registry import TEMPLATE_TAG, Template, find_templates, latest_template, register
+
+__all__ = [
+    "CATALOG",
+    "PLANNED",
+    "TEMPLATE_TAG",
+    "Template",
+    "TemplateSpec",
+    "base_tasks_dir",
+    "bundle",
+    "find_templates",
+    "latest_template",
+    "register",
+]

