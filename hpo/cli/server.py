@@ -33,7 +33,7 @@ def _warn_if_exposed(host: str) -> None:
         loopback = False
     if not loopback:
         err_console.print(
-            f"[yellow][warning][/yellow] binding {host}: anyone who can reach this address and holds the"
+            f"[yellow]\\[warning][/yellow] binding {host}: anyone who can reach this address and holds the"
             " credentials in the data dir can use the server; keep credentials.json private."
         )
 
