@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hpo._processes import pid_alive, write_atomic
 from hpo.agents import _api
 from hpo.agents._config import agent_env, write_agent_config
 from hpo.errors import ConfigError, ServerError
@@ -78,25 +79,7 @@ def read_state(home: Path | None = None) -> list[LocalAgent]:
 
 
 def _write_state(agents: Sequence[LocalAgent], home: Path | None) -> None:
-    path = _state_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps([asdict(a) for a in agents], indent=2))
-    os.replace(tmp, path)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours counts as dead
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
-        return True
+    write_atomic(_state_path(home), json.dumps([asdict(a) for a in agents], indent=2))
 
 
 def start(

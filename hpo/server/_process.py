@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from hpo._processes import pid_alive
 from hpo.errors import ServerError
 from hpo.server._auth import Credentials, load_or_create_credentials
 from hpo.server._serve import state_path
@@ -67,16 +68,6 @@ def answers(url: str, timeout: float = 2.0) -> bool:
     return response.status_code == 200 and "meta" in response.json()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def find(data_dir: Path) -> RunningServer | None:
     """The server serving ``data_dir``, if one is running and answers."""
     path = state_path(data_dir)
@@ -85,7 +76,7 @@ def find(data_dir: Path) -> RunningServer | None:
     except (OSError, ValueError):
         return None
     server = RunningServer(data_dir, int(state["pid"]), str(state["host"]), int(state["port"]))
-    if _pid_alive(server.pid) and answers(server.url):
+    if pid_alive(server.pid) and answers(server.url):
         return server
     return None
 
@@ -150,11 +141,11 @@ def stop(data_dir: Path, timeout: float = 10.0) -> bool:
     os.kill(server.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     child = _children.get(server.pid)
-    while time.monotonic() < deadline and _pid_alive(server.pid):
+    while time.monotonic() < deadline and pid_alive(server.pid):
         if child is not None and child.poll() is not None:
             break
         time.sleep(0.05)
-    if _pid_alive(server.pid):
+    if pid_alive(server.pid):
         os.kill(server.pid, signal.SIGKILL)
     child = _children.pop(server.pid, None)
     if child is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
+from hpo._processes import write_atomic
 from hpo.server._app import create_app
 from hpo.server._config import ServerConfig
 
@@ -31,9 +32,7 @@ def serve(config: ServerConfig) -> None:
     port = sock.getsockname()[1]
     state = {"pid": os.getpid(), "host": config.host, "port": port, "url": config.base_url(port)}
     path = state_path(config.data_dir)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(state))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     try:
         server.run(sockets=[sock])
