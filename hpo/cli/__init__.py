@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from hpo import __version__
-from hpo.cli import agent, data, register, server
+from hpo.cli import agent, dashboard, data, promote, register, search, server
 from hpo.cli._common import console, set_debug
 
 app = typer.Typer(
@@ -20,6 +20,14 @@ app.add_typer(server.app, name="server")
 app.add_typer(agent.app, name="agent")
 app.add_typer(data.app, name="data")
 app.command("register")(register.register)
+app.command("search")(search.search)
+app.command("status")(search.status)
+app.command("studies")(search.studies)
+app.command("stop")(search.stop)
+app.command("dashboard")(dashboard.dashboard)
+app.command("promote")(promote.promote)
+app.command("best")(promote.best)
+app.command("predict")(promote.predict)
 
 
 def _version(value: bool) -> None:

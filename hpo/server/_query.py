@@ -20,6 +20,7 @@ from hpo.server.store import Collection
 
 Doc = dict[str, Any]
 
+
 @lru_cache(maxsize=1024)
 def getter(path: str) -> Callable[[Any], Any]:
     """A compiled reader of a dotted path: the value, or ``None`` when any step is missing."""

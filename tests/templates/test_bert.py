@@ -44,8 +44,8 @@ BertModel(config).save_pretrained(folder)
 tokenizer.save_pretrained(folder)
 """
 
-# Fast settings for the tiny model: a few optimiser steps per epoch, validation every 3 steps.
-TINY_ARGS = {"batch_size": 8, "max_length": 32, "learning_rate": 0.003, "eval_every_steps": 3, "warmup_ratio": 0.0}
+# Fast settings for the tiny model: ~20 optimiser steps per epoch, validation every 5 steps.
+TINY_ARGS = {"batch_size": 4, "max_length": 32, "learning_rate": 0.005, "eval_every_steps": 5, "warmup_ratio": 0.0}
 
 INSPECT = """
 import json, sys
@@ -53,7 +53,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from clearml import Dataset, Model, Task
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+import torch
+from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+torch.set_grad_enabled(False)
 
 task = Task.get_task(task_id=sys.argv[1])
 [output] = task.models["output"]
@@ -63,7 +66,12 @@ model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_o
 dataset = Dataset.get(dataset_name="Amazon reviews dataset", dataset_project="Amazon reviews", dataset_version="1.0.0")
 validation = pd.read_csv(Path(dataset.get_local_copy()) / "validation.csv", dtype=str, keep_default_na=False)
 inputs = tokenizer(list(validation["text"]), truncation=True, max_length=32, padding=True, return_tensors="pt")
-predicted = [model.config.id2label[i] for i in model(**inputs).logits.argmax(-1).tolist()]
+out = model(**inputs, output_hidden_states=True)
+predicted = [model.config.id2label[i] for i in out.logits.argmax(-1).tolist()]
+mask = inputs["attention_mask"].unsqueeze(-1).float()
+pooled = ((out.hidden_states[-1] * mask).sum(1) / mask.sum(1)).numpy()
+untrained = AutoModel.from_pretrained(sys.argv[2], local_files_only=True).eval()
+untrained = ((untrained(**inputs).last_hidden_state * mask).sum(1) / mask.sum(1)).numpy()
 scalars = task.get_reported_scalars()
 embeddings = task.artifacts["validation_embeddings"].get()
 print("RESULT " + json.dumps({
@@ -77,6 +85,8 @@ print("RESULT " + json.dumps({
     "labels": sorted(model.config.id2label.values()),
     "accuracy_here": float(np.mean(np.array(predicted) == validation["label"].to_numpy())),
     "embeddings": [list(embeddings.shape), str(embeddings.dtype)],
+    "embeddings_match_model": bool(np.allclose(embeddings, pooled, atol=1e-4)),
+    "embeddings_match_untrained": bool(np.allclose(embeddings, untrained, atol=1e-4)),
     "validation_rows": len(validation),
 }))
 """
@@ -85,7 +95,7 @@ print("RESULT " + json.dumps({
 @pytest.fixture
 def reviews(clearml: Env, tmp_path: Path) -> Env:
     """The review fixture registered under the demo dataset's name, which the base task reads by default."""
-    result = add_reviews(clearml.vars, write_reviews(tmp_path / "reviews.csv", reviews=40))
+    result = add_reviews(clearml.vars, write_reviews(tmp_path / "reviews.csv", reviews=60))
     assert result.returncode == 0, result.stderr
     return clearml
 
@@ -94,7 +104,7 @@ def reviews(clearml: Env, tmp_path: Path) -> Env:
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny_bert")
     texts = root / "texts.txt"
-    texts.write_text("\n".join(review_frame(reviews=40)["sentence"]))
+    texts.write_text("\n".join(review_frame(reviews=60)["sentence"]))
     folder = root / "model"
     build = root / "build.py"
     build.write_text(BUILD_TINY_BERT)
@@ -117,16 +127,18 @@ def _run(env: dict[str, str], script: Path) -> str:
     return proc.stdout
 
 
-def _inspect(clearml: Env, task_id: str) -> dict:
-    info = clearml.run(INSPECT, task_id).result
+def _inspect(clearml: Env, task_id: str, tiny_bert: Path) -> dict:
+    info = clearml.run(INSPECT, task_id, str(tiny_bert)).result
     assert info["status"] == "completed"
     for title in ("validation", "test"):
         assert set(info["metrics"][title]) == {"accuracy", "macro_f1"}
     # Intermediate validation scalars at several global steps (what a pruner reads), not only at the end.
     iterations = info["validation_iterations"]
     assert len(iterations) > 1 and iterations == sorted(iterations) and iterations[0] > 0
-    # The saved model, loaded in this fresh process, is the one whose validation accuracy was reported last.
+    # The saved model, loaded in a fresh process, is the trained one: its validation accuracy is the one
+    # reported last and its mean-pooled states are the uploaded embeddings, which the untrained BERT's are not.
     assert info["accuracy_here"] == pytest.approx(info["metrics"]["validation"]["accuracy"]["last"])
+    assert info["embeddings_match_model"] and not info["embeddings_match_untrained"]
     assert info["labels"] == ["neg", "pos"]
     assert info["plots"] == ["test classification report", "validation classification report"]
     assert info["framework"] == "PyTorch"
@@ -158,8 +170,8 @@ def test_bert_runs_by_hand(reviews: Env, tiny_bert: Path, tmp_path: Path) -> Non
         assert replaced, name
     script.write_text(code)
     stdout = _run(reviews.vars, script)
-    assert "step 3: validation accuracy" in stdout
-    info = _inspect(reviews, _task_id(reviews, "BERT fine-tuning"))
+    assert "step 5: validation accuracy" in stdout
+    info = _inspect(reviews, _task_id(reviews, "BERT fine-tuning"), tiny_bert)
     assert info["params"]["model"] == str(tiny_bert) and info["params"]["epochs"] == 2
 
 
@@ -195,6 +207,6 @@ def test_bert_clone_of_template_runs_with_overridden_args(reviews: Env, tiny_ber
     script.parent.mkdir()
     script.write_text(clone["code"])
     _run({**reviews.vars, "CLEARML_TASK_ID": clone["id"]}, script)
-    info = _inspect(reviews, clone["id"])
-    assert info["params"]["learning_rate"] == 0.003 and info["params"]["epochs"] == 1
+    info = _inspect(reviews, clone["id"], tiny_bert)
+    assert info["params"]["learning_rate"] == 0.005 and info["params"]["epochs"] == 1
     assert info["params"]["model"] == str(tiny_bert)

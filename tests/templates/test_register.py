@@ -9,7 +9,7 @@ import pytest
 
 from hpo.errors import ConfigError
 from hpo.templates import base_tasks_dir, bundle
-from hpo.templates._catalog import read_defaults, spec_for
+from hpo.templates._catalog import TemplateSpec, read_defaults, requirements, spec_for
 from tests.conftest import Env
 from tests.data.fixtures import hpo_cli
 
@@ -89,7 +89,13 @@ def test_register_is_idempotent_and_versions_changed_base_tasks(clearml: Env, tm
     assert check["output"].startswith(clearml.vars["CLEARML_FILES_HOST"])
 
 
-def test_register_bert_fails_clearly(clearml: Env) -> None:
-    result = hpo_cli(clearml.vars, "register", "bert")
-    assert result.returncode == 1
-    assert "not supported yet" in " ".join(result.stderr.split())
+def test_requirements_of_missing_distribution_name_the_extra() -> None:
+    spec = TemplateSpec("x", "x.py", "P", "X", distributions=("clearml", "no-such-distribution-hpo"), extra="bert")
+    with pytest.raises(ConfigError, match=r"needs 'no-such-distribution-hpo'.*pip install 'clearml-hpo\[bert\]'"):
+        requirements(spec)
+
+
+def test_requirements_drop_local_version_labels() -> None:
+    pins = requirements(spec_for("bert"))
+    assert any(pin.startswith("torch==") for pin in pins)
+    assert all("+" not in pin for pin in pins)  # torch's "+cpu": the machine running a clone picks its build

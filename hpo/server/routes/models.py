@@ -16,9 +16,9 @@ from hpo.server._errors import APIError, validation
 from hpo.server._query import FieldRules, run_query
 from hpo.server._router import Call, Data, Router, new_id, now_iso
 from hpo.server.routes._common import editable, owner_fields, require, tag_list, updated
-from hpo.server.routes.tasks._docs import set_status
 from hpo.server.routes.events import delete_task_events
 from hpo.server.routes.projects import descendants, ensure_project
+from hpo.server.routes.tasks._docs import set_status
 
 router = Router()
 

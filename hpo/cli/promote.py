@@ -1,0 +1,174 @@
+"""``hpo promote``, ``hpo best`` and ``hpo predict``: the champion model of a template."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from hpo.cli._common import console, run, sdk_output_to_stderr
+from hpo.errors import ConfigError
+
+ApiHostOpt = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
+    typer.Option("--api-host", help="ClearML API server [default: env, clearml.conf, else the embedded server]."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ProjectOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--project", help="Only models of this ClearML project [default: any]."),
+]
+VersionOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--dataset-version", help="Only a model scored on this dataset version."),
+]
+DatasetOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--dataset", help="Dataset name, when a template has champions for several datasets."),
+]
+
+
+def promote(
+    study: Annotated[str, typer.Argument(help="The search's study name (see `hpo studies`).")],
+    force: Annotated[bool, typer.Option("--force", help="Make it the champion even if it does not beat it.")] = False,
+    publish: Annotated[bool, typer.Option("--publish", help="Publish the champion (model and task).")] = False,
+    storage: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--storage", help="Optuna storage URL [default: $HPO_STORAGE, else sqlite under $HPO_HOME]."),
+    ] = None,
+    api_host: ApiHostOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Tag the best completed trial's model `best`; make it the champion if it beats the current one."""
+    from hpo.connection import connect
+    from hpo.promotion import promote_study
+
+    def work() -> None:
+        with sdk_output_to_stderr():
+            connect(api_host)
+            result = promote_study(study, storage=storage, force=force, publish=publish)
+        if as_json:
+            console.print_json(json.dumps(result.as_dict(), default=str))
+            return
+        values = ", ".join(f"{o['name']} {float(o['value']):.6g}" for o in result.objectives)
+        role = "[green]champion[/green]" if result.champion else "[yellow]challenger[/yellow]"
+        console.print(f"study {escape(result.study)}: best trial {result.trial} ({values}), model {result.model_id}")
+        console.print(f"{role}: {escape(result.reason)}")
+        if result.published:
+            console.print(f"published champion {result.published} (model and task)")
+
+    run(work)
+
+
+def _templates_then_texts(args: list[str], template: str | None) -> tuple[str | None, list[str]]:
+    """``[TEMPLATE] TEXT...``: the first argument is a template when it names one and texts follow."""
+    from hpo.templates import CATALOG
+
+    if template is None and args and args[0] in CATALOG:
+        return args[0], args[1:]
+    return template, args
+
+
+def _row(model: Any) -> Table:
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    d = model.as_dict()
+    objective = ", ".join(f"{o['name']} ({o['direction']}) {float(o['value']):.6g}" for o in d["objectives"])
+    rows = [
+        ("template", d["template"]),
+        ("role", "champion" if d["champion"] else "best on this dataset version (not the champion)"),
+        ("model id", d["model_id"]),
+        ("task id", d["task_id"]),
+        ("objective", objective or "-"),
+        ("dataset", f"{d['dataset']['project']}/{d['dataset']['name']} {d['dataset']['version']}"),
+        ("params", json.dumps(d["params"], sort_keys=True, default=str)),
+        ("tags", ", ".join(d["tags"])),
+        ("web", d["web_url"] or "-"),
+    ]
+    for key, value in rows:
+        table.add_row(key, escape(str(value)))
+    return table
+
+
+def best(
+    template: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Argument(help="Template key (tfidf, bert) [default: whichever has a champion]."),
+    ] = None,
+    dataset_version: VersionOpt = None,
+    dataset: DatasetOpt = None,
+    project: ProjectOpt = None,
+    download: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--download", help="Save the model's files into this folder."),
+    ] = None,
+    api_host: ApiHostOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the champion model: ids, objective, params, tags and its task's page in the web UI."""
+    from hpo.promotion import get_best_model
+
+    def work() -> None:
+        with sdk_output_to_stderr():
+            model = get_best_model(template, project, dataset_version, dataset=dataset, api_host=api_host)
+            saved = model.download(download) if download else None
+        if as_json:
+            console.print_json(json.dumps({**model.as_dict(), "downloaded": str(saved) if saved else None}))
+            return
+        console.print(_row(model))
+        if saved:
+            console.print(f"saved to {escape(str(saved))}")
+
+    run(work)
+
+
+def predict(
+    args: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Argument(help="[TEMPLATE] TEXT...: an optional template key, then the texts to classify."),
+    ] = None,
+    file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--file", help="Classify each non-empty line of this file (- for stdin)."),
+    ] = None,
+    template: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--template", help="Template key, when the first text could be read as one."),
+    ] = None,
+    dataset_version: VersionOpt = None,
+    dataset: DatasetOpt = None,
+    project: ProjectOpt = None,
+    api_host: ApiHostOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the champion's label and probabilities for each text."""
+    import sys
+
+    from hpo.promotion import get_best_model
+
+    def work() -> None:
+        key, texts = _templates_then_texts(list(args or []), template)
+        if file is not None:
+            source = sys.stdin.read() if str(file) == "-" else file.read_text()
+            texts += [line for line in source.splitlines() if line.strip()]
+        if not texts:
+            raise ConfigError("no text to classify; pass texts as arguments or --file PATH")
+        with sdk_output_to_stderr():
+            model = get_best_model(key, project, dataset_version, dataset=dataset, api_host=api_host)
+            predictions = model.predict(texts)
+        if as_json:
+            rows = [{"text": p.text, "label": p.label, "probabilities": p.probabilities} for p in predictions]
+            console.print_json(json.dumps({"model_id": model.model_id, "predictions": rows}))
+            return
+        labels = sorted(predictions[0].probabilities) if predictions else []
+        table = Table("label", *labels, "text")
+        for p in predictions:
+            table.add_row(p.label, *(f"{p.probabilities[label]:.3f}" for label in labels), escape(p.text))
+        console.print(table)
+
+    run(work)

@@ -1,0 +1,24 @@
+"""Promotion of a search's best model, and the champion model from code.
+
+- ``_select.py``: the best *completed* trial of a study (Pareto front and tie-break for several objectives);
+- ``_records.py``: promotion tags and metadata on ClearML models;
+- ``_lock.py``: a mutex through the ClearML server (unique queue names), so racing promotions agree;
+- ``_promote.py``: ``hpo promote`` and the champion rule;
+- ``_best.py``, ``_loaders.py``: ``get_best_model``: find, download, load and predict.
+"""
+
+from hpo.promotion._best import BestModel, find_champion, get_best_model
+from hpo.promotion._loaders import Prediction
+from hpo.promotion._lock import LockError, ServerLock
+from hpo.promotion._promote import Promotion, promote_study
+
+__all__ = [
+    "BestModel",
+    "LockError",
+    "Prediction",
+    "Promotion",
+    "ServerLock",
+    "find_champion",
+    "get_best_model",
+    "promote_study",
+]

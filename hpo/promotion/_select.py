@@ -1,0 +1,172 @@
+"""Which trial of a study is its best: only completed trials whose ClearML task completed.
+
+Eligible trials are Optuna ``COMPLETE`` trials that the search labelled ``completed`` (or never
+labelled), that carry a ClearML ``task_id``, and whose task is ``completed`` (or ``published``,
+which only a completed task becomes) *now*: a trial whose task is still running, failed, or was
+stopped is never promoted, whatever Optuna recorded.
+
+With one objective the best is the extreme value. With several, the best is taken from the
+first non-dominated front of the eligible trials (a true Pareto sort, not Optuna's
+``best_trials`` over all trials), and the tie-break among the front is lexicographic: the best
+value of the first objective, then of the second, ..., then the lowest trial number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from hpo.errors import ConfigError, NotFoundError
+
+# Task statuses a promotable trial may have: only a completed task can have been published.
+DONE_STATUSES = ("completed", "published")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One objective of a study: the ClearML scalar and its direction (``max`` or ``min``)."""
+
+    title: str
+    series: str
+    direction: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.title}/{self.series}"
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether ``a`` is strictly better than ``b``."""
+        return a > b if self.direction == "max" else a < b
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The trial chosen for promotion, with what the model's metadata records."""
+
+    number: int
+    values: tuple[float, ...]
+    params: dict[str, Any]
+    task_id: str
+    model_id: str | None
+
+
+def objectives_of(study: optuna.Study) -> list[Objective]:
+    """The study's objectives from its ``objectives`` user attribute (``[[title, series, max|min]]``).
+
+    Raises:
+        ConfigError: The attribute is missing or does not match the study's directions.
+    """
+    raw = study.user_attrs.get("objectives")
+    directions = ["max" if d == optuna.study.StudyDirection.MAXIMIZE else "min" for d in study.directions]
+    if not raw:
+        raise ConfigError(
+            f"study {study.study_name!r} has no 'objectives' user attribute (a list of [title, series, max|min]);"
+            " it was not made by `hpo search`: set it with study.set_user_attr('objectives', ...)"
+        )
+    objectives = [Objective(str(o[0]), str(o[1]), str(o[2])) for o in raw]
+    if [o.direction for o in objectives] != directions:
+        raise ConfigError(
+            f"study {study.study_name!r}: objectives {raw} disagree with the study's directions {directions}"
+        )
+    return objectives
+
+
+def dominates(a: Sequence[float], b: Sequence[float], objectives: Sequence[Objective]) -> bool:
+    """Whether ``a`` Pareto-dominates ``b``: no worse on every objective, strictly better on one."""
+    no_worse = all(not o.better(y, x) for o, x, y in zip(objectives, a, b, strict=True))
+    return no_worse and any(o.better(x, y) for o, x, y in zip(objectives, a, b, strict=True))
+
+
+def first_front(trials: Sequence[FrozenTrial], objectives: Sequence[Objective]) -> list[FrozenTrial]:
+    """The non-dominated trials among ``trials`` (O(n^2): studies hold hundreds of trials, not millions)."""
+    return [t for t in trials if not any(dominates(o.values, t.values, objectives) for o in trials if o is not t)]
+
+
+def _rank_key(trial: FrozenTrial, objectives: Sequence[Objective]) -> tuple[float | int, ...]:
+    signed = [-v if o.direction == "max" else v for o, v in zip(objectives, trial.values, strict=True)]
+    return (*signed, trial.number)
+
+
+def best_of(trials: Sequence[FrozenTrial], objectives: Sequence[Objective]) -> FrozenTrial | None:
+    """The best trial: the first front, then the stated lexicographic tie-break."""
+    if not trials:
+        return None
+    front = first_front(trials, objectives) if len(objectives) > 1 else list(trials)
+    return min(front, key=lambda t: _rank_key(t, objectives))
+
+
+def completed_in_study(study: optuna.Study) -> list[FrozenTrial]:
+    """Trials the study itself says completed, each with a ClearML task."""
+    out = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        label = trial.user_attrs.get("state")
+        if label not in (None, "completed") or not trial.user_attrs.get("task_id"):
+            continue
+        if trial.values is None or any(v is None for v in trial.values):
+            continue
+        out.append(trial)
+    return out
+
+
+def choose(study: optuna.Study, task_status: Mapping[str, str]) -> tuple[Candidate | None, list[str]]:
+    """The best eligible trial of ``study`` given each task's ClearML status; and why others were skipped.
+
+    Args:
+        study: The search's study.
+        task_status: ClearML status by task id (a task missing from it was deleted).
+    """
+    objectives = objectives_of(study)
+    eligible, skipped = [], []
+    for trial in completed_in_study(study):
+        task_id = str(trial.user_attrs["task_id"])
+        status = task_status.get(task_id)
+        if status in DONE_STATUSES:
+            eligible.append(trial)
+        else:
+            skipped.append(f"trial {trial.number}: task {task_id} is {status or 'deleted'}")
+    best = best_of(eligible, objectives)
+    if best is None:
+        return None, skipped
+    model_id = best.user_attrs.get("model_id")
+    candidate = Candidate(
+        number=best.number,
+        values=tuple(float(v) for v in best.values),
+        params=dict(best.params),
+        task_id=str(best.user_attrs["task_id"]),
+        model_id=str(model_id) if model_id else None,
+    )
+    return candidate, skipped
+
+
+def load_study(name: str, storage: str | None) -> optuna.Study:
+    """Study ``name`` from the search's storage (default: the one ``hpo search`` uses).
+
+    Raises:
+        NotFoundError: No such study.
+    """
+    from hpo.search import open_storage, study_names
+
+    store = open_storage(storage)
+    names = study_names(store)
+    if name not in names:
+        known = ", ".join(names) or "none"
+        raise NotFoundError(f"no study {name!r} in the storage (studies: {known}); see `hpo studies` or pass --storage")
+    return optuna.load_study(study_name=name, storage=store)
+
+
+__all__ = [
+    "DONE_STATUSES",
+    "Candidate",
+    "Objective",
+    "best_of",
+    "choose",
+    "completed_in_study",
+    "dominates",
+    "first_front",
+    "load_study",
+    "objectives_of",
+]

@@ -1,0 +1,363 @@
+"""``hpo search``: wire a search space, a study, queues and local agents to ClearML's optimizer.
+
+Two modes, chosen by :mod:`hpo.connection`:
+
+- **embedded default** (no server configured): the embedded server is started if needed, the
+  demo data and the template are registered if needed, ``--local-workers`` (default 2) agents
+  serve a local queue (``hpo-local``, or the queue the space pins) and are stopped at the end.
+  The server stays up so results remain reachable.
+- **a configured server**: its queues (``--queue``, else the space's pinned queue, else
+  ``default``) are used and nothing local is started unless ``--local-workers N`` asks for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from hpo.errors import ConfigError, HPOError
+from hpo.paths import hpo_home
+from hpo.search import _study
+from hpo.search._sampling import make_pruner, make_sampler
+from hpo.search._space import SearchSpace, check_template_parameters, load_space, with_overrides
+from hpo.search._strategy import OptunaStrategy
+
+log = logging.getLogger(__name__)
+
+LOCAL_QUEUE = "hpo-local"
+DEFAULT_LOCAL_WORKERS = 2
+REPORT_PERIOD_MIN = 0.5  # the optimizer task's own reports refresh every 30 s
+
+
+@dataclass
+class SearchOptions:
+    """What ``hpo search`` was asked (``None`` = the space's value or the mode's default)."""
+
+    space: str
+    trials: int | None = None
+    concurrency: int | None = None
+    queues: Sequence[str] = ()
+    local_workers: int | None = None
+    sampler: str | None = None
+    pruner: str | None = None
+    time_limit_min: float | None = None
+    study: str | None = None
+    storage: str | None = None
+    resume: bool = False
+    retries: int | None = None
+    poll_s: float = 0.5
+    api_host: str | None = None
+
+
+@dataclass
+class SearchResult:
+    summary: _study.Summary
+    reason: str
+    error: str | None = None
+    queues: list[str] = field(default_factory=list)
+    promotion: Any = None  # hpo.promotion.Promotion, when the search finished with a completed trial
+
+
+ProgressFn = Callable[[_study.Summary], None]
+
+
+def prepare(options: SearchOptions) -> SearchSpace:
+    """The validated space with command-line overrides (no server contact)."""
+    space = load_space(options.space)
+    return with_overrides(
+        space,
+        trials=options.trials,
+        concurrency=options.concurrency,
+        sampler=options.sampler,
+        pruner=options.pruner,
+        retries=options.retries,
+    )
+
+
+def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> SearchResult:
+    """Run (or resume) a search to the end of its budget, its time limit or a stop request.
+
+    Raises:
+        ConfigError: Bad space, options, or a study name clash.
+        HPOError: The server, the template or the agents are not usable.
+    """
+    from hpo.connection import connect
+
+    space = prepare(options)
+    if options.time_limit_min is not None and options.time_limit_min <= 0:
+        raise ConfigError(f"--time-limit must be positive (minutes), got {options.time_limit_min}")
+    storage = _study.open_storage(options.storage)
+    conn = connect(options.api_host)
+    embedded = conn.source == "embedded"
+    template_id, template_params, project = _template(space, embedded)
+    check_template_parameters(space, template_params)
+    queues = _queues(space, options, embedded)
+    study = _open_study(storage, space, options, template_id, queues)
+    budget = int(study.user_attrs["budget"])
+    workers = options.local_workers if options.local_workers is not None else (DEFAULT_LOCAL_WORKERS if embedded else 0)
+    agents_home = hpo_home() / "searches" / _safe(study.study_name)
+    try:
+        if workers:
+            _start_local_agents(queues, workers, agents_home, _safe(study.study_name))
+        return _drive(space, study, storage, template_id, project, queues, budget, options, progress)
+    finally:
+        if workers:
+            from hpo.agents import stop as stop_agents
+
+            stop_agents(home=agents_home, timeout=10)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60]
+
+
+def _template(space: SearchSpace, embedded: bool) -> tuple[str, dict[str, Any], str]:
+    """The template's id, parameters and project; registered first when the suite ships it."""
+    from clearml import Task
+
+    from hpo.templates import CATALOG, find_templates, register
+
+    if space.template in CATALOG:
+        if embedded:
+            _ensure_demo_data()
+        template = register(space.template)  # idempotent: returns the registered version when unchanged
+        template_id = template.id
+    else:
+        found = find_templates(space.template)
+        if not found:
+            raise HPOError(
+                f"{space.path}: template: no template {space.template!r} is registered on this server;"
+                " register it (`hpo register`) or tag a draft task `hpo-template` and `template:<key>`"
+            )
+        template_id = found[0].id
+    task: Any = Task.get_task(task_id=template_id)
+    return template_id, dict(task.get_parameters(backwards_compatibility=False)), str(task.get_project_name() or "")
+
+
+def _ensure_demo_data() -> None:
+    from hpo.data import add_demo, list_versions
+    from hpo.data._demo import NAME, PROJECT
+
+    if not list_versions(PROJECT, NAME):
+        log.info("no %r dataset yet: registering the demo data", NAME)
+        add_demo()
+
+
+def _queues(space: SearchSpace, options: SearchOptions, embedded: bool) -> list[str]:
+    queues = [q.strip() for q in options.queues if q.strip()]
+    if not queues and space.queue:
+        queues = [space.queue]  # the space pins its template to a queue; locally, local workers serve it
+    if not queues:
+        queues = [LOCAL_QUEUE if embedded else "default"]
+    if len(set(queues)) != len(queues):
+        raise ConfigError(f"--queue names repeat: {queues}; name each queue once")
+    return queues
+
+
+def _open_study(
+    storage: optuna.storages.BaseStorage,
+    space: SearchSpace,
+    options: SearchOptions,
+    template_id: str,
+    queues: list[str],
+) -> optuna.Study:
+    sampler, pruner = make_sampler(space), make_pruner(space)
+    if options.resume:
+        name = options.study or _study.latest_study_of(storage, space.name)
+        if name is None:
+            raise ConfigError(f"no study of search space {space.name!r} to resume; run without --resume first")
+        count = len(_study.load(storage, name).get_trials(deepcopy=False))
+        study = _study.load(storage, name, sampler=make_sampler(space, seed_offset=count), pruner=pruner)
+        if options.trials is not None:
+            study.set_user_attr("budget", options.trials)
+        _study.mark_controller(study)
+        return study
+    if options.study and options.study in _study.study_names(storage):
+        raise ConfigError(f"study {options.study!r} exists; pass --resume to continue it, or another --study name")
+    name = options.study or _study.new_study_name(storage, space.name)
+    directions: list[Any] = [o.optuna_direction for o in space.objectives]
+    study = optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler, pruner=pruner)
+    for config in space.initial:
+        study.enqueue_trial(dict(config), skip_if_exists=True)
+    attrs = {
+        "space": str(space.path),
+        "space_name": space.name,
+        "template": space.template,
+        "template_id": template_id,
+        "objectives": [[o.title, o.series, o.direction] for o in space.objectives],
+        "budget": space.trials,
+        "queues": queues,
+        "sampler": space.sampler.name,
+        "pruner": space.pruner.name,
+        "started": time.time(),
+    }
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+    _study.mark_controller(study)
+    return study
+
+
+def _start_local_agents(queues: list[str], workers: int, home: Path, name: str) -> None:
+    from hpo._processes import pid_alive
+    from hpo.agents import read_state, start
+
+    alive = [a for a in read_state(home) if pid_alive(a.pid)]  # left by a controller that was killed
+    missing = workers - len(alive)
+    if missing > 0:
+        start(queues, missing, home=home, prefix=f"hpo-{name}")
+
+
+def _clearml_parameters(space: SearchSpace) -> list[Any]:
+    """The space as ClearML ``Parameter`` objects: what the optimizer task shows in the web UI."""
+    import math
+
+    from clearml.automation import parameters as p
+
+    out: list[Any] = []
+    for param in space.params:
+        if param.kind == "categorical":
+            out.append(p.DiscreteParameterRange(param.name, values=list(param.choices)))
+        elif param.kind == "log-float":
+            assert param.low is not None and param.high is not None
+            out.append(p.LogUniformParameterRange(param.name, math.log10(param.low), math.log10(param.high)))
+        elif param.kind in ("int", "log-int"):
+            out.append(p.UniformIntegerParameterRange(param.name, int(param.low or 0), int(param.high or 0)))
+        else:
+            low, high = float(param.low or 0), float(param.high or 0)
+            out.append(p.UniformParameterRange(param.name, low, high, step_size=param.step))
+    return out
+
+
+def _optimizer_task(study: optuna.Study, project: str) -> Any:
+    """The optimizer task of this study (its reports are what ClearML's web UI shows); reused on resume."""
+    from clearml import Task
+
+    previous = study.user_attrs.get("optimizer_task_id")
+    task: Any
+    if previous:
+        try:
+            task = Task.get_task(task_id=str(previous))
+            task.mark_started(force=True)
+            return task
+        except Exception as err:  # deleted meanwhile: a new one carries on
+            log.warning("cannot reuse optimizer task %s (%s); creating another", previous, err)
+    task = Task.create(project_name=project or "HPO", task_name=f"HPO {study.study_name}", task_type="optimizer")
+    task.add_tags([f"study:{study.study_name}"])
+    task.mark_started(force=True)
+    study.set_user_attr("optimizer_task_id", str(task.id))
+    return task
+
+
+def _drive(
+    space: SearchSpace,
+    study: optuna.Study,
+    storage: optuna.storages.BaseStorage,
+    template_id: str,
+    project: str,
+    queues: list[str],
+    budget: int,
+    options: SearchOptions,
+    progress: ProgressFn | None,
+) -> SearchResult:
+    from clearml.automation.optimization import HyperParameterOptimizer, MultiObjective
+
+    task = _optimizer_task(study, project)
+    objectives = space.objectives
+    strategy = OptunaStrategy(
+        base_task_id=template_id,
+        hyper_parameters=_clearml_parameters(space),
+        objective_metric=MultiObjective(
+            title=[o.title for o in objectives],
+            series=[o.series for o in objectives],
+            order=[o.direction for o in objectives],
+            extremum=[False for _ in objectives],
+        ),
+        space=space,
+        study=study,
+        storage=storage,
+        queues=queues,
+        budget=budget,
+        concurrency=space.concurrency,
+        retries=space.retries,
+        poll_s=options.poll_s,
+        deadline=time.time() + options.time_limit_min * 60 if options.time_limit_min else None,
+    )
+    # ClearML's optimizer drives one objective; ours are all in the study. Its task shows the first.
+    first = objectives[0]
+    optimizer = HyperParameterOptimizer(
+        base_task_id=template_id,
+        hyper_parameters=_clearml_parameters(space),
+        objective_metric_title=first.title,
+        objective_metric_series=first.series,
+        objective_metric_sign=first.direction,
+        optimizer_class=strategy,
+        max_number_of_concurrent_tasks=space.concurrency,
+        execution_queue=queues[0],
+        auto_connect_task=task,
+    )
+    optimizer.set_report_period(REPORT_PERIOD_MIN)
+    reason = _wait(optimizer, strategy, study, progress)
+    state = (
+        _study.SEARCH_FAILED
+        if strategy.error
+        else (_study.SEARCH_FINISHED if reason == "finished" else _study.SEARCH_STOPPED)
+    )
+    study.set_user_attr("state", state)
+    study.set_user_attr("stop_reason", strategy.error or reason)
+    study.set_user_attr("ended", time.time())
+    _close_task(task, state)
+    summary = _study.summarize(study)
+    if progress:
+        progress(summary)
+    promotion = _promote(study) if state == _study.SEARCH_FINISHED and summary.counts.get("completed") else None
+    return SearchResult(summary, reason, strategy.error, queues, promotion)
+
+
+def _promote(study: optuna.Study) -> Any:
+    """Promote the best model at the end of a finished search; a failed promotion never fails the search."""
+    from hpo.promotion import promote_study
+
+    try:
+        return promote_study(study)
+    except HPOError as err:
+        log.warning("promotion failed: %s; run `hpo promote %s` to retry", err, study.study_name)
+        return None
+
+
+def _wait(optimizer: Any, strategy: OptunaStrategy, study: optuna.Study, progress: ProgressFn | None) -> str:
+    """Run until the strategy finishes; Ctrl-C asks it to stop (and clean up) first."""
+    optimizer.start()
+    last = 0.0
+    try:
+        while not strategy.finished.wait(0.25):
+            if progress and time.monotonic() - last > 0.5:
+                last = time.monotonic()
+                progress(_study.summarize(study))
+    except KeyboardInterrupt:
+        strategy.request_stop("interrupted")
+        while not strategy.finished.wait(0.25):
+            pass  # dequeuing and aborting the active trials
+    finally:
+        reason = strategy.stop_reason or "finished"
+        optimizer.stop(timeout=1.0)
+    return reason
+
+
+def _close_task(task: Any, state: str) -> None:
+    try:
+        task.flush(wait_for_uploads=True)
+        if state == _study.SEARCH_FINISHED:
+            task.mark_completed(force=True)
+        elif state == _study.SEARCH_FAILED:
+            task.mark_failed(force=True)
+        else:
+            task.mark_stopped(force=True)
+    except Exception as err:  # the results are in the study either way
+        log.warning("cannot close optimizer task %s: %s", task.id, err)

@@ -1,0 +1,172 @@
+"""``hpo search`` end to end with the real server and real agents, on the fast ``curve`` template."""
+
+from __future__ import annotations
+
+import time
+
+from tests.search.conftest import SearchEnv, kill_group
+
+
+def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
+    space = search_env.space(trials=5, concurrency=2)
+    summary = search_env.search(space, "--local-workers", "2")
+    assert summary["state"] == "finished"
+    assert summary["counts"]["completed"] == 5
+    tasks = search_env.trials()
+    assert len(tasks) == 5, tasks
+    assert {t["status"] for t in tasks} == {"completed"}
+    trials = search_env.study(summary["study"])
+    assert sorted(t["attrs"]["task_id"] for t in trials) == sorted(t["id"] for t in tasks)
+    for trial in trials:
+        assert trial["state"] == "COMPLETE"
+        assert trial["attrs"]["queue"] == "default"
+        assert trial["attrs"]["state"] == "completed"
+        # intermediate values are the reported series, at the iterations the trial reported
+        x = trial["params"]["General/x"]
+        expected = {i: (1.0 - (x - 0.3) ** 2) * (i + 1) / 3 for i in range(3)}
+        assert trial["intermediate"].keys() <= expected.keys()
+        for step, value in trial["intermediate"].items():
+            assert abs(value - expected[step]) < 1e-6
+        assert abs(trial["values"][0] - expected[2]) < 1e-6
+    best = max(trials, key=lambda t: t["values"][0])
+    assert summary["best"]["task_id"] == best["attrs"]["task_id"]
+    assert search_env.queue_entries().get("default", 0) == 0
+
+    status = search_env.hpo("status", summary["study"], "--json")
+    assert status.returncode == 0, status.stderr
+    listed = search_env.hpo("studies", "--json")
+    assert summary["study"] in listed.stdout
+
+
+def test_failing_trials_do_not_end_the_search_and_are_retried(search_env: SearchEnv) -> None:
+    space = search_env.space(
+        trials=4,
+        concurrency=2,
+        parameters={
+            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
+            "General/fail": {"type": "categorical", "choices": [0, 1]},
+        },
+        initial=[{"General/x": 0.1, "General/fail": 1}, {"General/x": 0.2, "General/fail": 0}],
+    )
+    summary = search_env.search(space, "--local-workers", "2", "--retries", "1")
+    assert summary["state"] == "finished"
+    trials = search_env.study(summary["study"])
+    assert len(trials) == 4
+    failed = [t for t in trials if t["params"]["General/fail"] == 1]
+    assert failed and trials[0] in failed
+    for trial in failed:
+        assert trial["state"] == "FAIL" and trial["attrs"]["state"] == "failed"
+        assert len(trial["attrs"]["failed_task_ids"]) == 1  # ran once more before giving up
+    for trial in trials:
+        if trial not in failed:
+            assert trial["state"] == "COMPLETE"
+    tasks = search_env.trials()
+    assert len(tasks) == 4 + len(failed)
+    assert sum(t["status"] == "failed" for t in tasks) == 2 * len(failed)
+
+
+def test_pruning_stops_a_trial_whose_curve_is_poor(search_env: SearchEnv) -> None:
+    space = search_env.space(
+        trials=3,
+        concurrency=1,
+        pruner={"name": "median", "n_startup_trials": 2, "n_warmup_steps": 1},
+        parameters={
+            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
+            "General/iterations": {"type": "categorical", "choices": [8]},
+            "General/sleep_s": {"type": "categorical", "choices": [0.6]},
+        },
+        initial=[{"General/x": 0.3}, {"General/x": 0.35}, {"General/x": 1.0}],
+    )
+    summary = search_env.search(space, "--local-workers", "1")
+    trials = search_env.study(summary["study"])
+    assert [t["state"] for t in trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
+    assert set(trials[0]["intermediate"]) == set(range(8))
+    poor = trials[2]
+    assert poor["attrs"]["state"] == "pruned"
+    assert poor["intermediate"] and max(poor["intermediate"]) < 7
+    [task] = [t for t in search_env.trials() if t["id"] == poor["attrs"]["task_id"]]
+    assert task["status"] == "stopped"
+    assert summary["counts"]["pruned"] == 1 and summary["counts"]["completed"] == 2
+
+
+def _wait_for(condition, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except Exception:  # the study may not exist yet
+            pass
+        time.sleep(0.5)
+    raise AssertionError("timed out waiting for the search")
+
+
+def test_resume_after_kill_finishes_the_budget_without_rerunning(search_env: SearchEnv) -> None:
+    space = search_env.space(
+        trials=6,
+        concurrency=2,
+        parameters={
+            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
+            "General/sleep_s": {"type": "categorical", "choices": [0.7]},
+        },
+    )
+    controller = search_env.spawn("search", str(space), "--local-workers", "2", "--study", "resumable")
+    try:
+        _wait_for(lambda: sum(t["state"] == "COMPLETE" for t in search_env.study("resumable")) >= 2)
+    finally:
+        kill_group(controller)
+    before = search_env.study("resumable")
+    assert len(before) < 6
+    summary = search_env.search(space, "--resume", "--study", "resumable", "--local-workers", "2")
+    assert summary["state"] == "finished"
+    trials = [t for t in search_env.study("resumable") if t["attrs"].get("state") != "duplicate"]
+    assert len(trials) == 6 and {t["state"] for t in trials} == {"COMPLETE"}
+    ids = [t["attrs"]["task_id"] for t in trials]
+    assert len(set(ids)) == 6
+    tasks = search_env.trials()
+    assert sorted(t["id"] for t in tasks) == sorted(ids), "a trial ran twice or a task was left behind"
+    for trial in before:
+        if trial["state"] == "COMPLETE":  # completed before the kill: kept, not rerun
+            [after] = [t for t in trials if t["number"] == trial["number"]]
+            assert after["attrs"]["task_id"] == trial["attrs"]["task_id"] and after["values"] == trial["values"]
+
+
+def test_stop_with_queued_trials_leaves_nothing_queued_or_running(search_env: SearchEnv) -> None:
+    space = search_env.space(
+        trials=8,
+        concurrency=4,
+        parameters={
+            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
+            "General/sleep_s": {"type": "categorical", "choices": [2.0]},
+            "General/iterations": {"type": "categorical", "choices": [10]},
+        },
+    )
+    controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", "stoppable")
+    try:
+        _wait_for(lambda: any(t["attrs"].get("state") == "running" for t in search_env.study("stoppable")))
+        stopped = search_env.hpo("stop", "stoppable", "--timeout", "90")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert controller.wait(timeout=60) == 0
+    finally:
+        kill_group(controller)
+    assert search_env.study_attrs("stoppable")["state"] == "stopped"
+    assert search_env.queue_entries().get("default", 0) == 0
+    tasks = search_env.trials()
+    assert len(tasks) == 4
+    assert not [t for t in tasks if t["status"] in ("queued", "in_progress")], tasks
+    trials = search_env.study("stoppable")
+    assert {t["state"] for t in trials} <= {"PRUNED", "FAIL"}
+    assert {t["attrs"]["state"] for t in trials} == {"stopped"}
+
+
+def test_routing_across_two_queues_uses_both(search_env: SearchEnv) -> None:
+    for queue in ("qa", "qb"):
+        started = search_env.hpo("agent", "start", "--queue", queue, "--workers", "1", "--poll-interval", "0.3")
+        assert started.returncode == 0, started.stderr
+    space = search_env.space(trials=4, concurrency=2)
+    summary = search_env.search(space, "--queue", "qa", "--queue", "qb")
+    assert summary["state"] == "finished" and summary["counts"]["completed"] == 4
+    queues = [t["attrs"]["queue"] for t in search_env.study(summary["study"])]
+    assert set(queues) == {"qa", "qb"}
+    tasks = search_env.trials()
+    assert {t["status"] for t in tasks} == {"completed"}
