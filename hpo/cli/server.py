@@ -42,7 +42,10 @@ def _warn_if_exposed(host: str) -> None:
 def start(
     data_dir: DataDirOpt = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind.")] = 8008,
+    port: Annotated[
+        Optional[int],  # noqa: UP045 - typer reads the annotation at runtime
+        typer.Option(help="Port to bind [default: 8008, or a free port when 8008 is taken]."),
+    ] = None,
     foreground: Annotated[bool, typer.Option(help="Serve in this process (containers, debugging).")] = False,
 ) -> None:
     """Start the server in the background and return once it answers (idempotent)."""
@@ -51,7 +54,7 @@ def start(
         from hpo.server._config import ServerConfig
         from hpo.server._serve import serve
 
-        serve(ServerConfig(data_dir=_dir(data_dir), host=host, port=port))
+        serve(ServerConfig(data_dir=_dir(data_dir), host=host, port=8008 if port is None else port))
         return
 
     def work() -> None:

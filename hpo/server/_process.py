@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -81,10 +82,27 @@ def find(data_dir: Path) -> RunningServer | None:
     return None
 
 
+DEFAULT_PORT = 8008
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def start(
-    data_dir: Path, host: str = "127.0.0.1", port: int = 8008, task_timeout_s: float | None = None
+    data_dir: Path, host: str = "127.0.0.1", port: int | None = None, task_timeout_s: float | None = None
 ) -> tuple[RunningServer, bool]:
     """Start a background server for ``data_dir`` unless one runs; returns it and whether it is new.
+
+    With no ``port``, the server takes 8008, or a free port when 8008 is taken (another data dir's
+    server, say): its ``server.json`` records the port, so every command finds it. An explicit port
+    that is taken is an error.
 
     ``task_timeout_s`` (default: ``$HPO_SERVER_TASK_TIMEOUT`` or 90 s) only applies to a new server.
 
@@ -98,6 +116,8 @@ def start(
     data_dir.mkdir(parents=True, exist_ok=True)
     load_or_create_credentials(data_dir / "credentials.json")
     state_path(data_dir).unlink(missing_ok=True)
+    if port is None:
+        port = DEFAULT_PORT if _port_free(host, DEFAULT_PORT) else 0
     log_path = data_dir / "server.log"
     cmd = [
         sys.executable,

@@ -86,3 +86,23 @@ def test_busy_port_fails_with_a_clear_error(env: dict[str, str], tmp_path: Path)
     assert failed.returncode == 1
     assert "[error]" in failed.stderr
     assert "--port" in failed.stderr
+
+
+def test_default_port_taken_falls_back_to_a_free_one(env: dict[str, str], tmp_path: Path) -> None:
+    import socket
+
+    data_dir = str(tmp_path / "fallback")
+    blocker = socket.socket()
+    try:
+        try:
+            blocker.bind(("127.0.0.1", 8008))
+            blocker.listen()
+        except OSError:
+            pass  # 8008 is already taken by something else: the same situation
+        started = hpo("server", "start", "--data-dir", data_dir, env=env)
+        assert "server started" in started.stdout
+        status = json.loads(hpo("server", "status", "--json", "--data-dir", data_dir, env=env).stdout)
+        assert status["running"] and not status["url"].endswith(":8008")
+    finally:
+        blocker.close()
+        hpo("server", "stop", "--data-dir", data_dir, env=env)
