@@ -58,7 +58,13 @@ class BestModel:
         if self._path is None:
             from clearml import Model
 
-            path = Model(model_id=self.model_id).get_local_copy(raise_on_error=True)
+            try:
+                path = Model(model_id=self.model_id).get_local_copy(raise_on_error=True)
+            except ValueError as err:  # the SDK's "could not retrieve a local copy"
+                raise NotFoundError(
+                    f"cannot download the weights of model {self.model_id} from {self.url!r}: {err};"
+                    " check that the files server in that URL answers"
+                ) from err
             if not path:
                 raise NotFoundError(f"model {self.model_id} has no downloadable weights at {self.url!r}")
             self._path = Path(path)

@@ -108,6 +108,10 @@ def _rooted(field: str) -> str:
 def _file(root: Path, path: str) -> Path:
     relative = object_path("/" + path)
     target = resolve(root, relative) if relative else None
+    if target is not None and not target.is_file() and "#" in relative:
+        # The SDK stores a '#' of a task name as a literal "%23" in the object path, then puts that
+        # same "%23" in the download URL, which decodes back to '#': look for the stored name.
+        target = resolve(root, relative.replace("#", "%23"))
     if target is None or not target.is_file():
         raise APIError(404, 0, f"No such file: /{relative}")
     return target

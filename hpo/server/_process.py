@@ -18,7 +18,7 @@ import httpx
 from hpo._processes import pid_alive
 from hpo.errors import ServerError
 from hpo.server._auth import Credentials, load_or_create_credentials
-from hpo.server._serve import state_path
+from hpo.server._serve import last_port, state_path
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,9 @@ def start(
 ) -> tuple[RunningServer, bool]:
     """Start a background server for ``data_dir`` unless one runs; returns it and whether it is new.
 
-    With no ``port``, the server takes 8008, or a free port when 8008 is taken (another data dir's
-    server, say): its ``server.json`` records the port, so every command finds it. An explicit port
-    that is taken is an error.
+    With no ``port``, the server takes the port this data dir was last served on (stored file and
+    model URLs name it), else 8008, else a free port when 8008 is taken (another data dir's server,
+    say); ``server.json`` records it, so every command finds it. A taken explicit port is an error.
 
     ``task_timeout_s`` (default: ``$HPO_SERVER_TASK_TIMEOUT`` or 90 s) only applies to a new server.
 
@@ -117,7 +117,7 @@ def start(
     load_or_create_credentials(data_dir / "credentials.json")
     state_path(data_dir).unlink(missing_ok=True)
     if port is None:
-        port = DEFAULT_PORT if _port_free(host, DEFAULT_PORT) else 0
+        port = last_port(data_dir) or (DEFAULT_PORT if _port_free(host, DEFAULT_PORT) else 0)
     log_path = data_dir / "server.log"
     cmd = [
         sys.executable,
@@ -141,7 +141,8 @@ def start(
             tail = log_path.read_text(errors="replace")[-2000:]
             raise ServerError(
                 f"the embedded server exited with code {proc.returncode} while starting on {host}:{port}"
-                f" (is the port in use? pass --port N). Its log ({log_path}) ends with:\n{tail}"
+                f" (is the port in use? free it, or pass --port N; a data dir's files and models name the"
+                f" port it was first served on). Its log ({log_path}) ends with:\n{tail}"
             )
         server = find(data_dir)
         if server is not None:

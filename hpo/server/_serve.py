@@ -19,8 +19,20 @@ log = logging.getLogger(__name__)
 STATE_FILE = "server.json"
 
 
+# The port a data dir was last served on. Stored file and model URLs name it, so a restart
+# without an explicit port reuses it.
+PORT_FILE = "port"
+
+
 def state_path(data_dir: Path) -> Path:
     return data_dir / STATE_FILE
+
+
+def last_port(data_dir: Path) -> int | None:
+    try:
+        return int((data_dir / PORT_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def serve(config: ServerConfig) -> None:
@@ -32,6 +44,7 @@ def serve(config: ServerConfig) -> None:
     port = sock.getsockname()[1]
     state = {"pid": os.getpid(), "host": config.host, "port": port, "url": config.base_url(port)}
     path = state_path(config.data_dir)
+    write_atomic(config.data_dir / PORT_FILE, str(port))
     write_atomic(path, json.dumps(state))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     try:

@@ -88,7 +88,7 @@ def test_busy_port_fails_with_a_clear_error(env: dict[str, str], tmp_path: Path)
     assert "--port" in failed.stderr
 
 
-def test_default_port_taken_falls_back_to_a_free_one(env: dict[str, str], tmp_path: Path) -> None:
+def test_default_port_taken_falls_back_to_a_free_one_kept_across_restarts(env: dict[str, str], tmp_path: Path) -> None:
     import socket
 
     data_dir = str(tmp_path / "fallback")
@@ -103,6 +103,12 @@ def test_default_port_taken_falls_back_to_a_free_one(env: dict[str, str], tmp_pa
         assert "server started" in started.stdout
         status = json.loads(hpo("server", "status", "--json", "--data-dir", data_dir, env=env).stdout)
         assert status["running"] and not status["url"].endswith(":8008")
+        # stored file and model URLs name the port: a restart without --port takes the same one
+        blocker.close()
+        hpo("server", "stop", "--data-dir", data_dir, env=env)
+        hpo("server", "start", "--data-dir", data_dir, env=env)
+        again = json.loads(hpo("server", "status", "--json", "--data-dir", data_dir, env=env).stdout)
+        assert again["url"] == status["url"]
     finally:
         blocker.close()
         hpo("server", "stop", "--data-dir", data_dir, env=env)

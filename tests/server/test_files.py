@@ -77,6 +77,15 @@ def test_files_upload_then_download_with_encoded_path(files: Files) -> None:
     assert head.status_code == 200 and head.headers["content-length"] == str(len(content))
 
 
+def test_model_url_with_single_encoded_hash_finds_the_stored_name(files: Files) -> None:
+    # OutputModel stores "#" of a task name as a literal "%23" and downloads with that "%23" in the URL
+    field = "/P/Trial [tfidf %2315].abc/models/model.joblib"
+    assert files.upload(field, b"weights").status_code == 200
+    url = f"{files.server.files_url}/P/Trial%20[tfidf%20%2315].abc/models/model.joblib"
+    response = httpx.get(url, headers=files.auth)
+    assert response.status_code == 200 and response.content == b"weights"
+
+
 def test_files_upload_into_url_folder(files: Files) -> None:
     assert files.upload("x.txt", b"in folder", folder="some/folder").status_code == 200
     assert (files.root / "some/folder/x.txt").read_bytes() == b"in folder"
