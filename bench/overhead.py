@@ -3,7 +3,7 @@
 Run by hand (not a test)::
 
     python bench/overhead.py [--sleep 1 5] [--trials 40] [--workers 2]
-                             [--stock-default-trials N | --skip-stock-default] [--keep]
+                             [--stock-default-trials N | --skip-stock-default] [--stock-full-stop] [--keep]
 
 A throwaway embedded server and a trivial template: it sleeps ``T`` seconds (``--sleep``) and reports
 ``validation/score``, a known function of its one parameter ``x``. For each ``T``:
@@ -30,6 +30,8 @@ child until the script's first line, ``import clearml``, ``Task.init``, the work
 agent: a bare interpreter vs ``import clearml``, and the SDK's shutdown with its default
 ``report_use_subprocess: true`` vs the ``false`` our agents configure.
 
+The stock driver leaves right after ``optimizer.wait()``: the documented ``wait(); stop()`` then
+hangs for the reporter's 5-minute report period (~300 s measured); ``--stock-full-stop`` includes it.
 Everything (server, agents, temp dir) is removed at the end unless ``--keep``.
 """
 
@@ -95,7 +97,7 @@ print("RESULT " + json.dumps(task.id))
 
 # ClearML's stock optimizer, driven the way its documentation shows.
 STOCK = """
-import json, sys, time
+import json, os, sys, time
 from clearml import Task
 from clearml.automation import HyperParameterOptimizer, UniformParameterRange
 from clearml.automation.optuna import OptimizerOptuna
@@ -113,9 +115,15 @@ optimizer.start()
 optimizer.wait()
 t1 = time.time()
 ids = list(optimizer.optimizer.get_created_jobs_ids())
-optimizer.stop()
-t2 = time.time()
-print("RESULT " + json.dumps({"start": t0, "done": t1, "stopped": t2, "ids": ids}))
+result = {"start": t0, "done": t1, "ids": ids}
+if sys.argv[6] == "stop":
+    optimizer.stop()
+    result["stopped"] = time.time()
+print("RESULT " + json.dumps(result), flush=True)
+if sys.argv[6] != "stop":
+    # stop() after wait() joins the reporter thread, which sleeps out its report period (5 minutes by
+    # default) because the finished optimizer never sets the stop event: leave without it.
+    os._exit(0)
 """
 
 SPACE = """
@@ -227,6 +235,7 @@ def run_floor(sleep_s: float, trials: int, workers: int) -> Run:
         time.sleep(sleep_s)
         return score(x)
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=1))
     started = time.time()
     study.optimize(objective, n_trials=trials, n_jobs=workers)
@@ -255,7 +264,9 @@ def run_ours(bench: Bench, key: str, sleep_s: float, trials: int, workers: int) 
     return Run("ours (hpo search)", sleep_s, len(ids), workers, max(ends) - min(starts), ids, command_wall)
 
 
-def run_stock(bench: Bench, sleep_s: float, trials: int, workers: int, pool: float | None, note: str = "") -> Run:
+def run_stock(
+    bench: Bench, sleep_s: float, trials: int, workers: int, pool: float | None, full_stop: bool, note: str = ""
+) -> Run:
     """ClearML's ``OptimizerOptuna`` on ``workers`` agents of our own machinery (same as ``hpo search`` starts)."""
     label = "default" if pool is None else f"{pool:g}"
     queue = f"stock-{sleep_s:g}-{label}"
@@ -264,11 +275,16 @@ def run_stock(bench: Bench, sleep_s: float, trials: int, workers: int, pool: flo
     try:
         started = time.time()
         template = bench.templates[sleep_s]
-        out = bench.python(STOCK, template, queue, str(trials), str(workers), label, timeout=6 * 3600)
+        stop = "stop" if full_stop else "exit"
+        out = bench.python(STOCK, template, queue, str(trials), str(workers), label, stop, timeout=6 * 3600)
         command_wall = time.time() - started
     finally:
         agents.stop(home=home, timeout=10)
     name = f"stock OptimizerOptuna pool_period_min={'2 (default)' if pool is None else label}"
+    if "stopped" in out:
+        note = "; ".join(
+            filter(None, [note, f"optimizer.stop() after wait() took {out['stopped'] - out['done']:.1f} s"])
+        )
     return Run(name, sleep_s, len(out["ids"]), workers, out["done"] - out["start"], out["ids"], command_wall, note)
 
 
@@ -426,13 +442,13 @@ def bench_one(bench: Bench, sleep_s: float, args: argparse.Namespace) -> list[Ru
     key = bench.register(sleep_s)
     runs = [run_floor(sleep_s, args.trials, args.workers)]
     steps: list[Callable[[], Run]] = [lambda: run_ours(bench, key, sleep_s, args.trials, args.workers)]
-    steps.append(lambda: run_stock(bench, sleep_s, args.trials, args.workers, 0.02))
+    steps.append(lambda: run_stock(bench, sleep_s, args.trials, args.workers, 0.02, args.stock_full_stop))
     if not args.skip_stock_default:
         n = args.stock_default_trials or args.trials
         note = (
             "" if n >= args.trials else f"CUT to {n} of {args.trials} trials (--stock-default-trials); not extrapolated"
         )
-        steps.append(lambda: run_stock(bench, sleep_s, n, args.workers, None, note))
+        steps.append(lambda: run_stock(bench, sleep_s, n, args.workers, None, args.stock_full_stop, note))
     for step in steps:
         runs.append(step())
         print(f"  done: {runs[-1].name}, {runs[-1].trials} trials in {runs[-1].wall:.1f} s", flush=True)
@@ -446,6 +462,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--stock-default-trials", type=int, default=None, help="cut the 2-minute-poll run")
     parser.add_argument("--skip-stock-default", action="store_true")
+    parser.add_argument(
+        "--stock-full-stop",
+        action="store_true",
+        help="call the stock optimizer's stop() after wait() as its docs do (it then sleeps out its 5-minute"
+        " report period); by default the driver exits right after wait()",
+    )
     parser.add_argument("--target", type=float, default=1.0, help="per-trial overhead goal (s)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, marks, server data)")
     args = parser.parse_args()

@@ -150,9 +150,8 @@ def mean_sd(values: Sequence[float]) -> str:
 def report(
     results: Mapping[str, Mapping[int, list[Any]]], default: tuple[float, float], budgets: Sequence[int]
 ) -> None:
-    print(
-        f"\n{'sampler':8s} {'trials':>6s}  {'best validation (mean ± sd)':>28s}  {'test of chosen':>18s}  per seed (val)"
-    )
+    header = f"{'best validation (mean ± sd)':>28s}  {'test of chosen':>18s}  per seed (val)"
+    print(f"\n{'sampler':8s} {'trials':>6s}  {header}")
     for sampler, by_budget in results.items():
         for budget in budgets:
             rows = by_budget[budget]
@@ -179,6 +178,24 @@ def report(
             f"  tuned ({sampler}, {last} trials) vs default: validation {val - default[0]:+.4f},"
             f" test {test - default[1]:+.4f} accuracy"
         )
+
+
+def landscape(evaluate: Evaluator, default: tuple[float, float], validation_rows: int) -> None:
+    """How hard the default is to beat, and how well validation predicts test, over every configuration fitted."""
+    scores = list(evaluate.cache.values())
+    above = sum(v > default[0] for v, _ in scores)
+    print(f"\nlandscape over the {len(scores)} distinct configurations fitted (either sampler):")
+    print(f"  one validation row is {1 / validation_rows:.4f} accuracy ({validation_rows} rows)")
+    print(f"  beat the default's validation accuracy: {above}/{len(scores)}")
+    if len(scores) > 2:
+        vals, tests = [v for v, _ in scores], [t for _, t in scores]
+        near = [(v, t) for v, t in scores if v >= default[0] - 0.02]
+        print(f"  validation/test correlation: all {statistics.correlation(vals, tests):.2f}", end="")
+        if len(near) > 2:
+            r = statistics.correlation([v for v, _ in near], [t for _, t in near])
+            print(f"; within 0.02 of the default or better ({len(near)} configurations) {r:.2f}")
+        else:
+            print()
 
 
 def main() -> None:
@@ -235,6 +252,7 @@ def main() -> None:
         f"{evaluate.fits} distinct fits, {evaluate.fit_seconds / max(evaluate.fits, 1):.2f} s each; total {wall:.0f} s"
     )
     report(results, default, budgets)
+    landscape(evaluate, default, len(data["validation"]))
     best = max((r for by in results.values() for r in by[budgets[-1]]), key=lambda r: r[0])
     print(f"\nbest configuration found (validation {best[0]:.4f}, test {best[1]:.4f}): {best[2]}")
 
