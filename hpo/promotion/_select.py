@@ -21,26 +21,10 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.errors import ConfigError, NotFoundError
+from hpo.search._space import Objective
 
 # Task statuses a promotable trial may have: only a completed task can have been published.
 DONE_STATUSES = ("completed", "published")
-
-
-@dataclass(frozen=True)
-class Objective:
-    """One objective of a study: the ClearML scalar and its direction (``max`` or ``min``)."""
-
-    title: str
-    series: str
-    direction: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.title}/{self.series}"
-
-    def better(self, a: float, b: float) -> bool:
-        """Whether ``a`` is strictly better than ``b``."""
-        return a > b if self.direction == "max" else a < b
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,14 @@ class Objective:
     def optuna_direction(self) -> str:
         return "minimize" if self.direction == "min" else "maximize"
 
+    @property
+    def name(self) -> str:
+        return f"{self.title}/{self.series}"
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether ``a`` is strictly better than ``b``."""
+        return a > b if self.direction == "max" else a < b
+
 
 @dataclass(frozen=True)
 class Param:
