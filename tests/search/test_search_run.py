@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from tests.search.conftest import SearchEnv, kill_group
@@ -9,7 +10,10 @@ from tests.search.conftest import SearchEnv, kill_group
 
 def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
     space = search_env.space(trials=5, concurrency=2)
-    summary = search_env.search(space, "--local-workers", "2")
+    run = search_env.hpo("search", str(space), "--json", "--local-workers", "2", "--dashboard", "--dashboard-port", "0")
+    assert run.returncode == 0, run.stderr[-6000:]
+    assert "optuna-dashboard: http://127.0.0.1:" in run.stderr  # served beside the search, stopped with it
+    summary = json.loads(run.stdout)
     assert summary["state"] == "finished"
     assert summary["counts"]["completed"] == 5
     tasks = search_env.trials()
