@@ -110,6 +110,9 @@ def start(
         ServerError: The process exited or did not answer within the start timeout.
     """
     data_dir = data_dir.expanduser().resolve()
+    for pid, child in list(_children.items()):  # reap servers of ours that died (killed, crashed)
+        if child.poll() is not None:
+            del _children[pid]
     running = find(data_dir)
     if running is not None:
         return running, False
