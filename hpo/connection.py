@@ -19,9 +19,11 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 import httpx
 
@@ -56,22 +58,33 @@ class Connection:
         return f"{self.api_host} (from {self.source}{where})"
 
 
-def active_config_file() -> Path | None:
-    """The ``clearml.conf`` the SDK would read, if any (same rule as the SDK)."""
+def config_file(env: Mapping[str, str] | None = None) -> Path | None:
+    """The ``clearml.conf`` a ClearML program run with ``env`` (default: this process's) reads, if any."""
+    env = os.environ if env is None else env
     for var in _CONFIG_VARS:
-        value = os.environ.get(var)
+        value = env.get(var)
         if value:
             path = Path(os.path.expandvars(value)).expanduser()
             return path if path.is_file() else None
-    for name in ("~/trains.conf", "~/clearml.conf"):
-        path = Path(name).expanduser()
+    home = Path(env.get("HOME") or Path.home()).expanduser()
+    for name in ("trains.conf", "clearml.conf"):
+        path = home / name
         if path.is_file():
             return path
     return None
 
 
-def _configured_api_server(path: Path) -> str | None:
-    # The SDK's vendored HOCON parser: clearml.conf is HOCON, not JSON or INI.
+def active_config_file() -> Path | None:
+    """The ``clearml.conf`` this process's SDK reads, if any (same rule as the SDK)."""
+    return config_file()
+
+
+def config_values(path: Path, *keys: str) -> dict[str, str]:
+    """The non-empty values of dotted ``keys`` in a ``clearml.conf`` (HOCON, read with the SDK's parser).
+
+    Raises:
+        ServerError: The file cannot be parsed.
+    """
     from clearml.utilities.pyhocon import ConfigFactory
 
     try:
@@ -81,8 +94,13 @@ def _configured_api_server(path: Path) -> str | None:
             tree = ConfigFactory.parse_file(str(path))  # type: ignore[no-untyped-call]
     except Exception as err:  # the parser raises several unrelated exception types
         raise ServerError(f"cannot parse {path}: {err}; fix the file or point CLEARML_CONFIG_FILE elsewhere") from err
-    value = tree.get("api.api_server", None) or tree.get("api.host", None)
-    return str(value) if value else None
+    values = {key: tree.get(key, None) for key in keys}
+    return {key: str(value) for key, value in values.items() if value}
+
+
+def task_web_url(web_host: str, task_id: str, project_id: str | None = None) -> str:
+    """A task's page in ClearML's web UI (project ``*`` lets the UI find the project itself)."""
+    return f"{web_host.rstrip('/')}/projects/{project_id or '*'}/experiments/{quote(task_id, safe='')}"
 
 
 def resolve(api_host: str | None = None) -> Connection:
@@ -92,9 +110,10 @@ def resolve(api_host: str | None = None) -> Connection:
     for var in _HOST_VARS:
         if os.environ.get(var):
             return Connection(os.environ[var].rstrip("/"), "environment")
-    config = active_config_file()
+    config = config_file()
     if config is not None:
-        host = _configured_api_server(config)
+        found = config_values(config, "api.api_server", "api.host")
+        host = found.get("api.api_server") or found.get("api.host")
         if host:
             return Connection(host.rstrip("/"), "clearml.conf", config)
     return Connection("", "embedded")
@@ -159,4 +178,14 @@ def connect(api_host: str | None = None, *, timeout: float = 5.0) -> Connection:
     return conn
 
 
-__all__ = ["Connection", "active_config_file", "check_files_server", "connect", "resolve", "server_answers"]
+__all__ = [
+    "Connection",
+    "active_config_file",
+    "check_files_server",
+    "config_file",
+    "config_values",
+    "connect",
+    "resolve",
+    "server_answers",
+    "task_web_url",
+]

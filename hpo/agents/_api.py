@@ -6,34 +6,26 @@ process environment once, while agents may be started for an explicit ``env``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from hpo.connection import config_file, config_values
 from hpo.errors import ServerError
 
 
 def _from_config(env: Mapping[str, str]) -> dict[str, str]:
     """``api_server`` and credentials from the ``clearml.conf`` that ``env`` points to, if any."""
-    value = env.get("CLEARML_CONFIG_FILE") or env.get("TRAINS_CONFIG_FILE")
-    path = Path(os.path.expandvars(value)).expanduser() if value else Path(env.get("HOME") or "~") / "clearml.conf"
-    path = path.expanduser()
-    if not path.is_file():
+    path = config_file(env)
+    if path is None:
         return {}
-    from clearml.utilities.pyhocon import ConfigFactory  # the SDK's parser: clearml.conf is HOCON
-
-    try:
-        tree = ConfigFactory.parse_file(str(path))  # type: ignore[no-untyped-call]
-    except Exception as err:  # the parser raises several unrelated exception types
-        raise ServerError(f"cannot parse {path}: {err}") from err
+    found = config_values(path, "api.api_server", "api.credentials.access_key", "api.credentials.secret_key")
     return {
-        "host": str(tree.get("api.api_server", "") or ""),
-        "key": str(tree.get("api.credentials.access_key", "") or ""),
-        "secret": str(tree.get("api.credentials.secret_key", "") or ""),
+        "host": found.get("api.api_server", ""),
+        "key": found.get("api.credentials.access_key", ""),
+        "secret": found.get("api.credentials.secret_key", ""),
     }
 
 

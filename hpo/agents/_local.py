@@ -24,6 +24,7 @@ from pathlib import Path
 from hpo._processes import pid_alive, write_atomic
 from hpo.agents import _api
 from hpo.agents._config import agent_env, write_agent_config
+from hpo.connection import config_file
 from hpo.errors import ConfigError, ServerError
 from hpo.paths import hpo_home
 
@@ -145,7 +146,7 @@ def _spawn(
     worker_id = f"{socket.gethostname()}:{name}"
     folder = agents_dir(home) / name
     (agents_dir(home) / "tmp").mkdir(parents=True, exist_ok=True)
-    config = write_agent_config(folder, worker_id, env_config(base_env), ping_s=max(report_s * 2, 1.0))
+    config = write_agent_config(folder, worker_id, config_file(base_env), ping_s=max(report_s * 2, 1.0))
     log_path = folder / "agent.log"
     cmd = [sys.executable, "-m", "clearml_agent", "--config-file", str(config), "daemon", "--foreground"]
     cmd += ["--queue", *queues]
@@ -161,14 +162,6 @@ def _spawn(
         )
     log.info("started agent %s (pid %d), log %s", worker_id, proc.pid, log_path)
     return LocalAgent(worker_id, proc.pid, list(queues), str(log_path), api_host)
-
-
-def env_config(env: Mapping[str, str]) -> Path | None:
-    """The ``clearml.conf`` a ClearML program run with ``env`` reads, if there is one."""
-    value = env.get("CLEARML_CONFIG_FILE") or env.get("TRAINS_CONFIG_FILE")
-    home = Path(env.get("HOME") or Path.home())
-    path = Path(os.path.expandvars(value)).expanduser() if value else home / "clearml.conf"
-    return path if path.is_file() else None
 
 
 def _tail(path: str, chars: int = 2000) -> str:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
-from hpo.connection import active_config_file
+from hpo.connection import config_file, config_values, task_web_url
+from hpo.errors import ServerError
 
 log = logging.getLogger(__name__)
 
@@ -33,26 +32,20 @@ def configured_web_host(web_host: str | None = None) -> str | None:
         return web_host.rstrip("/")
     if os.environ.get("CLEARML_WEB_HOST"):
         return os.environ["CLEARML_WEB_HOST"].rstrip("/")
-    config = active_config_file()
+    config = config_file()
     if config is None:
         return None
-    from clearml.utilities.pyhocon import ConfigFactory
-
     try:
-        with warnings.catch_warnings():
-            # The SDK's vendored HOCON parser calls pyparsing with deprecated argument names.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            tree = ConfigFactory.parse_file(str(config))  # type: ignore[no-untyped-call]
-    except Exception as err:  # the vendored parser raises several unrelated types; links are optional
-        log.warning("cannot read api.web_server from %s (%s); trials get no ClearML links", config, err)
+        value = config_values(config, "api.web_server").get("api.web_server")
+    except ServerError as err:  # links are optional
+        log.warning("cannot read api.web_server (%s); trials get no ClearML links", err)
         return None
-    value = tree.get("api.web_server", None)
-    return str(value).rstrip("/") if value else None
+    return value.rstrip("/") if value else None
 
 
 def task_url(web_host: str, task_id: str) -> str:
     """The task's page in ClearML's web UI (``*`` lets the UI find the project itself)."""
-    return f"{web_host.rstrip('/')}/projects/*/experiments/{quote(task_id, safe='')}/output/execution"
+    return task_web_url(web_host, task_id) + "/output/execution"
 
 
 def trial_note(user_attrs: Mapping[str, Any], web_host: str | None) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from hpo.connection import task_web_url
 from hpo.errors import ConfigError, NotFoundError
 from hpo.promotion import _loaders
 from hpo.promotion import _records as records
@@ -173,7 +174,7 @@ def _web_url(project_id: str, task_id: str) -> str | None:
         host = str(Session.get_app_server_host()).rstrip("/")
     except ValueError:  # the SDK cannot tell the web UI of this API host
         return None
-    return f"{host}/projects/{project_id or '*'}/experiments/{task_id}"
+    return task_web_url(host, task_id, project_id)
 
 
 def best_model_of(record: ModelRecord) -> BestModel:
