@@ -64,9 +64,9 @@ def top_table(summary: Summary) -> Table:
     table = Table(title=f"top trials of {summary.study}")
     table.add_column("#", justify="right")
     table.add_column(objective, justify="right")
-    table.add_column("params")
+    table.add_column("params", overflow="fold", min_width=24)
     table.add_column("queue")
-    table.add_column("task id", no_wrap=True)
+    table.add_column("task id", overflow="fold")
     for row in summary.top:
         table.add_row(
             str(row["number"]), _value(row["value"]), _params(row["params"]), row["queue"] or "-", row["task_id"]
