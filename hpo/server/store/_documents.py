@@ -95,9 +95,6 @@ class Collection:
             if value is not _DELETED:
                 yield value  # type: ignore[misc]
 
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
     def _apply(self, doc_id: str, value: object) -> None:
         self._index_remove(doc_id)
         if value is _DELETED:

@@ -23,7 +23,6 @@ STATUSES = (
     "failed",
     "completed",
 )
-TERMINAL = ("stopped", "published", "closed", "failed", "completed")
 
 # Fields tasks.create and tasks.edit take, each replacing the stored value whole.
 DICT_FIELDS = ("script", "hyperparams", "configuration", "execution", "container", "runtime", "models")

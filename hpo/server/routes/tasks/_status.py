@@ -16,7 +16,8 @@ from hpo.server.routes.tasks._shared import task_for_edit
 router = Router()
 
 
-def _transition(call: Call, new: str, allowed: tuple[str, ...] | None) -> Data:
+def _move(call: Call, new: str, allowed: tuple[str, ...], dequeue: bool = True) -> tuple[Data, Data]:
+    """Move the request's task to ``new`` and stage it; returns the task and the response."""
     task = task_for_edit(call)
     fields = set_status(
         task,
@@ -26,57 +27,47 @@ def _transition(call: Call, new: str, allowed: tuple[str, ...] | None) -> Data:
         reason=call.opt_text("status_reason"),
         message=call.opt_text("status_message"),
     )
-    return task | {"__fields__": fields}
-
-
-def _save(call: Call, task: Data) -> Data:
-    fields = task.pop("__fields__")
+    if dequeue:
+        queue_ops.remove_task_entry(call.store, task)
     call.store.tasks.put(task)
-    return updated(fields)
+    return task, updated(fields)
 
 
 @router.endpoint("tasks.started")
 def started(call: Call) -> Data:
-    task = _transition(call, "in_progress", ("created", "queued", "in_progress"))
-    queue_ops.remove_task_entry(call.store, task)
-    return {**_save(call, task), "started": 1}
+    _, response = _move(call, "in_progress", ("created", "queued", "in_progress"))
+    return {**response, "started": 1}
 
 
 @router.endpoint("tasks.completed")
 def completed(call: Call) -> Data:
-    task = _transition(call, "completed", ("in_progress", "created", "stopped", "queued"))
-    queue_ops.remove_task_entry(call.store, task)
-    return _save(call, task)
+    return _move(call, "completed", ("in_progress", "created", "stopped", "queued"))[1]
 
 
 @router.endpoint("tasks.failed")
 def failed(call: Call) -> Data:
-    task = _transition(call, "failed", ("created", "queued", "in_progress", "stopped", "failed", "completed"))
-    queue_ops.remove_task_entry(call.store, task)
-    return _save(call, task)
+    return _move(call, "failed", ("created", "queued", "in_progress", "stopped", "failed", "completed"))[1]
 
 
 @router.endpoint("tasks.stopped")
 def stopped(call: Call) -> Data:
-    task = _transition(call, "stopped", ("in_progress", "stopped", "queued", "created"))
-    queue_ops.remove_task_entry(call.store, task)
-    return _save(call, task)
+    return _move(call, "stopped", ("in_progress", "stopped", "queued", "created"))[1]
 
 
 @router.endpoint("tasks.close")
 def close(call: Call) -> Data:
-    return _save(call, _transition(call, "closed", ("stopped", "completed", "failed", "closed")))
+    return _move(call, "closed", ("stopped", "completed", "failed", "closed"), dequeue=False)[1]
 
 
 @router.endpoint("tasks.publish")
 def publish(call: Call) -> Data:
-    task = _transition(call, "published", ("completed", "stopped", "failed", "published"))
+    task, response = _move(call, "published", ("completed", "stopped", "failed", "published"), dequeue=False)
     for ref in task.get("models", {}).get("output", []):
         model = call.store.models.editable(ref.get("model", ""))
         if model is not None:
             model["ready"] = True
             call.store.models.put(model)
-    return _save(call, task)
+    return response
 
 
 @router.endpoint("tasks.stop")
