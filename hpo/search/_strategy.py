@@ -203,7 +203,7 @@ class OptunaStrategy(SearchStrategy):
         for frozen in pending:
             task_id = str(frozen.user_attrs.get("task_id") or "")
             if not task_id:
-                self._tell(frozen.number, TrialState.FAIL, {"state": _study.FAILED, "error": "never launched"})
+                self._discard_unlaunched(frozen.number)
                 continue
             state = states.get(task_id)
             if state is None:
@@ -219,6 +219,18 @@ class OptunaStrategy(SearchStrategy):
             if state.status == "created":  # cloned but never enqueued: it never ran, so run it now
                 job.launch(active.queue or self.queues[0])
             log.info("re-attached trial %d (task %s, %s)", frozen.number, task_id, state.status)
+
+    def _discard_unlaunched(self, number: int) -> None:
+        """A trial the last controller asked for but never enqueued: delete the draft it may have
+        cloned already (found by its name) and fail the trial; the budget never counted it."""
+        from clearml import Task
+
+        name = self._task_name(self._base_task_name, number)  # set by SearchStrategy.__init__
+        parent = self._job_parent_id or self._base_task_id  # what helper_create_job gives its clones
+        for task_id in _trials.drafts_named(name, parent):
+            log.info("deleting task %s, cloned for trial %d but never enqueued", task_id, number)
+            Task.get_task(task_id=task_id).delete()
+        self._tell(number, TrialState.FAIL, {"state": _study.FAILED, "error": "never launched"})
 
     def _trial_id(self, number: int) -> int:
         return int(self.storage.get_trial_id_from_study_id_trial_number(self._study_id, number))
@@ -394,7 +406,11 @@ class OptunaStrategy(SearchStrategy):
                 raise SearchAborted(f"{self._launch_failures} launches in a row failed, the last with: {err}") from err
 
     def _job_name(self, base_name: str, override: Mapping[str, str]) -> str:
-        return f"{base_name} [{self.study.study_name} #{self._naming_number}]"
+        return self._task_name(base_name, self._naming_number)
+
+    def _task_name(self, base_name: str, number: int) -> str:
+        """A trial's task name: unique per study and trial, so a resumed search finds its drafts."""
+        return f"{base_name} [{self.study.study_name} #{number}]"
 
     # ---- stopping ---------------------------------------------------------------------------
     def _abort_active(self) -> None:

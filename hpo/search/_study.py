@@ -23,12 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
+import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.errors import ConfigError, NotFoundError
 from hpo.paths import hpo_home
 
 log = logging.getLogger(__name__)
+
+STORAGE_ATTEMPTS = 5
 
 # Trial ``state`` user attribute values.
 QUEUED, RUNNING, COMPLETED, PRUNED, FAILED, STOPPED, DUPLICATE = (
@@ -62,13 +65,26 @@ def open_storage(url: str | None = None) -> optuna.storages.BaseStorage:
     if url.startswith("sqlite"):
         # Several processes share the file (the controller, `hpo status`, a dashboard): wait for locks.
         kwargs = {"connect_args": {"timeout": 30}}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-    except Exception as err:  # SQLAlchemy and drivers raise many unrelated types for a bad URL
-        raise ConfigError(
-            f"cannot open the study storage {url!r} ({err}); pass an SQLAlchemy URL such as"
-            " sqlite:////path/studies.db or postgresql://user:pass@host/db with --storage"
-        ) from err
+    for attempt in range(1, STORAGE_ATTEMPTS + 1):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as err:
+            # Two processes creating a fresh storage at once (a search and `hpo status` or a dashboard)
+            # race on Optuna's schema set-up; the loser sees a duplicate version row or a locked database.
+            if attempt == STORAGE_ATTEMPTS:
+                raise _bad_storage(url, err) from err
+            log.debug("opening %s failed (%s); retrying", url, err)
+            time.sleep(0.2 * attempt)
+        except Exception as err:  # SQLAlchemy and drivers raise many unrelated types for a bad URL
+            raise _bad_storage(url, err) from err
+    raise AssertionError("unreachable")
+
+
+def _bad_storage(url: str, err: Exception) -> ConfigError:
+    return ConfigError(
+        f"cannot open the study storage {url!r} ({err}); pass an SQLAlchemy URL such as"
+        " sqlite:////path/studies.db or postgresql://user:pass@host/db with --storage"
+    )
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:

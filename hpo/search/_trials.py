@@ -7,6 +7,7 @@ A trial's intermediate values are the points of its objective series as the tria
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,17 @@ def fetch_states(task_ids: Sequence[str]) -> dict[str, TaskState]:
     return out
 
 
+def drafts_named(name: str, parent: str) -> list[str]:
+    """Ids of the draft tasks cloned from ``parent`` whose name is exactly ``name``."""
+    from clearml import Task
+
+    rows = Task.query_tasks(
+        task_name=f"^{re.escape(name)}$",
+        task_filter={"parent": parent, "status": ["created"], "search_hidden": True},
+    )
+    return [str(row) for row in rows]
+
+
 def reported_points(task: Any, title: str, series: str) -> list[tuple[int, float]]:
     """``(iteration, value)`` of every report of ``title``/``series`` by ``task`` (a clearml Task)."""
     scalars = task.get_reported_scalars(x_axis="iter")
@@ -88,4 +100,4 @@ def output_model_id(task: Any) -> str | None:
     return str(models[-1].id) if models else None
 
 
-__all__ = ["ENDED", "TaskState", "fetch_states", "output_model_id", "reported_points"]
+__all__ = ["ENDED", "TaskState", "drafts_named", "fetch_states", "output_model_id", "reported_points"]

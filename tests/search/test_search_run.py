@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import optuna
+
 from tests.search.conftest import SearchEnv, kill_group
 
 
@@ -123,16 +125,61 @@ def test_resume_after_kill_finishes_the_budget_without_rerunning(search_env: Sea
     assert len(before) < 6
     summary = search_env.search(space, "--resume", "--study", "resumable", "--local-workers", "2")
     assert summary["state"] == "finished"
-    trials = [t for t in search_env.study("resumable") if t["attrs"].get("state") != "duplicate"]
+    everything = search_env.study("resumable")
+    # The kill may land between asking Optuna for a trial and enqueuing its task: that trial is
+    # failed on resume as never launched, and the budget does not count it.
+    unlaunched = [t for t in everything if not t["attrs"].get("task_id")]
+    assert all(t["state"] == "FAIL" and t["attrs"]["error"] == "never launched" for t in unlaunched), unlaunched
+    trials = [t for t in everything if t["attrs"].get("task_id") and t["attrs"].get("state") != "duplicate"]
     assert len(trials) == 6 and {t["state"] for t in trials} == {"COMPLETE"}
     ids = [t["attrs"]["task_id"] for t in trials]
     assert len(set(ids)) == 6
     tasks = search_env.trials()
-    assert sorted(t["id"] for t in tasks) == sorted(ids), "a trial ran twice or a task was left behind"
+    assert sorted(t["id"] for t in tasks) == sorted(ids), (
+        f"a trial ran twice or a task was left behind: {tasks} {everything}"
+    )
     for trial in before:
         if trial["state"] == "COMPLETE":  # completed before the kill: kept, not rerun
             [after] = [t for t in trials if t["number"] == trial["number"]]
             assert after["attrs"]["task_id"] == trial["attrs"]["task_id"] and after["values"] == trial["values"]
+
+
+CLONE = """
+import json, sys
+from clearml import Task
+# as helper_create_job clones a trial: from the template, with the optimizer task as parent
+print("RESULT " + json.dumps(Task.clone(source_task=sys.argv[1], parent=sys.argv[2], name=sys.argv[3]).id))
+"""
+
+EXISTS = """
+import json, sys
+from clearml import Task
+print("RESULT " + json.dumps(bool(Task.query_tasks(task_filter={"id": [sys.argv[1]], "search_hidden": True}))))
+"""
+
+
+def test_resume_deletes_the_draft_of_a_trial_its_controller_never_enqueued(search_env: SearchEnv) -> None:
+    space = search_env.space(trials=2)
+    search_env.search(space, "--local-workers", "1", "--study", "cut")
+    # What a controller killed between cloning a trial's task and recording it leaves behind:
+    # a running Optuna trial without a task id, and a draft clone named after that trial.
+    study = optuna.load_study(study_name="cut", storage=f"sqlite:///{search_env.root / 'hpo_home' / 'studies.db'}")
+    trial = study.ask()
+    trial.suggest_float("General/x", 0.0, 1.0)
+    attrs = search_env.study_attrs("cut")
+    draft = search_env.env.run(CLONE, attrs["template_id"], attrs["optimizer_task_id"], f"curve [cut #{trial.number}]")
+    unrelated = search_env.env.run(
+        CLONE, attrs["template_id"], attrs["optimizer_task_id"], f"curve [cut #{trial.number}] copy"
+    )
+
+    search_env.search(space, "--resume", "--study", "cut", "--trials", "3", "--local-workers", "1")
+
+    trials = search_env.study("cut")
+    assert trials[trial.number]["state"] == "FAIL" and trials[trial.number]["attrs"]["error"] == "never launched"
+    launched = [t for t in trials if t["attrs"].get("task_id")]
+    assert len(launched) == 3 and {t["state"] for t in launched} == {"COMPLETE"}
+    assert search_env.env.run(EXISTS, draft.result).result is False, "the never-enqueued draft was left behind"
+    assert search_env.env.run(EXISTS, unrelated.result).result is True, "a task of another name was deleted"
 
 
 def test_stop_with_queued_trials_leaves_nothing_queued_or_running(search_env: SearchEnv) -> None:
