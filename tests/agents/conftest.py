@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -106,6 +107,15 @@ class AgentEnv:
 
     def status(self) -> list[dict[str, Any]]:
         return list(json.loads(self.hpo("agent", "status", "--json").stdout))
+
+    def status_running(self, task_id: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """``hpo agent status`` once an agent reports that it runs ``task_id`` (reports are periodic)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            agents = self.status()
+            if any(agent["task_id"] == task_id for agent in agents) or time.monotonic() > deadline:
+                return agents
+            time.sleep(0.5)
 
     def register_template(self) -> None:
         self.env.run(TEMPLATE)

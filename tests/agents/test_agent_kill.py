@@ -26,11 +26,10 @@ def test_killed_agent_task_fails_after_timeout_with_reason(agents: AgentEnv, tmp
         f"""
         task = trial("orphaned", queue="q1", sleep_s=300, pid_file={str(pid_file)!r})
         wait(task, {{"in_progress"}})
-        time.sleep(1.0)  # let the agent report that it runs the task
         result(info(task))
         """
     )
-    [agent] = agents.status()
+    [agent] = agents.status_running(started["id"])
     assert agent["task_id"] == started["id"]
     os.kill(agent["pid"], signal.SIGKILL)
 

@@ -32,11 +32,10 @@ def test_agent_status_shows_the_running_task(agents: AgentEnv) -> None:
         """
         task = trial("long", queue="q1", sleep_s=300)
         wait(task, {"in_progress"})
-        time.sleep(1.0)  # let the agent report that it runs the task
         result(info(task))
         """
     )
-    [agent] = agents.status()
+    [agent] = agents.status_running(out["id"])
     assert agent["alive"] and agent["registered"]
     assert (agent["task_id"], agent["task_name"]) == (out["id"], "long")
     text = agents.hpo("agent", "status").stdout
