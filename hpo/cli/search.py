@@ -20,7 +20,6 @@ StorageOpt = Annotated[
     typer.Option("--storage", help="Optuna storage URL [default: $HPO_STORAGE, else sqlite under $HPO_HOME]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-HEARTBEAT_STALE_S = 30.0
 
 
 def _quiet_optuna() -> None:
@@ -151,9 +150,8 @@ def _load_summary(study: str | None, storage: str | None) -> Any:
         raise NotFoundError("no searches yet; run `hpo search tfidf`")
     name = study or _latest(store)
     summary = _study.summarize(_study.load(store, name))
-    heartbeat = float(summary.attrs.get("heartbeat") or 0)
-    if summary.state == _study.SEARCH_RUNNING and time.time() - heartbeat > HEARTBEAT_STALE_S:
-        summary.state = "interrupted"  # its controller is gone: `hpo search --resume` continues it
+    if _study.controller_gone(summary.attrs):
+        summary.state = "interrupted"  # `hpo search --resume` continues it, `hpo stop` ends it
     return summary
 
 
@@ -224,13 +222,27 @@ def stop(
     storage: StorageOpt = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the search to wind down.")] = 60.0,
 ) -> None:
-    """Ask a running search to stop: queued trials are dequeued, running ones aborted."""
+    """Ask a running search to stop: queued trials are dequeued, running ones aborted.
+
+    When the search's controller has died, this does its cleanup itself.
+    """
     from hpo.search import _study
 
     def work() -> None:
         _quiet_optuna()
         store = _study.open_storage(storage)
-        _study.request_stop(store, study)
+        attrs = _study.request_stop(store, study)
+        if _study.controller_gone(attrs):
+            from hpo.connection import connect
+            from hpo.search._cleanup import stop_dead_search
+
+            connect()
+            done = stop_dead_search(store, study)
+            console.print(
+                f"{study}: stopped (its controller had died; aborted {done.aborted} trial(s),"
+                f" discarded {done.discarded} never launched, stopped {done.agents} local agent(s))"
+            )
+            return
         deadline = time.monotonic() + timeout
         state = "running"
         while time.monotonic() < deadline:

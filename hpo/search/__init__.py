@@ -6,7 +6,8 @@
 - ``_routing.py``: which queue gets the next trial;
 - ``_trials.py``: what ClearML says about running trials (one batched query per poll);
 - ``_strategy.py``: the ``SearchStrategy`` subclass that ties them together;
-- ``_controller.py``: ``hpo search`` end to end (server, data, template, agents).
+- ``_controller.py``: ``hpo search`` end to end (server, data, template, agents);
+- ``_cleanup.py``: ``hpo stop`` for a search whose controller died.
 """
 
 from hpo.search._controller import SearchOptions, SearchResult, prepare, run_search

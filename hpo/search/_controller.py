@@ -102,7 +102,7 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
     study = _open_study(storage, space, options, template_id, queues)
     budget = int(study.user_attrs["budget"])
     workers = options.local_workers if options.local_workers is not None else (DEFAULT_LOCAL_WORKERS if embedded else 0)
-    agents_home = hpo_home() / "searches" / _safe(study.study_name)
+    agents_home = local_agents_home(study.study_name)
     try:
         if workers:
             _start_local_agents(queues, workers, agents_home, _safe(study.study_name))
@@ -112,6 +112,11 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
             from hpo.agents import stop as stop_agents
 
             stop_agents(home=agents_home, timeout=10)
+
+
+def local_agents_home(study_name: str) -> Path:
+    """Where ``--local-workers`` agents of a search keep their state and logs."""
+    return hpo_home() / "searches" / _safe(study_name)
 
 
 def _safe(name: str) -> str:

@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 MAX_DUPLICATES_IN_A_ROW = 50  # a space this exhausted has nothing new to offer
 MAX_LAUNCH_FAILURES_IN_A_ROW = 5
-STOP_CONFIRM_S = 15.0  # how long agents get to confirm an abort before the task is force-stopped
 
 
 @dataclass
@@ -223,13 +222,8 @@ class OptunaStrategy(SearchStrategy):
     def _discard_unlaunched(self, number: int) -> None:
         """A trial the last controller asked for but never enqueued: delete the draft it may have
         cloned already (found by its name) and fail the trial; the budget never counted it."""
-        from clearml import Task
-
-        name = self._task_name(self._base_task_name, number)  # set by SearchStrategy.__init__
-        parent = self._job_parent_id or self._base_task_id  # what helper_create_job gives its clones
-        for task_id in _trials.drafts_named(name, parent):
-            log.info("deleting task %s, cloned for trial %d but never enqueued", task_id, number)
-            Task.get_task(task_id=task_id).delete()
+        name = _trials.task_name(self._base_task_name, self.study.study_name, number)  # set by SearchStrategy
+        _trials.delete_drafts(name, self._job_parent_id or self._base_task_id)  # helper_create_job's parent
         self._tell(number, TrialState.FAIL, {"state": _study.FAILED, "error": "never launched"})
 
     def _trial_id(self, number: int) -> int:
@@ -332,10 +326,7 @@ class OptunaStrategy(SearchStrategy):
     def _tell(
         self, number: int, state: TrialState, attrs: Mapping[str, Any], values: list[float] | None = None
     ) -> None:
-        trial_id = self._trial_id(number)
-        for key, value in attrs.items():
-            self.storage.set_trial_user_attr(trial_id, key, value)  # a finished trial object has no setter
-        self.study.tell(number, values if state == TrialState.COMPLETE else None, state=state, skip_if_finished=True)
+        _study.finish_trial(self.storage, self.study, number, state, attrs, values)
 
     # ---- launching --------------------------------------------------------------------------
     def _launch(self) -> None:
@@ -406,11 +397,7 @@ class OptunaStrategy(SearchStrategy):
                 raise SearchAborted(f"{self._launch_failures} launches in a row failed, the last with: {err}") from err
 
     def _job_name(self, base_name: str, override: Mapping[str, str]) -> str:
-        return self._task_name(base_name, self._naming_number)
-
-    def _task_name(self, base_name: str, number: int) -> str:
-        """A trial's task name: unique per study and trial, so a resumed search finds its drafts."""
-        return f"{base_name} [{self.study.study_name} #{number}]"
+        return _trials.task_name(base_name, self.study.study_name, self._naming_number)
 
     # ---- stopping ---------------------------------------------------------------------------
     def _abort_active(self) -> None:
@@ -424,35 +411,8 @@ class OptunaStrategy(SearchStrategy):
             )
 
     def _abort(self, actives: Sequence[ActiveTrial]) -> None:
-        """Stop these tasks on the server and wait until none is queued or running."""
-        from clearml import Task
-
-        ids = [a.task_id for a in actives]
-        for active in actives:
-            task = active.job.task
-            try:
-                status = str(task.status)
-                if status == "queued":
-                    Task.dequeue(task)
-                    task.mark_stopped(force=True, status_message="stopped by hpo search")
-                elif status == "in_progress":
-                    task.mark_stop_request(force=False, status_message="stopping")  # its agent ends it
-                elif status == "created":
-                    task.mark_stopped(force=True, status_message="stopped by hpo search")
-            except Exception as err:  # it may have ended meanwhile; checked below
-                log.debug("stopping task %s: %s", active.task_id, err)
-        deadline = time.monotonic() + STOP_CONFIRM_S
-        while ids and time.monotonic() < deadline:
-            states = _trials.fetch_states(ids)
-            ids = [i for i in ids if i in states and states[i].status in ("queued", "in_progress", "created")]
-            if ids:
-                time.sleep(0.2)
-        for task_id in ids:  # no agent confirmed: stop it ourselves so nothing stays "running"
-            log.warning("task %s did not confirm its abort in %.0f s; forcing it stopped", task_id, STOP_CONFIRM_S)
-            try:
-                Task.get_task(task_id=task_id).mark_stopped(force=True, status_message="forced stop by hpo search")
-            except Exception as err:
-                log.warning("cannot force task %s stopped: %s", task_id, err)
+        """Stop these trials' tasks on the server and wait until none is queued or running."""
+        _trials.abort([a.task_id for a in actives])
 
 
 def _grid_size(space: SearchSpace) -> int:

@@ -18,7 +18,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,12 +26,14 @@ import optuna
 import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
+from hpo._processes import pid_alive
 from hpo.errors import ConfigError, NotFoundError
 from hpo.paths import hpo_home
 
 log = logging.getLogger(__name__)
 
 STORAGE_ATTEMPTS = 5
+HEARTBEAT_STALE_S = 60.0  # a running controller writes its heartbeat every 10 s
 
 # Trial ``state`` user attribute values.
 QUEUED, RUNNING, COMPLETED, PRUNED, FAILED, STOPPED, DUPLICATE = (
@@ -137,6 +139,34 @@ def request_stop(storage: optuna.storages.BaseStorage, name: str) -> dict[str, A
     study = load(storage, name)
     study.set_user_attr("stop_requested", True)
     return dict(study.user_attrs)
+
+
+def controller_gone(attrs: Mapping[str, Any], now: float | None = None) -> bool:
+    """Whether the controller of a study that says it is running has died: its process is gone
+    (same host), or it has not written its heartbeat for :data:`HEARTBEAT_STALE_S` (any host)."""
+    if attrs.get("state") != SEARCH_RUNNING:
+        return False
+    controller = attrs.get("controller") or {}
+    if controller.get("host") == socket.gethostname() and controller.get("pid"):
+        return not pid_alive(int(controller["pid"]))
+    return (now or time.time()) - float(attrs.get("heartbeat") or 0) > HEARTBEAT_STALE_S
+
+
+def finish_trial(
+    storage: optuna.storages.BaseStorage,
+    study: optuna.Study,
+    number: int,
+    state: TrialState,
+    attrs: Mapping[str, Any],
+    values: Sequence[float] | None = None,
+) -> None:
+    """Label trial ``number`` with ``attrs`` and tell Optuna its outcome (a no-op if it has one)."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+    for key, value in attrs.items():  # through the storage: a finished trial object has no setter
+        storage.set_trial_user_attr(trial_id, key, value)
+    outcome = list(values) if values is not None and state == TrialState.COMPLETE else None
+    study.tell(number, outcome, state=state, skip_if_finished=True)
 
 
 def launched(trial: FrozenTrial) -> bool:
@@ -260,7 +290,9 @@ __all__ = [
     "SEARCH_STOPPED",
     "STOPPED",
     "Summary",
+    "controller_gone",
     "default_storage",
+    "finish_trial",
     "latest_study_of",
     "launched",
     "load",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ log = logging.getLogger(__name__)
 # Fields of one batched tasks.get_all: enough to decide what happened to every running trial.
 _FIELDS = ["status", "status_message", "status_reason", "last_iteration", "last_metrics"]
 ENDED = ("completed", "published", "failed", "stopped", "closed")
+LIVE = ("created", "queued", "in_progress")
+STOP_CONFIRM_S = 15.0  # how long agents get to confirm an abort before the task is force-stopped
 
 
 @dataclass(frozen=True)
@@ -74,15 +77,58 @@ def fetch_states(task_ids: Sequence[str]) -> dict[str, TaskState]:
     return out
 
 
-def drafts_named(name: str, parent: str) -> list[str]:
-    """Ids of the draft tasks cloned from ``parent`` whose name is exactly ``name``."""
+def task_name(base_name: str, study: str, number: int) -> str:
+    """The name of trial ``number``'s task: unique per study and trial, so drafts can be found again."""
+    return f"{base_name} [{study} #{number}]"
+
+
+def delete_drafts(name: str, parent: str) -> list[str]:
+    """Delete the draft tasks with ``parent`` named exactly ``name`` (what a controller killed while
+    launching a trial leaves behind); returns their ids."""
     from clearml import Task
 
     rows = Task.query_tasks(
         task_name=f"^{re.escape(name)}$",
         task_filter={"parent": parent, "status": ["created"], "search_hidden": True},
     )
-    return [str(row) for row in rows]
+    ids = [str(row) for row in rows]
+    for task_id in ids:
+        log.info("deleting draft task %s (%s): cloned for a trial but never enqueued", task_id, name)
+        Task.get_task(task_id=task_id).delete()
+    return ids
+
+
+def abort(task_ids: Sequence[str], confirm_s: float = STOP_CONFIRM_S) -> None:
+    """Stop these tasks and wait until none is queued or running: queued ones are dequeued and
+    stopped, running ones asked to stop (their agent ends them); after ``confirm_s`` seconds the
+    rest are forced stopped, so that nothing stays "running"."""
+    from clearml import Task
+
+    ids = list(task_ids)
+    for state in fetch_states(ids).values():
+        try:
+            task: Any = Task.get_task(task_id=state.id)
+            if state.status == "queued":
+                Task.dequeue(task)
+                task.mark_stopped(force=True, status_message="stopped by hpo search")
+            elif state.status == "in_progress":
+                task.mark_stop_request(force=False, status_message="stopping")
+            elif state.status == "created":
+                task.mark_stopped(force=True, status_message="stopped by hpo search")
+        except Exception as err:  # it may have ended meanwhile; checked below
+            log.debug("stopping task %s: %s", state.id, err)
+    deadline = time.monotonic() + confirm_s
+    while ids and time.monotonic() < deadline:
+        states = fetch_states(ids)
+        ids = [i for i in ids if i in states and states[i].status in LIVE]
+        if ids:
+            time.sleep(0.2)
+    for task_id in ids:
+        log.warning("task %s did not confirm its abort in %.0f s; forcing it stopped", task_id, confirm_s)
+        try:
+            Task.get_task(task_id=task_id).mark_stopped(force=True, status_message="forced stop by hpo search")
+        except Exception as err:
+            log.warning("cannot force task %s stopped: %s", task_id, err)
 
 
 def reported_points(task: Any, title: str, series: str) -> list[tuple[int, float]]:
@@ -100,4 +146,15 @@ def output_model_id(task: Any) -> str | None:
     return str(models[-1].id) if models else None
 
 
-__all__ = ["ENDED", "TaskState", "drafts_named", "fetch_states", "output_model_id", "reported_points"]
+__all__ = [
+    "ENDED",
+    "LIVE",
+    "STOP_CONFIRM_S",
+    "TaskState",
+    "abort",
+    "delete_drafts",
+    "fetch_states",
+    "task_name",
+    "output_model_id",
+    "reported_points",
+]

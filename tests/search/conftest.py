@@ -127,6 +127,11 @@ class SearchEnv:
         path.write_text(yaml.safe_dump(doc))
         return path
 
+    @property
+    def storage_url(self) -> str:
+        """The study storage of searches run by :meth:`hpo` (``$HPO_HOME/studies.db``)."""
+        return f"sqlite:///{self.root / 'hpo_home' / 'studies.db'}"
+
     def trials(self) -> list[dict[str, Any]]:
         """Every clone of the curve template on the server."""
         return list(self.env.run(TASKS).result)
@@ -138,8 +143,7 @@ class SearchEnv:
         """The study's trials as stored: number, Optuna state, values, user attrs, intermediate values."""
         import optuna
 
-        storage = f"sqlite:///{self.root / 'hpo_home' / 'studies.db'}"
-        study = optuna.load_study(study_name=name, storage=storage)
+        study = optuna.load_study(study_name=name, storage=self.storage_url)
         return [
             {
                 "number": t.number,
@@ -155,8 +159,7 @@ class SearchEnv:
     def study_attrs(self, name: str) -> dict[str, Any]:
         import optuna
 
-        storage = f"sqlite:///{self.root / 'hpo_home' / 'studies.db'}"
-        return dict(optuna.load_study(study_name=name, storage=storage).user_attrs)
+        return dict(optuna.load_study(study_name=name, storage=self.storage_url).user_attrs)
 
 
 def kill_group(proc: subprocess.Popen[str]) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import optuna
 
+from hpo._processes import pid_alive
+from hpo.agents import read_state
 from tests.search.conftest import SearchEnv, kill_group
 
 
@@ -163,7 +166,7 @@ def test_resume_deletes_the_draft_of_a_trial_its_controller_never_enqueued(searc
     search_env.search(space, "--local-workers", "1", "--study", "cut")
     # What a controller killed between cloning a trial's task and recording it leaves behind:
     # a running Optuna trial without a task id, and a draft clone named after that trial.
-    study = optuna.load_study(study_name="cut", storage=f"sqlite:///{search_env.root / 'hpo_home' / 'studies.db'}")
+    study = optuna.load_study(study_name="cut", storage=search_env.storage_url)
     trial = study.ask()
     trial.suggest_float("General/x", 0.0, 1.0)
     attrs = search_env.study_attrs("cut")
@@ -182,19 +185,29 @@ def test_resume_deletes_the_draft_of_a_trial_its_controller_never_enqueued(searc
     assert search_env.env.run(EXISTS, unrelated.result).result is True, "a task of another name was deleted"
 
 
-def test_stop_with_queued_trials_leaves_nothing_queued_or_running(search_env: SearchEnv) -> None:
+def _slow_search(search_env: SearchEnv, study: str, concurrency: int, iterations: int) -> subprocess.Popen[str]:
+    """A search of 2-second steps with one local agent, returned once one trial runs."""
     space = search_env.space(
         trials=8,
-        concurrency=4,
+        concurrency=concurrency,
         parameters={
             "General/x": {"type": "float", "low": 0.0, "high": 1.0},
             "General/sleep_s": {"type": "categorical", "choices": [2.0]},
-            "General/iterations": {"type": "categorical", "choices": [10]},
+            "General/iterations": {"type": "categorical", "choices": [iterations]},
         },
     )
-    controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", "stoppable")
+    controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", study)
     try:
-        _wait_for(lambda: any(t["attrs"].get("state") == "running" for t in search_env.study("stoppable")))
+        _wait_for(lambda: any(t["attrs"].get("state") == "running" for t in search_env.study(study)))
+    except BaseException:
+        kill_group(controller)
+        raise
+    return controller
+
+
+def test_stop_with_queued_trials_leaves_nothing_queued_or_running(search_env: SearchEnv) -> None:
+    controller = _slow_search(search_env, "stoppable", concurrency=4, iterations=10)
+    try:
         stopped = search_env.hpo("stop", "stoppable", "--timeout", "90")
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         assert controller.wait(timeout=60) == 0
@@ -208,6 +221,36 @@ def test_stop_with_queued_trials_leaves_nothing_queued_or_running(search_env: Se
     trials = search_env.study("stoppable")
     assert {t["state"] for t in trials} <= {"PRUNED", "FAIL"}
     assert {t["attrs"]["state"] for t in trials} == {"stopped"}
+
+
+def test_stop_after_the_controller_died_does_its_cleanup(search_env: SearchEnv) -> None:
+    kill_group(_slow_search(search_env, "dead", concurrency=3, iterations=30))
+    # Also what a kill while launching leaves: a trial without a task, and its draft.
+    study = optuna.load_study(study_name="dead", storage=search_env.storage_url)
+    unlaunched = study.ask()
+    attrs = search_env.study_attrs("dead")
+    draft = search_env.env.run(
+        CLONE, attrs["template_id"], attrs["optimizer_task_id"], f"curve [dead #{unlaunched.number}]"
+    ).result
+    assert search_env.study_attrs("dead")["state"] == "running"
+    assert "interrupted" in search_env.hpo("status", "dead").stdout
+    agents = read_state(search_env.root / "hpo_home" / "searches" / "dead")
+    assert [a for a in agents if pid_alive(a.pid)], "the search's local agent should outlive its controller"
+
+    stopped = search_env.hpo("stop", "dead")
+
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "controller had died" in stopped.stdout and "stopped 1 local agent" in stopped.stdout, stopped.stdout
+    assert search_env.study_attrs("dead")["state"] == "stopped"
+    assert search_env.queue_entries().get("default", 0) == 0
+    tasks = search_env.trials()
+    assert tasks and not [t for t in tasks if t["status"] in ("queued", "in_progress")], tasks
+    assert search_env.env.run(EXISTS, draft).result is False, "the never-enqueued draft was left behind"
+    trials = search_env.study("dead")
+    assert {t["state"] for t in trials} <= {"PRUNED", "FAIL"}, trials
+    assert trials[unlaunched.number]["attrs"] == {"state": "failed", "error": "never launched"}
+    assert {t["attrs"]["state"] for t in trials if t["attrs"].get("task_id")} == {"stopped"}
+    assert not [a for a in agents if pid_alive(a.pid)]
 
 
 def test_routing_across_two_queues_uses_both(search_env: SearchEnv) -> None:

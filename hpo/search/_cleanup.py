@@ -1,0 +1,96 @@
+"""Stop a search whose controller died: ``hpo stop`` does the controller's cleanup itself.
+
+A killed controller (SIGKILL, a lost machine) leaves its trials' tasks queued or running and the
+study saying "running". ``hpo search --resume`` carries such a search on; this module ends it
+instead: it aborts what is queued or running, fails trials that never got a task (deleting the
+draft their controller may have cloned), closes the optimizer task, stops the search's local
+agents (``--local-workers``, when they run on this host) and marks the study stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from hpo.agents import stop as stop_agents
+from hpo.search import _study, _trials
+from hpo.search._controller import local_agents_home
+
+log = logging.getLogger(__name__)
+
+REASON = "stopped after its controller died"
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    """What :func:`stop_dead_search` ended."""
+
+    aborted: int  # trials whose tasks were queued or running
+    discarded: int  # trials that never got a task
+    agents: int  # its local agents (``--local-workers``) stopped
+
+
+def stop_dead_search(storage: optuna.storages.BaseStorage, name: str) -> Cleanup:
+    """End study ``name`` for its dead controller (the ClearML connection must be set up).
+
+    Raises:
+        NotFoundError: No such study.
+    """
+    study = _study.load(storage, name)
+    attrs = dict(study.user_attrs)
+    running = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
+    launched = [t for t in running if _study.launched(t)]
+    _trials.abort([str(t.user_attrs["task_id"]) for t in launched])
+    for trial in launched:
+        truncated = bool(trial.intermediate_values)
+        outcome = TrialState.PRUNED if truncated else TrialState.FAIL
+        _study.finish_trial(storage, study, trial.number, outcome, {"state": _study.STOPPED, "error": REASON})
+    unlaunched = [t for t in running if not _study.launched(t)]
+    if unlaunched:
+        base_name, parent = _draft_lookup(attrs)
+        for trial in unlaunched:
+            if base_name:
+                _trials.delete_drafts(_trials.task_name(base_name, name, trial.number), parent)
+            _study.finish_trial(
+                storage, study, trial.number, TrialState.FAIL, {"state": _study.FAILED, "error": "never launched"}
+            )
+    _close_optimizer_task(attrs.get("optimizer_task_id"))
+    stopped = stop_agents(home=local_agents_home(name), timeout=10)  # its --local-workers, if on this host
+    study.set_user_attr("state", _study.SEARCH_STOPPED)
+    study.set_user_attr("stop_reason", REASON)
+    study.set_user_attr("ended", time.time())
+    return Cleanup(aborted=len(launched), discarded=len(unlaunched), agents=len(stopped))
+
+
+def _draft_lookup(attrs: dict[str, Any]) -> tuple[str | None, str]:
+    """The template's name and the parent its trial clones get (the optimizer task, else the template)."""
+    from clearml import Task
+
+    template_id = str(attrs.get("template_id") or "")
+    parent = str(attrs.get("optimizer_task_id") or template_id)
+    try:
+        return str(Task.get_task(task_id=template_id).name), parent
+    except Exception as err:  # the template is gone: its drafts cannot be told apart
+        log.warning("cannot read template %s (%s); drafts of unlaunched trials are left", template_id, err)
+        return None, parent
+
+
+def _close_optimizer_task(task_id: Any) -> None:
+    from clearml import Task
+
+    if not task_id:
+        return
+    states = _trials.fetch_states([str(task_id)])
+    if str(task_id) in states and states[str(task_id)].status in _trials.LIVE:
+        try:
+            Task.get_task(task_id=str(task_id)).mark_stopped(force=True, status_message=REASON)
+        except Exception as err:  # the study is what matters; the task is informative
+            log.warning("cannot stop optimizer task %s: %s", task_id, err)
+
+
+__all__ = ["Cleanup", "stop_dead_search"]
