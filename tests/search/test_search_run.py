@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 
 import optuna
+import pytest
 
 from hpo._processes import pid_alive
 from hpo.agents import read_state
@@ -185,7 +187,9 @@ def test_resume_deletes_the_draft_of_a_trial_its_controller_never_enqueued(searc
     assert search_env.env.run(EXISTS, unrelated.result).result is True, "a task of another name was deleted"
 
 
-def _slow_search(search_env: SearchEnv, study: str, concurrency: int, iterations: int) -> subprocess.Popen[str]:
+def _slow_search(
+    search_env: SearchEnv, study: str, concurrency: int, iterations: int, *extra: str
+) -> subprocess.Popen[str]:
     """A search of 2-second steps with one local agent, returned once one trial runs."""
     space = search_env.space(
         trials=8,
@@ -196,13 +200,23 @@ def _slow_search(search_env: SearchEnv, study: str, concurrency: int, iterations
             "General/iterations": {"type": "categorical", "choices": [iterations]},
         },
     )
-    controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", study)
+    controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", study, *extra)
     try:
         _wait_for(lambda: any(t["attrs"].get("state") == "running" for t in search_env.study(study)))
     except BaseException:
         kill_group(controller)
         raise
     return controller
+
+
+def _assert_ended_cleanly(search_env: SearchEnv, study: str) -> None:
+    assert search_env.study_attrs(study)["state"] == "stopped"
+    assert search_env.queue_entries().get("default", 0) == 0
+    tasks = search_env.trials()
+    assert tasks and not [t for t in tasks if t["status"] in ("queued", "in_progress")], tasks
+    trials = search_env.study(study)
+    assert {t["state"] for t in trials} <= {"PRUNED", "FAIL"}, trials
+    assert {t["attrs"]["state"] for t in trials if t["attrs"].get("task_id")} == {"stopped"}
 
 
 def test_stop_with_queued_trials_leaves_nothing_queued_or_running(search_env: SearchEnv) -> None:
@@ -213,14 +227,26 @@ def test_stop_with_queued_trials_leaves_nothing_queued_or_running(search_env: Se
         assert controller.wait(timeout=60) == 0
     finally:
         kill_group(controller)
-    assert search_env.study_attrs("stoppable")["state"] == "stopped"
-    assert search_env.queue_entries().get("default", 0) == 0
-    tasks = search_env.trials()
-    assert len(tasks) == 4
-    assert not [t for t in tasks if t["status"] in ("queued", "in_progress")], tasks
-    trials = search_env.study("stoppable")
-    assert {t["state"] for t in trials} <= {"PRUNED", "FAIL"}
-    assert {t["attrs"]["state"] for t in trials} == {"stopped"}
+    _assert_ended_cleanly(search_env, "stoppable")
+    assert len(search_env.trials()) == 4 == len(search_env.study("stoppable"))
+
+
+@pytest.mark.parametrize(
+    ("how", "exit_code", "reason"), [("sigterm", 130, "interrupted"), ("time-limit", 0, "time limit")]
+)
+def test_sigterm_and_time_limit_leave_nothing_queued_or_running(
+    search_env: SearchEnv, how: str, exit_code: int, reason: str
+) -> None:
+    extra = ("--time-limit", "0.4") if how == "time-limit" else ()
+    controller = _slow_search(search_env, "ended", 3, 30, *extra)
+    try:
+        if how == "sigterm":
+            controller.send_signal(signal.SIGTERM)
+        assert controller.wait(timeout=120) == exit_code
+    finally:
+        kill_group(controller)
+    assert search_env.study_attrs("ended")["stop_reason"] == reason
+    _assert_ended_cleanly(search_env, "ended")
 
 
 def test_stop_after_the_controller_died_does_its_cleanup(search_env: SearchEnv) -> None:
@@ -241,15 +267,9 @@ def test_stop_after_the_controller_died_does_its_cleanup(search_env: SearchEnv) 
 
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert "controller had died" in stopped.stdout and "stopped 1 local agent" in stopped.stdout, stopped.stdout
-    assert search_env.study_attrs("dead")["state"] == "stopped"
-    assert search_env.queue_entries().get("default", 0) == 0
-    tasks = search_env.trials()
-    assert tasks and not [t for t in tasks if t["status"] in ("queued", "in_progress")], tasks
+    _assert_ended_cleanly(search_env, "dead")
     assert search_env.env.run(EXISTS, draft).result is False, "the never-enqueued draft was left behind"
-    trials = search_env.study("dead")
-    assert {t["state"] for t in trials} <= {"PRUNED", "FAIL"}, trials
-    assert trials[unlaunched.number]["attrs"] == {"state": "failed", "error": "never launched"}
-    assert {t["attrs"]["state"] for t in trials if t["attrs"].get("task_id")} == {"stopped"}
+    assert search_env.study("dead")[unlaunched.number]["attrs"] == {"state": "failed", "error": "never launched"}
     assert not [a for a in agents if pid_alive(a.pid)]
 
 
