@@ -38,6 +38,7 @@ n = int(args["iterations"])
 for i in range(n):
     value = (1.0 - (float(args["x"]) - 0.3) ** 2) * (i + 1) / n
     logger.report_scalar("validation", "score", value=value, iteration=i)
+    logger.report_scalar("validation", "cost", value=float(args["x"]), iteration=i)  # a second objective
     logger.flush()
     time.sleep(float(args["sleep_s"]))
 if int(args["fail"]) or float(args["x"]) > float(args["fail_above"]):

@@ -49,6 +49,27 @@ def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
     assert summary["study"] in listed.stdout
 
 
+def test_two_objectives_with_nsga2(search_env: SearchEnv) -> None:
+    objectives = [
+        {"title": "validation", "series": "score", "direction": "max"},
+        {"title": "validation", "series": "cost", "direction": "min"},
+    ]
+    space = search_env.space(trials=4, concurrency=2, objective=objectives, sampler={"name": "nsga2", "seed": 2})
+    summary = search_env.search(space, "--local-workers", "2")
+    assert summary["state"] == "finished" and summary["counts"]["completed"] == 4
+    trials = search_env.study(summary["study"])
+    for trial in trials:
+        x = trial["params"]["General/x"]
+        assert trial["state"] == "COMPLETE"
+        assert trial["values"] == pytest.approx([1.0 - (x - 0.3) ** 2, x])
+    best = summary["best"]["value"]
+
+    def dominates(a: list[float], b: list[float]) -> bool:
+        return a[0] >= b[0] and a[1] <= b[1] and a != b
+
+    assert not [t for t in trials if dominates(t["values"], best)], "the reported best is not on the Pareto front"
+
+
 def test_failing_trials_do_not_end_the_search_and_are_retried(search_env: SearchEnv) -> None:
     space = search_env.space(
         trials=4,
