@@ -4,7 +4,7 @@
 - ``_sampling.py``: samplers, pruners and define-by-run sampling;
 - ``_study.py``: the persistent Optuna study (the search's memory) and its summary;
 - ``_routing.py``: which queue gets the next trial;
-- ``_trials.py``: what ClearML says about running trials (one batched query per poll);
+- ``_trials.py``: the ClearML side of trials (one batched status query per poll, aborts);
 - ``_strategy.py``: the ``SearchStrategy`` subclass that ties them together;
 - ``_controller.py``: ``hpo search`` end to end (server, data, template, agents);
 - ``_cleanup.py``: ``hpo stop`` for a search whose controller died.

@@ -73,7 +73,9 @@ def open_storage(url: str | None = None) -> optuna.storages.BaseStorage:
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as err:
             # Two processes creating a fresh storage at once (a search and `hpo status` or a dashboard)
             # race on Optuna's schema set-up; the loser sees a duplicate version row or a locked database.
-            if attempt == STORAGE_ATTEMPTS:
+            # Elsewhere an OperationalError is a bad address or credentials: no point waiting.
+            racing = isinstance(err, sqlalchemy.exc.IntegrityError) or url.startswith("sqlite")
+            if attempt == STORAGE_ATTEMPTS or not racing:
                 raise _bad_storage(url, err) from err
             log.debug("opening %s failed (%s); retrying", url, err)
             time.sleep(0.2 * attempt)

@@ -1,7 +1,8 @@
-"""What the strategy reads from ClearML about running trials: one batched query per poll.
+"""The ClearML side of trials: one batched status query per poll, reported points, aborts.
 
 A trial's intermediate values are the points of its objective series as the trial reported them
-(iteration, value), fetched only when the task's ``last_iteration`` moved.
+(iteration, value), fetched only when the task's ``last_iteration`` moved. Trial tasks are named
+:func:`task_name` so that a resumed or cleaned-up search finds the drafts a killed controller left.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ __all__ = [
     "abort",
     "delete_drafts",
     "fetch_states",
-    "task_name",
     "output_model_id",
     "reported_points",
+    "task_name",
 ]
