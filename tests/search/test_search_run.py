@@ -211,7 +211,7 @@ def test_resume_deletes_the_draft_of_a_trial_its_controller_never_enqueued(searc
 def _slow_search(
     search_env: SearchEnv, study: str, concurrency: int, iterations: int, *extra: str
 ) -> subprocess.Popen[str]:
-    """A search of 2-second steps with one local agent, returned once one trial runs."""
+    """A search of 2-second steps with one local agent, returned once one trial runs (or it ended)."""
     space = search_env.space(
         trials=8,
         concurrency=concurrency,
@@ -223,7 +223,12 @@ def _slow_search(
     )
     controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", study, *extra)
     try:
-        _wait_for(lambda: any(t["attrs"].get("state") == "running" for t in search_env.study(study)))
+        _wait_for(
+            lambda: (
+                controller.poll() is not None  # ended already (--time-limit)
+                or any(t["attrs"].get("state") == "running" for t in search_env.study(study))
+            )
+        )
     except BaseException:
         kill_group(controller)
         raise
@@ -258,7 +263,7 @@ def test_stop_with_queued_trials_leaves_nothing_queued_or_running(search_env: Se
 def test_sigterm_and_time_limit_leave_nothing_queued_or_running(
     search_env: SearchEnv, how: str, exit_code: int, reason: str
 ) -> None:
-    extra = ("--time-limit", "0.4") if how == "time-limit" else ()
+    extra = ("--time-limit", "0.5") if how == "time-limit" else ()
     controller = _slow_search(search_env, "ended", 3, 30, *extra)
     try:
         if how == "sigterm":
