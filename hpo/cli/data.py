@@ -17,7 +17,7 @@ app = typer.Typer(help="Register and list dataset versions (ClearML Datasets).",
 
 ApiHostOpt = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
-    typer.Option("--api-host", help="ClearML API server [default: env, clearml.conf, else the embedded server]."),
+    typer.Option("--api-host", help="ClearML API server \\[default: env, clearml.conf, else the embedded server]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the train/validation/test split.")]
@@ -71,7 +71,7 @@ def add(
     label_col: Annotated[str, typer.Option(help="Column holding the class label.")] = "label",
     group_col: Annotated[
         Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
-        typer.Option(help="Column whose rows must share a split (e.g. a review id) [default: none]."),
+        typer.Option(help="Column whose rows must share a split (e.g. a review id) \\[default: none]."),
     ] = None,
     api_host: ApiHostOpt = None,
     seed: SeedOpt = DEFAULT_SEED,

@@ -15,12 +15,12 @@ from hpo.errors import ConfigError
 
 ApiHostOpt = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
-    typer.Option("--api-host", help="ClearML API server [default: env, clearml.conf, else the embedded server]."),
+    typer.Option("--api-host", help="ClearML API server \\[default: env, clearml.conf, else the embedded server]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 ProjectOpt = Annotated[
     Optional[str],  # noqa: UP045
-    typer.Option("--project", help="Only models of this ClearML project [default: any]."),
+    typer.Option("--project", help="Only models of this ClearML project \\[default: any]."),
 ]
 VersionOpt = Annotated[
     Optional[str],  # noqa: UP045
@@ -38,7 +38,7 @@ def promote(
     publish: Annotated[bool, typer.Option("--publish", help="Publish the champion (model and task).")] = False,
     storage: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--storage", help="Optuna storage URL [default: $HPO_STORAGE, else sqlite under $HPO_HOME]."),
+        typer.Option("--storage", help="Optuna storage URL \\[default: $HPO_STORAGE, else sqlite under $HPO_HOME]."),
     ] = None,
     api_host: ApiHostOpt = None,
     as_json: JsonOpt = False,
@@ -98,7 +98,7 @@ def _row(model: Any) -> Table:
 def best(
     template: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Argument(help="Template key (tfidf, bert) [default: whichever has a champion]."),
+        typer.Argument(help="Template key (tfidf, bert) \\[default: whichever has a champion]."),
     ] = None,
     dataset_version: VersionOpt = None,
     dataset: DatasetOpt = None,

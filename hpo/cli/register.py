@@ -26,7 +26,7 @@ def register(
     which: Annotated[str, typer.Argument(help=f"Which base task: {', '.join([*CATALOG, *PLANNED])} or all.")] = "all",
     api_host: Annotated[
         Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
-        typer.Option("--api-host", help="ClearML API server [default: env, clearml.conf, else the embedded server]."),
+        typer.Option("--api-host", help="ClearML API server \\[default: env, clearml.conf, else the embedded server]."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:

@@ -17,7 +17,7 @@ from hpo.errors import HPOError, NotFoundError
 
 StorageOpt = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
-    typer.Option("--storage", help="Optuna storage URL [default: $HPO_STORAGE, else sqlite under $HPO_HOME]."),
+    typer.Option("--storage", help="Optuna storage URL \\[default: $HPO_STORAGE, else sqlite under $HPO_HOME]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -39,10 +39,10 @@ def _sigterm_as_interrupt() -> None:
 
 def search(
     space: Annotated[str, typer.Argument(help="A search space name (tfidf, bert) or a path to a YAML file.")],
-    trials: Annotated[Optional[int], typer.Option(help="Trial budget [default: the space's].")] = None,  # noqa: UP045
+    trials: Annotated[Optional[int], typer.Option(help="Trial budget \\[default: the space's].")] = None,  # noqa: UP045
     concurrency: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option(help="Trials running at once [default: the space's]."),
+        typer.Option(help="Trials running at once \\[default: the space's]."),
     ] = None,
     queue: Annotated[
         Optional[list[str]],  # noqa: UP045
@@ -50,7 +50,7 @@ def search(
     ] = None,
     local_workers: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option(help="Local agents to start for the search [default: 2 on the embedded server, else 0]."),
+        typer.Option(help="Local agents to start for the search \\[default: 2 on the embedded server, else 0]."),
     ] = None,
     sampler: Annotated[Optional[str], typer.Option(help="tpe, random, cmaes, grid or nsga2.")] = None,  # noqa: UP045
     pruner: Annotated[Optional[str], typer.Option(help="none, median, asha or hyperband.")] = None,  # noqa: UP045
@@ -60,7 +60,7 @@ def search(
     ] = None,
     study: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="Study name [default: the space's name, numbered when taken]."),
+        typer.Option(help="Study name \\[default: the space's name, numbered when taken]."),
     ] = None,
     storage: StorageOpt = None,
     resume: Annotated[
@@ -72,7 +72,7 @@ def search(
     ] = None,
     api_host: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--api-host", help="ClearML API server [default: env, clearml.conf, else the embedded server]."),
+        typer.Option("--api-host", help="ClearML API server \\[default: env, clearml.conf, else the embedded server]."),
     ] = None,
     as_json: JsonOpt = False,
     dashboard: Annotated[
@@ -165,7 +165,7 @@ def _latest(store: Any) -> str:
 def status(
     study: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Argument(help="Study name [default: the latest]."),
+        typer.Argument(help="Study name \\[default: the latest]."),
     ] = None,
     storage: StorageOpt = None,
     as_json: JsonOpt = False,

@@ -18,7 +18,7 @@ app = typer.Typer(help="Run the embedded ClearML-compatible server.", no_args_is
 
 DataDirOpt = Annotated[
     Optional[Path],  # noqa: UP045 - typer reads the annotation at runtime
-    typer.Option("--data-dir", help="Data directory [default: $HPO_HOME/server]."),
+    typer.Option("--data-dir", help="Data directory \\[default: $HPO_HOME/server]."),
 ]
 
 
@@ -44,7 +44,7 @@ def start(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[
         Optional[int],  # noqa: UP045 - typer reads the annotation at runtime
-        typer.Option(help="Port to bind [default: 8008, or a free port when 8008 is taken]."),
+        typer.Option(help="Port to bind \\[default: 8008, or a free port when 8008 is taken]."),
     ] = None,
     foreground: Annotated[bool, typer.Option(help="Serve in this process (containers, debugging).")] = False,
 ) -> None:

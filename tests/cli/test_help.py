@@ -1,0 +1,24 @@
+"""Help texts: what they say in brackets ("[default: ...]") is shown, not taken for Rich markup."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from hpo.cli import app
+
+
+@pytest.mark.parametrize(
+    ("command", "fragment"),
+    [
+        (["stop"], "[default: $HPO_STORAGE, else sqlite under $HPO_HOME]"),
+        (["search"], "[default: the space's]"),
+        (["server", "start"], "[default: $HPO_HOME/server]"),
+        (["data", "add"], "[default: env, clearml.conf, else the embedded server]"),
+        (["best"], "[default: whichever has a champion]"),
+    ],
+)
+def test_bracketed_defaults_are_shown(command: list[str], fragment: str) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert fragment in result.output, result.output
