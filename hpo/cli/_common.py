@@ -1,4 +1,4 @@
-"""What every command shares: the console, error reporting and the ``--debug`` switch."""
+"""What every command shares: the console, error reporting, the ``--debug`` switch and common options."""
 
 from __future__ import annotations
 
@@ -6,13 +6,24 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from hpo.errors import HPOError
+
+# Options several commands take (help texts escape "[" so Rich does not read "[default: ...]" as markup).
+ApiHostOpt = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
+    typer.Option("--api-host", help="ClearML API server \\[default: env, clearml.conf, else the embedded server]."),
+]
+StorageOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--storage", help="Optuna storage URL \\[default: $HPO_STORAGE, else sqlite under $HPO_HOME]."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 console = Console()
 err_console = Console(stderr=True)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hpo.cli._common import console, run
+from hpo.cli._common import JsonOpt, console, run
 
 app = typer.Typer(help="Run local clearml-agent workers on the configured ClearML server.", no_args_is_help=True)
 
@@ -57,7 +57,7 @@ def stop(
 
 @app.command()
 def status(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show the local agents: pid, queues, and the task each one runs."""
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from hpo.cli._common import console, err_console, run
+from hpo.cli._common import StorageOpt, console, err_console, run
 
 
 def dashboard(
@@ -16,10 +16,7 @@ def dashboard(
         typer.Argument(help="Study to open (default: the list of all studies)."),
     ] = None,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 8080,
-    storage: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--storage", help="Optuna storage URL (default: $HPO_STORAGE, else sqlite under $HPO_HOME)."),
-    ] = None,
+    storage: StorageOpt = None,
     web_host: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(

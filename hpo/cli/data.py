@@ -9,17 +9,12 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from hpo.cli._common import console, run, sdk_output_to_stderr
+from hpo.cli._common import ApiHostOpt, JsonOpt, console, run, sdk_output_to_stderr
 from hpo.connection import connect
 from hpo.data import DEFAULT_SEED, Columns, DatasetVersion, add_demo, add_file, list_versions
 
 app = typer.Typer(help="Register and list dataset versions (ClearML Datasets).", no_args_is_help=True)
 
-ApiHostOpt = Annotated[
-    Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
-    typer.Option("--api-host", help="ClearML API server \\[default: env, clearml.conf, else the embedded server]."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the train/validation/test split.")]
 
 

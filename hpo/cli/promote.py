@@ -10,14 +10,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hpo.cli._common import console, run, sdk_output_to_stderr
+from hpo.cli._common import ApiHostOpt, JsonOpt, StorageOpt, console, run, sdk_output_to_stderr
 from hpo.errors import ConfigError
 
-ApiHostOpt = Annotated[
-    Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
-    typer.Option("--api-host", help="ClearML API server \\[default: env, clearml.conf, else the embedded server]."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 ProjectOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option("--project", help="Only models of this ClearML project \\[default: any]."),
@@ -36,10 +31,7 @@ def promote(
     study: Annotated[str, typer.Argument(help="The search's study name (see `hpo studies`).")],
     force: Annotated[bool, typer.Option("--force", help="Make it the champion even if it does not beat it.")] = False,
     publish: Annotated[bool, typer.Option("--publish", help="Publish the champion (model and task).")] = False,
-    storage: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--storage", help="Optuna storage URL \\[default: $HPO_STORAGE, else sqlite under $HPO_HOME]."),
-    ] = None,
+    storage: StorageOpt = None,
     api_host: ApiHostOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from hpo.cli._common import console, run, sdk_output_to_stderr
+from hpo.cli._common import ApiHostOpt, JsonOpt, console, run, sdk_output_to_stderr
 from hpo.connection import connect
 from hpo.templates import CATALOG, PLANNED, Template
 from hpo.templates import register as register_template
@@ -24,11 +24,8 @@ def _keys(which: str) -> list[str]:
 
 def register(
     which: Annotated[str, typer.Argument(help=f"Which base task: {', '.join([*CATALOG, *PLANNED])} or all.")] = "all",
-    api_host: Annotated[
-        Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
-        typer.Option("--api-host", help="ClearML API server \\[default: env, clearml.conf, else the embedded server]."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    api_host: ApiHostOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Register base tasks as template tasks (once; a changed base task registers a new version)."""
 

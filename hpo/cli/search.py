@@ -12,14 +12,8 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from hpo.cli._common import console, err_console, run, sdk_output_to_stderr
+from hpo.cli._common import ApiHostOpt, JsonOpt, StorageOpt, console, err_console, run, sdk_output_to_stderr
 from hpo.errors import HPOError, NotFoundError
-
-StorageOpt = Annotated[
-    Optional[str],  # noqa: UP045 - typer reads the annotation at runtime
-    typer.Option("--storage", help="Optuna storage URL \\[default: $HPO_STORAGE, else sqlite under $HPO_HOME]."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _quiet_optuna() -> None:
@@ -70,10 +64,7 @@ def search(
         Optional[int],  # noqa: UP045
         typer.Option(help="Run a failed trial again up to N times."),
     ] = None,
-    api_host: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--api-host", help="ClearML API server \\[default: env, clearml.conf, else the embedded server]."),
-    ] = None,
+    api_host: ApiHostOpt = None,
     as_json: JsonOpt = False,
     dashboard: Annotated[
         bool, typer.Option("--dashboard", help="Serve optuna-dashboard on 127.0.0.1 during the search.")

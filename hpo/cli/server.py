@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpo.cli._common import console, err_console, run
+from hpo.cli._common import JsonOpt, console, err_console, run
 from hpo.paths import default_server_dir
 from hpo.server import _process
 
@@ -75,7 +75,7 @@ def stop(data_dir: DataDirOpt = None) -> None:
 @app.command()
 def status(
     data_dir: DataDirOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show whether the server runs, where, and on which data directory."""
     server = _process.find(_dir(data_dir))
