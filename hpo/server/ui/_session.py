@@ -18,6 +18,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 
@@ -45,7 +46,7 @@ def sign_in_link(creds: Credentials, base_url: str, next_path: str = "/") -> str
         creds.token_secret,
         algorithm="HS256",
     )
-    suffix = "" if next_path == "/" else f"&next={next_path}"
+    suffix = "" if next_path == "/" else "&" + urlencode({"next": next_path})
     return f"{base_url.rstrip('/')}/login?token={token}{suffix}"
 
 
