@@ -104,8 +104,10 @@ async def edit_params(server: Server, request: Request, ctx: dict[str, Any]) -> 
                 errors[f"{section}/{name}"] = problem.message
             items.append({**entry, "section": section, "name": name, "value": raw})
     if errors:
-        ctx.update(edit_errors=errors, edit_values={k[len(EDIT_PREFIX) :]: str(v) for k, v in form.items()})
-        request.scope["path_params"] = {**request.path_params, "rest": "hyper-params"}
+        typed = {k[len(EDIT_PREFIX) :]: str(v) for k, v in form.items() if k.startswith(EDIT_PREFIX)}
+        ctx.update(edit_errors=errors, edit_values=typed)
+        project = task.get("project") or "*"
+        request.scope["path_params"] = {**request.path_params, "project": project, "rest": "hyper-params"}
         response = await experiment_page(server, request, ctx)
         response.status_code = 400
         return response

@@ -7,6 +7,7 @@ Tabs live at the paths ClearML's web app uses and the SDK prints
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -133,7 +134,8 @@ async def experiment_page(server: Server, request: Request, ctx: dict[str, Any])
     tab, sub = resolve_tab(rest)
     project = request.path_params["project"]
     canonical = task_url(project, str(task["id"]), tab)
-    if rest.strip("/") in ALIASES:
+    bare = rest.strip("/")
+    if bare in ALIASES or bare.removeprefix("output/") in ALIASES:
         return RedirectResponse(canonical, status_code=303)
     ctx.setdefault("edit_errors", {})
     ctx.setdefault("edit_values", {})
@@ -217,8 +219,17 @@ def _trials(server: Server, optimizer: dict[str, Any]) -> dict[str, Any]:
     lower = bool(objective) and objective is not None and objective[2].startswith("min")
     # trials with an objective first, best first; then the others
     rows.sort(key=lambda r: (r["value"] is None, (r["value"] or 0.0) * (1 if lower else -1)))
-    keys = sorted({k for r in rows for k in r["params"]})
-    return {"objective": objective, "rows": rows, "keys": keys}
+    columns = sorted({k for r in rows for k in r["params"]})
+    ranked = [str(r["task"]["id"]) for r in rows if r["value"] is not None]
+    metric = f"{objective[0]}/{objective[1]}" if objective else ""
+    # compare the top 3, 5, 10 (at most the 10 that compare takes), and all when fewer
+    sizes = {n for n in (3, 5, 10) if n < len(ranked)} | ({len(ranked)} if 2 <= len(ranked) <= 10 else set())
+    top = {n: _compare_link(ranked[:n], metric) for n in sorted(sizes)}
+    return {"objective": objective, "rows": rows, "columns": columns, "top": top}
+
+
+def _compare_link(ids: list[str], metric: str) -> str:
+    return "/compare?" + urlencode({"ids": ",".join(ids), **({"metric": metric} if metric else {})})
 
 
 def file_link(server: Server, uri: str) -> str | None:
