@@ -47,7 +47,7 @@ def _metric_rows(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _overlays(server: Server, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     grouped: dict[str, list[tuple[str, _events.Series]]] = {}
     for task in tasks:
-        for s in _events.scalar_series(server.store, str(task["id"])):
+        for s in _events.scalar_series(server.store, task):
             grouped.setdefault(s.title, []).append((f"{task.get('name')} · {s.name}", s))
     return [_charts.scalar_figure(title, series) for title, series in sorted(grouped.items())]
 

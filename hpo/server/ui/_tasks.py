@@ -11,7 +11,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hpo.server._router import Data, Runtime
+from hpo.server.routes.events import metric_key
 from hpo.server.store import Store
+from hpo.server.ui import _events
 
 ALL = "*"  # the project id the SDK prints for a task without a project
 STATUSES = ("created", "queued", "in_progress", "stopped", "completed", "failed", "published", "closed")
@@ -102,11 +104,7 @@ def param_names(tasks: list[Data]) -> list[str]:
 def last_metric(task: Data, key: str) -> Data | None:
     """The ``last_metrics`` entry (``value``, ``min_value``, ``max_value``) of ``title/series``."""
     title, _, series = key.partition("/")
-    for per_metric in (task.get("last_metrics") or {}).values():
-        for last in per_metric.values():
-            if last.get("metric") == title and last.get("variant") == series:
-                return dict(last)
-    return None
+    return _events.last_metric(task, title, series)
 
 
 def param(task: Data, key: str) -> str | None:
@@ -148,8 +146,14 @@ class TableQuery:
 def _sort_key(query: TableQuery, queues: dict[str, str], workers: dict[str, str]) -> Any:
     col = query.sort
     if col.startswith("m:"):
-        key = col[2:]
-        return lambda t: ((m := last_metric(t, key)) is not None, (m or {}).get("value") or 0.0)
+        title, _, series = col[2:].partition("/")
+        title_key, series_key = metric_key(title), metric_key(series)
+
+        def metric_value(task: Data) -> tuple[bool, float]:  # hashed once: this runs for every task
+            entry = ((task.get("last_metrics") or {}).get(title_key) or {}).get(series_key)
+            return (entry is not None, float(entry.get("value") or 0.0) if entry else 0.0)
+
+        return metric_value
     if col.startswith("p:"):
         key = col[2:]
         return lambda t: _natural(param(t, key))
@@ -178,8 +182,16 @@ def select_tasks(store: Store, runtime: Runtime, query: TableQuery) -> tuple[lis
         scope = [t for t in store.tasks]
     else:
         scope = store.tasks.where("project", [query.project])
-    scope = [t for t in scope if "hidden" not in (t.get("system_tags") or [])]
-    rows = [t for t in scope if archived(t) == query.archived]
+    rows: list[Data] = []
+    visible: list[Data] = []
+    for task in scope:
+        tags = task.get("system_tags") or ()
+        if "hidden" in tags:
+            continue
+        visible.append(task)
+        if ("archived" in tags) == query.archived:
+            rows.append(task)
+    scope = visible
     if query.statuses:
         rows = [t for t in rows if t.get("status") in query.statuses]
     if query.tag:
