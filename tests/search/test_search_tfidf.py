@@ -9,8 +9,8 @@ import pytest
 
 from hpo.agents import read_state
 from hpo.server import _process
-from tests.conftest import free_port, sdk_env
-from tests.data.fixtures import add_reviews, hpo_cli, write_reviews
+from tests.support.data import add_reviews, hpo_cli, write_reviews
+from tests.support.server import free_port, sdk_env
 
 pytestmark = pytest.mark.slow
 

@@ -12,40 +12,11 @@ from pathlib import Path
 import pytest
 
 from hpo.templates import base_tasks_dir
-from tests.conftest import Env
-from tests.data.fixtures import add_reviews, hpo_cli, review_frame, write_reviews
+from tests.support.bert import TINY_ARGS, build_tiny_bert
+from tests.support.data import add_reviews, hpo_cli, write_reviews
+from tests.support.server import Env
 
 pytestmark = pytest.mark.slow
-
-# A 2-layer BERT (hidden size 32) and a WordPiece tokenizer trained on the fixture's sentences, saved as a
-# Hugging Face model folder like the packaged MiniLM (a bare BertModel: the task adds the classifier head).
-BUILD_TINY_BERT = """
-import sys
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import BertConfig, BertModel, BertTokenizerFast
-
-texts, folder = open(sys.argv[1]).read().splitlines(), sys.argv[2]
-special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-wordpiece.normalizer = normalizers.BertNormalizer(lowercase=True)
-wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-wordpiece.decoder = decoders.WordPiece()
-wordpiece.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=200, special_tokens=special))
-cls, sep = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
-wordpiece.post_processor = processors.TemplateProcessing(
-    single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
-)
-tokenizer = BertTokenizerFast(tokenizer_object=wordpiece, model_max_length=64)
-config = BertConfig(
-    vocab_size=wordpiece.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-    intermediate_size=64, max_position_embeddings=64, pad_token_id=wordpiece.token_to_id("[PAD]"),
-)
-BertModel(config).save_pretrained(folder)
-tokenizer.save_pretrained(folder)
-"""
-
-# Fast settings for the tiny model: ~20 optimiser steps per epoch, validation every 5 steps.
-TINY_ARGS = {"batch_size": 4, "max_length": 32, "learning_rate": 0.005, "eval_every_steps": 5, "warmup_ratio": 0.0}
 
 INSPECT = """
 import json, sys
@@ -102,15 +73,7 @@ def reviews(clearml: Env, tmp_path: Path) -> Env:
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("tiny_bert")
-    texts = root / "texts.txt"
-    texts.write_text("\n".join(review_frame(reviews=60)["sentence"]))
-    folder = root / "model"
-    build = root / "build.py"
-    build.write_text(BUILD_TINY_BERT)
-    proc = subprocess.run([sys.executable, str(build), str(texts), str(folder)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return folder
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
 def _run(env: dict[str, str], script: Path) -> str:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from hpo.templates import base_tasks_dir
-from tests.agents import conftest as agent_fixtures
-from tests.conftest import Env
-from tests.data.fixtures import add_reviews, hpo_cli, write_reviews
+from tests.support.agents import AgentEnv
+from tests.support.data import add_reviews, hpo_cli, write_reviews
+from tests.support.server import Env
 
 pytestmark = pytest.mark.slow
 
@@ -107,10 +107,9 @@ def test_tfidf_clone_of_template_runs_with_overridden_args(reviews: Env, tmp_pat
 
 
 # The agents fixture of tests/agents: a server with short timeouts; agents stopped after the test.
-agents = agent_fixtures.agents
 
 
-def test_tfidf_clone_runs_on_clearml_agent(agents: agent_fixtures.AgentEnv, tmp_path: Path) -> None:
+def test_tfidf_clone_runs_on_clearml_agent(agents: AgentEnv, tmp_path: Path) -> None:
     env = agents.env
     added = add_reviews(env.vars, write_reviews(tmp_path / "reviews.csv", reviews=40))
     assert added.returncode == 0, added.stderr
