@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.ui.conftest import UI
+from tests.support.ui import UI
 
 
 def _task(ui: UI, task_id: str) -> dict:  # type: ignore[type-arg]

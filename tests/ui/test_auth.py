@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from hpo.server.ui import routes
 from hpo.server.ui._login import safe_next
-from tests.ui.conftest import UI
+from tests.support.ui import UI
 
 PUBLIC = {"/login", "/ui/static/{name}"}
 

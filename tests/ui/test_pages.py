@@ -8,7 +8,7 @@ import re
 import pytest
 
 from hpo.server.ui._events import MAX_POINTS
-from tests.ui.conftest import UI
+from tests.support.ui import UI
 
 XSS = "<script>alert(1)</script>"
 
@@ -157,6 +157,7 @@ def test_compare_highlights_differences_and_marks_the_best(ui: UI) -> None:
     ids = [ui.task(f"c{i}", lr=(lr, "float"), epochs=("3", "int")) for i, lr in enumerate(["0.1", "0.2", "0.3"])]
     for task_id, acc in zip(ids, [0.7, 0.9, 0.8], strict=True):
         ui.scalars(task_id, "validation", "accuracy", [acc / 2, acc])
+        ui.scalars(task_id, "train", "loss", [0.2])  # a tie: no best to mark
     ui.sign_in()
     page = ui.client.get(f"/compare?ids={','.join(ids)}").text
     assert re.search(r'<tr class="differs"><th>General/lr</th>', page)
@@ -165,7 +166,8 @@ def test_compare_highlights_differences_and_marks_the_best(ui: UI) -> None:
     assert best == ["0.9"]
     figures = _figures(page)
     assert figures[0]["data"][0]["type"] == "parcoords"
-    assert {t["name"] for t in figures[1]["data"]} == {"c0 · accuracy", "c1 · accuracy", "c2 · accuracy"}
+    assert figures[0]["data"][0]["dimensions"][-1]["label"] == "validation/accuracy"
+    assert {t["name"] for t in figures[2]["data"]} == {"c0 · accuracy", "c1 · accuracy", "c2 · accuracy"}
     assert ui.client.get(f"/compare?ids={ids[0]}").status_code == 400
 
 

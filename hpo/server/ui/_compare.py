@@ -31,15 +31,17 @@ def _param_rows(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _metric_rows(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """last/min/max per metric; ``best`` is the index of the highest last value (or the lowest for a
-    name that reads as a loss or error)."""
+    """last/min/max per metric; ``best`` holds the indexes of the highest last value (the lowest for
+    a name that reads as a loss or error), empty when all are equal."""
     rows = []
     for key in _tasks.metric_names(tasks):
         lasts = [_tasks.last_metric(t, key) for t in tasks]
         values = [None if m is None else m.get("value") for m in lasts]
         known = [(v, i) for i, v in enumerate(values) if isinstance(v, int | float)]
         lower = any(word in key.lower() for word in ("loss", "error", "mse", "mae", "rmse"))
-        best = (min(known) if lower else max(known))[1] if len(known) > 1 else None
+        target = (min(known) if lower else max(known))[0] if known else None
+        ties = [i for v, i in known if v == target]
+        best = ties if len(known) > 1 and len(ties) < len(known) else []
         rows.append({"key": key, "lasts": lasts, "best": best, "lower": lower})
     return rows
 
@@ -65,10 +67,12 @@ async def compare_page(server: Server, request: Request, ctx: dict[str, Any]) ->
         return html("error.html", 400, title="Compare", message=message, **ctx)
     metric_rows = _metric_rows(tasks)
     metrics = [r["key"] for r in metric_rows]
-    metric = request.query_params.get("metric") or (metrics[0] if metrics else "")
+    # validation metrics first, as a search's objective usually is one
+    default = next((m for m in metrics if "val" in m.lower()), metrics[0] if metrics else "")
+    metric = request.query_params.get("metric") or default
     if metrics and metric not in metrics:
-        notices.append(f"metric={metric!r} was reported by none of these experiments; showing {metrics[0]}")
-        metric = metrics[0]
+        notices.append(f"metric={metric!r} was reported by none of these experiments; showing {default}")
+        metric = default
     param_rows = _param_rows(tasks)
     parcoords = None
     if metric:
