@@ -46,6 +46,7 @@ from hpo.server.ui import sign_in_link  # noqa: E402
 from hpo.server.ui._dispatch import dispatch  # noqa: E402
 
 BASE = "http://127.0.0.1:8008"
+TABLE, SCALARS, COMPARE = "experiments table page", "scalars page of the long task", "compare page (10 tasks)"
 
 
 def _seed_tasks(state: Any, project: str, count: int) -> list[str]:
@@ -141,9 +142,9 @@ def run(app: Any, client: TestClient, args: argparse.Namespace) -> None:
         "anchor: tasks.get_all (API, 50 rows)": lambda: client.post(
             "/v2.23/tasks.get_all", json=anchor_body, headers={"Authorization": f"Bearer {token}"}
         ),
-        "experiments table (50 of 10,000 rows)": lambda: client.get(table_url),
-        "scalars page (200,000-point task)": lambda: client.get(f"/projects/*/experiments/{long_task}/output/scalars"),
-        "compare page (10 tasks)": lambda: client.get("/compare?ids=" + ",".join(compared)),
+        TABLE: lambda: client.get(table_url),
+        SCALARS: lambda: client.get(f"/projects/*/experiments/{long_task}/output/scalars"),
+        COMPARE: lambda: client.get("/compare?ids=" + ",".join(compared)),
     }
     results: dict[str, tuple[float, float, int]] = {}
     print(f"\n{'page':42} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>10}")
@@ -152,15 +153,14 @@ def run(app: Any, client: TestClient, args: argparse.Namespace) -> None:
         assert response.status_code == 200, (name, response.status_code, response.text[:300])
         results[name] = (p50, p95, len(response.content))
         print(f"{name:42} {p50:8.1f} {p95:8.1f} {len(response.content):10,}")
-    scalars = pages["scalars page (200,000-point task)"]().text
+    scalars = pages[SCALARS]().text
     blocks = re.findall(r'<script type="application/json" id="fig-[^"]+">(.*?)</script>', scalars, re.S)
     most = max(len(trace["x"]) for block in blocks for trace in json.loads(block)["data"])
     anchor = results["anchor: tasks.get_all (API, 50 rows)"][0]
-    table = results["experiments table (50 of 10,000 rows)"][0]
+    table = results[TABLE][0]
     print(f"\nmost points in one scalar series sent: {most:,} (of {args.points:,} stored)")
     print(f"table page / tasks.get_all anchor: {table / anchor:.2f}x")
-    goals = {"experiments table (50 of 10,000 rows)": 150, "scalars page (200,000-point task)": 300,
-             "compare page (10 tasks)": 400}  # fmt: skip
+    goals = {TABLE: 150, SCALARS: 300, COMPARE: 400}
     for name, goal in goals.items():
         verdict = "meets" if results[name][0] < goal else "MISSES"
         print(f"{name}: p50 {results[name][0]:.0f} ms {verdict} the goal of < {goal} ms")

@@ -48,7 +48,7 @@ def test_clearml_tab_aliases_redirect(ui: UI, alias: str, target: str) -> None:
     "tab",
     ["execution", "hyper-params", "hyper-params/hyper-param/General", "hyper-params/configuration/cfg", "general",
      "output/log", "output/scalars", "output/plots", "output/debugImages", "artifacts", "artifacts/output-model/m",
-     "models"],
+     "models", "output/execution"],
 )  # fmt: skip
 def test_every_tab_renders(ui: UI, tab: str) -> None:
     task_id = ui.task("t", lr=("0.1", "float"))
@@ -225,3 +225,27 @@ def test_read_only_pages_never_write(ui: UI) -> None:
         assert ui.client.get(path).status_code == 200
     assert db.query("SELECT collection, id, body FROM docs ORDER BY collection, id") == before
     assert db.query("SELECT COUNT(*) FROM events") == events
+
+
+def test_artifact_preview_and_download_through_the_session(ui: UI) -> None:
+    task_id = ui.task("with files")
+    files = ui.client.app.state.server.config.files_dir  # type: ignore[attr-defined]
+    (files / "p" / "t").mkdir(parents=True)
+    (files / "p" / "t" / "table.csv").write_text("a,b\n1,2\n")
+    artifact = {"key": "table", "type": "pandas", "mode": "output", "uri": "http://127.0.0.1:8008/files/p/t/table.csv",
+                "type_data": {"preview": f"a b {XSS}", "content_type": "text/csv"}}  # fmt: skip
+    ui.api("tasks.add_or_update_artifacts", {"task": task_id, "artifacts": [artifact]})
+    ui.sign_in()
+    page = ui.client.get(f"/projects/*/experiments/{task_id}/artifacts").text
+    assert 'href="/ui/files/p/t/table.csv"' in page and f"a b {XSS}" not in page and "a b &lt;script&gt;" in page
+    assert ui.client.get("/ui/files/p/t/table.csv").text == "a,b\n1,2\n"
+    ui.client.cookies.clear()
+    assert ui.client.get("/ui/files/p/t/table.csv", follow_redirects=False).status_code == 303
+
+
+def test_downloads_never_leave_the_files_root(ui: UI) -> None:
+    ui.sign_in()
+    for path in ("../credentials.json", "..%2Fcredentials.json", "%2e%2e/server.db", "//etc/passwd"):
+        response = ui.client.get(f"/ui/files/{path}")
+        assert response.status_code in (403, 404), path
+        assert "secret_key" not in response.text and "root:" not in response.text
