@@ -225,11 +225,17 @@ def first(value: Any) -> str:
 
 
 def objective_of(optimizer: Data) -> tuple[str, str, str] | None:
-    """(title, series, sign) of a ClearML ``HyperParameterOptimizer`` task, from its General args."""
+    """(title, series, sign) of a ClearML ``HyperParameterOptimizer`` task, from its General args.
+
+    The optimizer connects its options as ``{"opt": {...}}``, so they read ``General/opt/...``.
+    """
     general = (optimizer.get("hyperparams") or {}).get("General") or {}
-    title = (general.get("objective_metric_title") or {}).get("value")
-    series = (general.get("objective_metric_series") or {}).get("value")
+
+    def option(name: str) -> Any:
+        entry = general.get(f"opt/{name}") or general.get(name) or {}
+        return entry.get("value")
+
+    title, series = option("objective_metric_title"), option("objective_metric_series")
     if not title or not series:
         return None
-    sign = (general.get("objective_metric_sign") or {}).get("value") or "max"
-    return first(title), first(series), first(sign)
+    return first(title), first(series), first(option("objective_metric_sign") or "max")
