@@ -249,3 +249,17 @@ def test_downloads_never_leave_the_files_root(ui: UI) -> None:
         response = ui.client.get(f"/ui/files/{path}")
         assert response.status_code in (403, 404), path
         assert "secret_key" not in response.text and "root:" not in response.text
+
+
+def test_long_console_is_paged_newest_last(ui: UI) -> None:
+    task_id = ui.task("chatty")
+    ui.log(task_id, *(f"line {i:04d}" for i in range(1200)))
+    ui.sign_in()
+    url = f"/projects/*/experiments/{task_id}/output/log"
+    last = ui.client.get(url).text
+    assert "page 3 of 3" in last and "line 1199" in last and "line 0999" not in last
+    assert last.index("line 1000") < last.index("line 1199")
+    first = ui.client.get(url + "?page=1").text
+    assert "line 0000" in first and "line 0499" in first and "line 0500" not in first
+    bad = ui.client.get(url + "?page=9")
+    assert bad.status_code == 200 and 'class="notice"' in bad.text and "line 1199" in bad.text

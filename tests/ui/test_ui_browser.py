@@ -37,13 +37,22 @@ parser.add_argument("--lr", type=float, default=0.1)
 parser.add_argument("--layers", type=int, default=2)
 parser.add_argument("--iterations", type=int, default=5)
 parser.add_argument("--sleep_s", type=float, default=0.0)
+parser.add_argument("--extras", action="store_true")
 args = parser.parse_args()
-task = Task.init(project_name="ui tests", task_name=args.name, reuse_last_task_id=False)
+task = Task.init(project_name="ui tests", task_name=args.name, reuse_last_task_id=False, output_uri=True)
 logger = task.get_logger()
 for i in range(args.iterations):
     logger.report_scalar("validation", "accuracy", value=args.lr * (i + 1), iteration=i)
     logger.report_scalar("train", "loss", value=1.0 / (i + 1), iteration=i)
 print(f"TRAINED lr={args.lr} name={args.name}")
+if args.extras:  # what the other tabs show: a table, an artifact, a model with labels
+    from pathlib import Path
+    from clearml import OutputModel
+    logger.report_table("summary", "scores", iteration=0, table_plot=[["metric", "value"], ["accuracy", 0.5]])
+    task.upload_artifact("notes", artifact_object={"lr": args.lr}, wait_on_upload=True)
+    Path("weights.bin").write_bytes(b"w" * 64)
+    model = OutputModel(task=task, name="run-a model", label_enumeration={"neg": 0, "pos": 1})
+    model.update_weights(weights_filename="weights.bin", auto_delete_file=False)
 end = time.time() + args.sleep_s
 while time.time() < end:
     time.sleep(0.2)
@@ -75,7 +84,8 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
             ("run-c", "0.3", "4"),
             (XSS, "0.05", "1"),
         ):
-            out = agents.env.run(TRAIN, "--name", name, "--lr", lr, "--layers", layers).output
+            extras = ["--extras"] if name == "run-a" else []
+            out = agents.env.run(TRAIN, "--name", name, "--lr", lr, "--layers", layers, *extras).output
             state.links[name] = _results_link(out)
         agents.env.run(f"from clearml import Task\nTask.get_task(project_name='ui tests', task_name='run-a')"
                        f".get_logger().report_text({XSS!r})\n")  # fmt: skip
@@ -210,3 +220,28 @@ print("RESULT " + json.dumps(task.id))
     _reload_until(page, '<span class="status status-in_progress">in_progress</span>')
     page.locator("form[action$='/abort'] button").click()
     _reload_until(page, '<span class="status status-stopped">stopped</span>', timeout=90)
+
+
+def test_plots_artifacts_and_model_pages_of_a_real_run(fed: Fed, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    base = fed.links["run-a"].removesuffix("/output/log")
+    page.goto(base + "/output/plots")
+    expect(page.locator(".plot .main-svg").first).to_be_visible()
+    assert "accuracy" in page.locator(".plot").first.inner_text()
+    page.goto(base + "/artifacts")
+    download = page.locator("main a", has_text="download").first
+    assert download.get_attribute("href").startswith("/ui/files/")  # type: ignore[union-attr]
+    assert page.request.get(fed.agents.env.server.url + download.get_attribute("href")).ok  # type: ignore[operator]
+    page.goto(base + "/models")
+    page.locator("main a", has_text="run-a model").click()
+    page.wait_for_url(re.compile(r"/models/[0-9a-f]+/general$"))
+    assert "pos" in page.locator("main").inner_text()
+    weights = page.locator("main a", has_text="download").get_attribute("href")
+    assert page.request.get(fed.agents.env.server.url + weights).body() == b"w" * 64  # type: ignore[operator]
+
+
+def test_queues_page_shows_the_agent(fed: Fed, page: Any) -> None:
+    page.goto(fed.agents.env.server.url + "/workers-and-queues")
+    assert QUEUE in page.locator("#queues").inner_text()
+    _reload_until(page, ":hpo-0", timeout=30)
