@@ -192,6 +192,7 @@ def test_clone_edit_enqueue_on_an_agent_completes_with_the_new_value(fed: Fed, p
     page.wait_for_url(re.compile(r"/hyper-params$"))
     assert page.locator("h1").inner_text().startswith("run-a edited")
     page.fill("input[name='hp:Args/lr']", "0.7")
+    page.screenshot(path=str(fed.shots / "ui-edit.png"), full_page=True)
     page.select_option("#edit-form select[name=queue]", label=QUEUE)
     page.locator("#edit-form button").click()
     page.wait_for_url(re.compile(r"/general$"))
@@ -237,6 +238,7 @@ def test_plots_artifacts_and_model_pages_of_a_real_run(fed: Fed, page: Any) -> N
     page.locator("main a", has_text="run-a model").click()
     page.wait_for_url(re.compile(r"/models/[0-9a-f]+/general$"))
     assert "pos" in page.locator("main").inner_text()
+    page.screenshot(path=str(fed.shots / "ui-model.png"), full_page=True)
     weights = page.locator("main a", has_text="download").get_attribute("href")
     assert page.request.get(fed.agents.env.server.url + weights).body() == b"w" * 64  # type: ignore[operator]
 
