@@ -88,12 +88,13 @@ async def experiments_page(server: Server, request: Request, ctx: dict[str, Any]
         notices.append(f"page={query.page} is past the last page ({pages}); showing page 1")
         query.page = 1
         rows, count, scope = _tasks.select_tasks(server.store, server.runtime, query)
+    queues, workers = _tasks.queue_names(server.store), _tasks.workers_by_task(server.runtime)
     sample = scope[:500]  # column choices from a bounded sample keeps a 10,000-task page fast
     return html(
         "experiments.html",
         project=project,
         project_name=_tasks.project_name(server.store, project),
-        rows=[_row(server, t, query.columns) for t in rows],
+        rows=[_row(t, query.columns, queues, workers) for t in rows],
         count=count,
         pages=pages,
         q=query,
@@ -107,16 +108,16 @@ async def experiments_page(server: Server, request: Request, ctx: dict[str, Any]
     )
 
 
-def _row(server: Server, task: dict[str, Any], columns: list[str]) -> dict[str, Any]:
-    queues = _tasks.queue_names(server.store)
+def _row(task: dict[str, Any], columns: list[str], queues: dict[str, str], workers: dict[str, str]) -> dict[str, Any]:
     extra: list[str] = []
     for col in columns:
         if col.startswith("m:"):
             last = _tasks.last_metric(task, col[2:])
-            extra.append("" if last is None else f"{last.get('value'):.6g}")
+            value = None if last is None else last.get("value")
+            extra.append(f"{value:.6g}" if isinstance(value, int | float) else "")
         else:
             extra.append(_tasks.param(task, col[2:]) or "")
-    worker = _tasks.workers_by_task(server.runtime).get(str(task["id"]), "")
+    worker = workers.get(str(task["id"]), "")
     return {"task": task, "duration": _fmt_duration(_tasks.duration_s(task)), "extra": extra,
             "queue": queues.get(str((task.get("execution") or {}).get("queue")), ""), "worker": worker}  # fmt: skip
 
