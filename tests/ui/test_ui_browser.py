@@ -112,6 +112,7 @@ def page(fed: Fed, browser: Any) -> Iterator[Any]:
     """A signed-in page: the one-time link that `hpo server ui` prints."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
+    page.set_default_timeout(60_000)  # a loaded CI machine renders slowly; nothing here waits on purpose
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     link = fed.agents.hpo("server", "ui", "--data-dir", str(fed.agents.env.server.data_dir)).stdout.strip()
@@ -150,9 +151,9 @@ def test_results_link_shows_the_console_and_a_rendered_scalar_chart(fed: Fed, pa
     from playwright.sync_api import expect
 
     page.goto(fed.links["run-b"])
-    expect(page.locator("#console")).to_contain_text("TRAINED lr=0.2 name=run-b")
+    expect(page.locator("#console")).to_contain_text("TRAINED lr=0.2 name=run-b", timeout=60_000)
     page.locator("nav.tabs a", has_text="Scalars").click()
-    expect(page.locator(".plot .main-svg").first).to_be_visible()
+    expect(page.locator(".plot .main-svg").first).to_be_visible(timeout=60_000)
     charts = page.evaluate(
         "Array.from(document.querySelectorAll('.plot')).map(d => [d.layout.title.text, d.data.map(t => t.y)])"
     )
@@ -228,7 +229,7 @@ def test_plots_artifacts_and_model_pages_of_a_real_run(fed: Fed, page: Any) -> N
 
     base = fed.links["run-a"].removesuffix("/output/log")
     page.goto(base + "/output/plots")
-    expect(page.locator(".plot .main-svg").first).to_be_visible()
+    expect(page.locator(".plot .main-svg").first).to_be_visible(timeout=60_000)
     assert "accuracy" in page.locator(".plot").first.inner_text()
     page.goto(base + "/artifacts")
     download = page.locator("main a", has_text="download").first
