@@ -166,7 +166,7 @@ def test_hostile_name_and_console_line_render_as_text(fed: Fed, page: Any) -> No
     assert page.locator("h1").inner_text().startswith(XSS)
     page.goto(fed.links["run-a"])
     assert XSS in page.locator("#console").inner_text()
-    assert page.locator("main script").count() == 0  # only the data blocks' and ours, outside main
+    assert page.locator("main script").count() == 0  # the console page has no script in its content
 
 
 def test_compare_three_runs_highlights_the_differing_params(fed: Fed, page: Any) -> None:
