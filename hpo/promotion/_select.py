@@ -1,9 +1,9 @@
 """Which trial of a study is its best: only completed trials whose ClearML task completed.
 
 Eligible trials are Optuna ``COMPLETE`` trials that the search labelled ``completed`` (or never
-labelled), that carry a ClearML ``task_id``, and whose task is ``completed`` (or ``published``,
-which only a completed task becomes) *now*: a trial whose task is still running, failed, or was
-stopped is never promoted, whatever Optuna recorded.
+labelled), that carry a ClearML ``task_id``, and whose task *now* has a status in
+:data:`hpo.task_status.SUCCEEDED` (``completed`` or ``published``): a trial whose task is still
+running, failed, or was stopped or closed is never promoted, whatever Optuna recorded.
 
 With one objective the best is the extreme value. With several, the best is taken from the
 first non-dominated front of the eligible trials (a true Pareto sort, not Optuna's
@@ -21,9 +21,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.study import Objective, TrialAttr, TrialLabel, objectives_of
-
-# Task statuses a promotable trial may have: only a completed task can have been published.
-DONE_STATUSES = ("completed", "published")
+from hpo.task_status import SUCCEEDED
 
 
 @dataclass(frozen=True)
@@ -86,7 +84,7 @@ def choose(study: optuna.Study, task_status: Mapping[str, str]) -> tuple[Candida
     for trial in completed_in_study(study):
         task_id = str(trial.user_attrs[TrialAttr.TASK_ID])
         status = task_status.get(task_id)
-        if status in DONE_STATUSES:
+        if status in SUCCEEDED:
             eligible.append(trial)
         else:
             skipped.append(f"trial {trial.number}: task {task_id} is {status or 'deleted'}")
@@ -105,7 +103,6 @@ def choose(study: optuna.Study, task_status: Mapping[str, str]) -> tuple[Candida
 
 
 __all__ = [
-    "DONE_STATUSES",
     "Candidate",
     "best_of",
     "choose",

@@ -17,6 +17,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from hpo import task_status
 from hpo.agents import stop as stop_agents
 from hpo.search import _trials
 from hpo.search._controller import local_agents_home
@@ -93,7 +94,7 @@ def _close_optimizer_task(task_id: Any) -> None:
     if not task_id:
         return
     states = _trials.fetch_states([str(task_id)])
-    if str(task_id) in states and states[str(task_id)].status in _trials.LIVE:
+    if str(task_id) in states and states[str(task_id)].status in task_status.LIVE:
         try:
             Task.get_task(task_id=str(task_id)).mark_stopped(force=True, status_message=REASON)
         except Exception as err:  # the study is what matters; the task is informative

@@ -30,6 +30,7 @@ from clearml.automation.job import RunningJob
 from clearml.automation.optimization import SearchStrategy
 from optuna.trial import TrialState
 
+from hpo import task_status
 from hpo.search import _routing, _trials
 from hpo.search._sampling import as_override, config_key, suggest
 from hpo.search._space import SearchSpace
@@ -255,17 +256,17 @@ class OptunaStrategy(SearchStrategy):
         # (iteration, last objective value): a first point at iteration 0 moves the value, not the iteration
         objective = self.space.objective
         marker = (state.last_iteration, state.last_value(objective.title, objective.series))
-        if marker != active.seen_marker and state.status in ("in_progress", *_trials.ENDED):
+        if marker != active.seen_marker and state.status in ("in_progress", *task_status.ENDED):
             active.seen_marker = marker
             if self._report_intermediate(number, active):
                 return
-        if state.status not in _trials.ENDED:
+        if state.status not in task_status.ENDED:
             return
-        if state.status in ("completed", "published", "closed"):
+        if state.status in task_status.SUCCEEDED:
             self._complete(number, active, state)
-        elif state.status == "failed":
+        elif state.status in task_status.FAILED:
             self._failed(number, active, state)
-        else:  # stopped by someone else, or by the server because its agent died: truncated
+        else:  # ABORTED: stopped (or closed) by someone else, or by the server because its agent died
             truncated = bool(active.reported_steps)
             self._finish(
                 number,
