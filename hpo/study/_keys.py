@@ -66,6 +66,7 @@ class TrialAttr:
     FAILED_TASK_IDS: Final = "failed_task_ids"  # tasks of earlier attempts (--retries)
     ERROR: Final = "error"
     DUPLICATE_OF: Final = "duplicate_of"
+    PROGRESS: Final = "progress"  # while it runs: {"iteration": last reported, "value": last objective value}
 
 
 class StudyAttr:
@@ -88,6 +89,7 @@ class StudyAttr:
     CONTROLLER: Final = "controller"  # {"pid": ..., "host": ...}
     HEARTBEAT: Final = "heartbeat"
     OPTIMIZER_TASK_ID: Final = "optimizer_task_id"
+    LOG_FILE: Final = "log_file"  # the log of its latest controller (the SDK's and the optimizer's lines)
 
 
 __all__ = ["FINISHED_LABELS", "SearchState", "StudyAttr", "TrialAttr", "TrialLabel"]
