@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 
 import optuna
 import pytest
 
 from hpo._processes import pid_alive
 from hpo.agents import read_state
-from tests.search.conftest import SearchEnv, kill_group
+from tests.support.search import SearchEnv, kill_group
+from tests.support.waiting import wait_for
 
 
 def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
@@ -121,18 +121,6 @@ def test_pruning_stops_a_trial_whose_curve_is_poor(search_env: SearchEnv) -> Non
     assert summary["counts"]["pruned"] == 1 and summary["counts"]["completed"] == 2
 
 
-def _wait_for(condition, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except Exception:  # the study may not exist yet
-            pass
-        time.sleep(0.5)
-    raise AssertionError("timed out waiting for the search")
-
-
 def test_resume_after_kill_finishes_the_budget_without_rerunning(search_env: SearchEnv) -> None:
     space = search_env.space(
         trials=6,
@@ -144,7 +132,10 @@ def test_resume_after_kill_finishes_the_budget_without_rerunning(search_env: Sea
     )
     controller = search_env.spawn("search", str(space), "--local-workers", "2", "--study", "resumable")
     try:
-        _wait_for(lambda: sum(t["state"] == "COMPLETE" for t in search_env.study("resumable")) >= 2)
+        wait_for(
+            lambda: sum(t["state"] == "COMPLETE" for t in search_env.study_so_far("resumable")) >= 2,
+            what="two completed trials",
+        )
     finally:
         kill_group(controller)
     before = search_env.study("resumable")
@@ -223,11 +214,12 @@ def _slow_search(
     )
     controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", study, *extra)
     try:
-        _wait_for(
+        wait_for(
             lambda: (
                 controller.poll() is not None  # ended already (--time-limit)
-                or any(t["attrs"].get("state") == "running" for t in search_env.study(study))
-            )
+                or any(t["attrs"].get("state") == "running" for t in search_env.study_so_far(study))
+            ),
+            what="a running trial or the controller's end",
         )
     except BaseException:
         kill_group(controller)

@@ -11,7 +11,7 @@ import yaml
 from hpo.errors import ConfigError
 from hpo.search._sampling import make_sampler, suggest
 from hpo.search._space import check_template_parameters, load_space, with_overrides
-from tests.search.conftest import SearchEnv
+from tests.support.search import SearchEnv
 
 BASE = {
     "template": "curve",
