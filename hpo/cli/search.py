@@ -149,8 +149,9 @@ def _report(result: SearchResult, as_json: bool, log_file: str) -> None:
 
     if as_json:
         promotion = result.promotion.as_dict() if result.promotion is not None else None
-        extra = {"reason": result.reason, "queues": result.queues, "promotion": promotion, "log_file": log_file}
-        console.print_json(_view.as_json(result.summary, **extra))
+        console.print_json(
+            _view.as_json(result.summary, reason=result.reason, queues=result.queues, promotion=promotion)
+        )
         return
     if result.summary.top:
         console.print(_view.top_table(result.summary))
@@ -185,6 +186,8 @@ def status(
             console.print(_view.active_table(summary))
         if summary.top:
             console.print(_view.top_table(summary))
+        if summary.log_file:
+            console.print(f"log: {escape(summary.log_file)}", style="dim", highlight=False)
 
     run(work)
 

@@ -39,6 +39,12 @@ class Summary:
         return sum(self.counts.get(label, 0) for label in FINISHED_LABELS)
 
     @property
+    def log_file(self) -> str | None:
+        """The log of the search's latest controller, when it recorded one."""
+        path = self.attrs.get(StudyAttr.LOG_FILE)
+        return str(path) if path else None
+
+    @property
     def stop_reason(self) -> str | None:
         reason = self.attrs.get(StudyAttr.STOP_REASON)
         return str(reason) if reason else None
@@ -64,6 +70,7 @@ class Summary:
             "template": self.attrs.get(StudyAttr.TEMPLATE),
             "template_id": self.attrs.get(StudyAttr.TEMPLATE_ID),
             "optimizer_task_id": self.attrs.get(StudyAttr.OPTIMIZER_TASK_ID),
+            "log_file": self.log_file,
         }
 
 
