@@ -9,7 +9,7 @@ from pathlib import Path
 
 OPEN = """
 import sys, time
-from hpo.search import _study
+from hpo import study as _study
 start = float(sys.argv[2])
 time.sleep(max(0.0, start - time.time()))
 _study.open_storage(sys.argv[1])
@@ -33,7 +33,7 @@ def test_controller_gone_by_pid_on_this_host_and_by_heartbeat_elsewhere() -> Non
     import os
     import socket
 
-    from hpo.search._study import HEARTBEAT_STALE_S, controller_gone
+    from hpo.study import HEARTBEAT_STALE_S, controller_gone
 
     here, now = socket.gethostname(), time.time()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
