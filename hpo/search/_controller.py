@@ -24,7 +24,8 @@ import optuna
 
 from hpo.errors import ConfigError, HPOError
 from hpo.paths import hpo_home
-from hpo.search import _study
+from hpo.search import _budget, _study
+from hpo.search._naming import create_named_study
 from hpo.search._sampling import make_pruner, make_sampler
 from hpo.search._space import SearchSpace, check_template_parameters, load_space, with_overrides
 from hpo.search._strategy import OptunaStrategy
@@ -93,7 +94,9 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
     space = prepare(options)
     if options.time_limit_min is not None and options.time_limit_min <= 0:
         raise ConfigError(f"--time-limit must be positive (minutes), got {options.time_limit_min}")
-    storage = _study.open_storage(options.storage)
+    storage = _study.open_storage(options.storage)  # a bad --storage fails here, before any task exists
+    if options.study and not options.resume and options.study in _study.study_names(storage):
+        raise ConfigError(f"study {options.study!r} exists; pass --resume to continue it, or another --study name")
     conn = connect(options.api_host)
     embedded = conn.source == "embedded"
     template_id, template_params, project = _template(space, embedded)
@@ -184,11 +187,15 @@ def _open_study(
             study.set_user_attr("budget", options.trials)
         _study.mark_controller(study)
         return study
-    if options.study and options.study in _study.study_names(storage):
-        raise ConfigError(f"study {options.study!r} exists; pass --resume to continue it, or another --study name")
-    name = options.study or _study.new_study_name(storage, space.name)
     directions: list[Any] = [o.optuna_direction for o in space.objectives]
-    study = optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler, pruner=pruner)
+    study = create_named_study(
+        storage,
+        options.study or space.name,
+        exact=bool(options.study),
+        directions=directions,
+        sampler=sampler,
+        pruner=pruner,
+    )
     for config in space.initial:
         study.enqueue_trial(dict(config), skip_if_exists=True)
     attrs = {
@@ -314,14 +321,19 @@ def _drive(
         if strategy.error
         else (_study.SEARCH_FINISHED if reason == "finished" else _study.SEARCH_STOPPED)
     )
-    study.set_user_attr("state", state)
-    study.set_user_attr("stop_reason", strategy.error or reason)
-    study.set_user_attr("ended", time.time())
-    _close_task(task, state)
+    others = _budget.others_alive(study, strategy.owner)
+    if others:  # the study goes on on another machine: the last controller to end closes it
+        log.info("controllers %s still drive study %s; leaving it to them", ", ".join(others), study.study_name)
+    else:
+        study.set_user_attr("state", state)
+        study.set_user_attr("stop_reason", strategy.error or reason)
+        study.set_user_attr("ended", time.time())
+        _close_task(task, state)
     summary = _study.summarize(study)
     if progress:
         progress(summary)
-    promotion = _promote(study) if state == _study.SEARCH_FINISHED and summary.counts.get("completed") else None
+    finished = state == _study.SEARCH_FINISHED and not others
+    promotion = _promote(study) if finished and summary.counts.get("completed") else None
     return SearchResult(summary, reason, strategy.error, queues, promotion)
 
 

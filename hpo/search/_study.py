@@ -23,16 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo._processes import pid_alive
-from hpo.errors import ConfigError, NotFoundError
+from hpo.errors import NotFoundError
 from hpo.paths import hpo_home
 
 log = logging.getLogger(__name__)
 
-STORAGE_ATTEMPTS = 5
 HEARTBEAT_STALE_S = 60.0  # a running controller writes its heartbeat every 10 s
 
 # Trial ``state`` user attribute values.
@@ -57,38 +55,14 @@ def default_storage() -> str:
 
 
 def open_storage(url: str | None = None) -> optuna.storages.BaseStorage:
-    """The Optuna storage at ``url`` (default: :func:`default_storage`).
+    """The Optuna storage at ``url`` (default: ``$HPO_STORAGE``, else :func:`default_storage`).
 
     Raises:
-        ConfigError: The URL is not a storage Optuna can open.
+        ConfigError: The URL is not a storage Optuna can open (the message masks its password).
     """
-    url = url or os.environ.get("HPO_STORAGE") or default_storage()
-    kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        # Several processes share the file (the controller, `hpo status`, a dashboard): wait for locks.
-        kwargs = {"connect_args": {"timeout": 30}}
-    for attempt in range(1, STORAGE_ATTEMPTS + 1):
-        try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as err:
-            # Two processes creating a fresh storage at once (a search and `hpo status` or a dashboard)
-            # race on Optuna's schema set-up; the loser sees a duplicate version row or a locked database.
-            # Elsewhere an OperationalError is a bad address or credentials: no point waiting.
-            racing = isinstance(err, sqlalchemy.exc.IntegrityError) or url.startswith("sqlite")
-            if attempt == STORAGE_ATTEMPTS or not racing:
-                raise _bad_storage(url, err) from err
-            log.debug("opening %s failed (%s); retrying", url, err)
-            time.sleep(0.2 * attempt)
-        except Exception as err:  # SQLAlchemy and drivers raise many unrelated types for a bad URL
-            raise _bad_storage(url, err) from err
-    raise AssertionError("unreachable")
+    from hpo.search._rdb import open_rdb
 
-
-def _bad_storage(url: str, err: Exception) -> ConfigError:
-    return ConfigError(
-        f"cannot open the study storage {url!r} ({err}); pass an SQLAlchemy URL such as"
-        " sqlite:////path/studies.db or postgresql://user:pass@host/db with --storage"
-    )
+    return open_rdb(url or os.environ.get("HPO_STORAGE") or default_storage())
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:

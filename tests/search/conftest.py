@@ -24,6 +24,7 @@ import yaml
 
 from hpo.server import _process
 from tests.conftest import Env, free_port, sdk_env
+from tests.support import postgres
 
 TASK_TIMEOUT_S = 5.0  # a trial whose agent died is failed by the server within seconds
 
@@ -187,3 +188,26 @@ def search_env(tmp_path: Path) -> Iterator[SearchEnv]:
             stop_agents(home=home, timeout=5)
         subprocess.run(ctx.hpo_args("agent", "stop", "--timeout", "5"), env=ctx.env.vars, capture_output=True)
         _process.stop(data_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.PostgresServer]:
+    """One throwaway PostgreSQL for the session (see tests/support/postgres.py)."""
+    try:
+        server = postgres.start()
+    except postgres.PostgresUnavailable as err:
+        pytest.skip(f"PostgreSQL is not installed here ({err}); scripts/test installs it")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: postgres.PostgresServer) -> Iterator[str]:
+    """The URL (with its password) of a fresh database on the session's PostgreSQL, dropped after the test."""
+    url = postgres_server.create_database()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(url)
