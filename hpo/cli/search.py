@@ -133,24 +133,13 @@ def search(
 
 
 def _load_summary(study: str | None, storage: str | None) -> Any:
-    from hpo.search import _study
+    from hpo import study as _study
 
     store = _study.open_storage(storage)
-    names = _study.study_names(store)
-    if not names:
+    name = study or _study.latest(store)
+    if name is None:
         raise NotFoundError("no searches yet; run `hpo search tfidf`")
-    name = study or _latest(store)
-    summary = _study.summarize(_study.load(store, name))
-    if _study.controller_gone(summary.attrs):
-        summary.state = "interrupted"  # `hpo search --resume` continues it, `hpo stop` ends it
-    return summary
-
-
-def _latest(store: Any) -> str:
-    import optuna
-
-    summaries = optuna.study.get_all_study_summaries(store, include_best_trial=False)
-    return max(summaries, key=lambda s: float(s.user_attrs.get("started") or 0)).study_name
+    return _study.summarize(_study.load(name, store))
 
 
 def status(
@@ -180,7 +169,7 @@ def status(
 
 def studies(storage: StorageOpt = None, as_json: JsonOpt = False) -> None:
     """List searches: name, state, progress and best value."""
-    from hpo.search import _study
+    from hpo import study as _study
 
     def work() -> None:
         _quiet_optuna()
@@ -217,7 +206,7 @@ def stop(
 
     When the search's controller has died, this does its cleanup itself.
     """
-    from hpo.search import _study
+    from hpo import study as _study
 
     def work() -> None:
         _quiet_optuna()
@@ -239,10 +228,10 @@ def stop(
         while time.monotonic() < deadline:
             summary = _load_summary(study, storage)
             state = summary.state
-            if state != _study.SEARCH_RUNNING:
+            if state != _study.SearchState.RUNNING:
                 break
             time.sleep(0.5)
-        if state == _study.SEARCH_RUNNING:
+        if state == _study.SearchState.RUNNING:
             raise HPOError(f"study {study!r} did not stop within {timeout:g} s; is its controller alive?")
         console.print(f"{study}: {state}")
 

@@ -12,7 +12,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from hpo.search._study import COMPLETED, DUPLICATE, FAILED, PRUNED, QUEUED, RUNNING, STOPPED, Summary
+from hpo.study import Summary, TrialLabel
 
 
 def _duration(seconds: float | None) -> str:
@@ -39,17 +39,20 @@ def _params(params: dict[str, Any]) -> str:
 def status_line(summary: Summary) -> Text:
     """One line: counts, best so far, elapsed and estimated time left."""
     c = summary.counts
-    done = c[COMPLETED] + c[PRUNED] + c[FAILED] + c[STOPPED]
+    done = summary.done
     text = Text()
     text.append(f"{summary.study}", style="bold")
     text.append(f" [{summary.state}]  ")
     text.append(f"{done}/{summary.budget} done  ")
-    text.append(f"{c[COMPLETED]} completed  {c[RUNNING]} running  {c[QUEUED]} queued  ", style="cyan")
-    text.append(f"{c[PRUNED]} pruned  {c[FAILED]} failed", style="yellow")
-    if c[STOPPED]:
-        text.append(f"  {c[STOPPED]} stopped", style="yellow")
-    if c[DUPLICATE]:
-        text.append(f"  {c[DUPLICATE]} duplicates skipped")
+    text.append(
+        f"{c[TrialLabel.COMPLETED]} completed  {c[TrialLabel.RUNNING]} running  {c[TrialLabel.QUEUED]} queued  ",
+        style="cyan",
+    )
+    text.append(f"{c[TrialLabel.PRUNED]} pruned  {c[TrialLabel.FAILED]} failed", style="yellow")
+    if c[TrialLabel.STOPPED]:
+        text.append(f"  {c[TrialLabel.STOPPED]} stopped", style="yellow")
+    if c[TrialLabel.DUPLICATE]:
+        text.append(f"  {c[TrialLabel.DUPLICATE]} duplicates skipped")
     text.append(f"\nelapsed {_duration(summary.elapsed_s)}  left ~{_duration(summary.eta_s)}")
     if summary.best_value is not None:
         objective = "/".join(summary.objectives[0][:2]) if summary.objectives else "objective"

@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 
 from hpo.errors import ConfigError
+from hpo.study import Objective
 
 KINDS = ("float", "log-float", "int", "log-int", "categorical", "stepped")
 SAMPLERS = ("tpe", "random", "cmaes", "grid", "nsga2")
@@ -56,27 +57,6 @@ _TOP_LEVEL = {
 def spaces_dir() -> Path:
     """The ``search_spaces`` folder next to the ``hpo`` package (names like ``tfidf`` resolve there)."""
     return Path(__file__).resolve().parents[2] / "search_spaces"
-
-
-@dataclass(frozen=True)
-class Objective:
-    """One reported scalar to optimise: ClearML ``title``/``series``, ``min`` or ``max``."""
-
-    title: str
-    series: str
-    direction: str
-
-    @property
-    def optuna_direction(self) -> str:
-        return "minimize" if self.direction == "min" else "maximize"
-
-    @property
-    def name(self) -> str:
-        return f"{self.title}/{self.series}"
-
-    def better(self, a: float, b: float) -> bool:
-        """Whether ``a`` is strictly better than ``b``."""
-        return a > b if self.direction == "max" else a < b
 
 
 @dataclass(frozen=True)
@@ -405,7 +385,6 @@ __all__ = [
     "PRUNERS",
     "SAMPLERS",
     "Choice",
-    "Objective",
     "Param",
     "SearchSpace",
     "check_template_parameters",

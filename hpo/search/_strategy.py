@@ -11,7 +11,7 @@ ClearML's web UI as users expect. Unlike ClearML's stock ``OptimizerOptuna``, th
   failed for pruned, truncated and failed trials, never complete;
 - skips duplicate configurations without spending budget; retries failed trials;
 - shares the study with other controllers (other machines): each trial's budget is claimed
-  atomically in the study storage (:mod:`hpo.search._budget`), so together they never exceed it;
+  atomically in the study storage (:func:`hpo.study.claim_trial`), so together they never exceed it;
 - on stop dequeues queued trials and aborts running ones before it returns.
 
 Threading: everything here runs in the optimizer's thread, except :meth:`request_stop` and
@@ -32,15 +32,28 @@ from clearml.automation.job import RunningJob
 from clearml.automation.optimization import SearchStrategy
 from optuna.trial import TrialState
 
-from hpo.search import _budget, _routing, _study, _trials
+from hpo import task_status
+from hpo.search import _routing, _trials
 from hpo.search._sampling import as_override, config_key, suggest
 from hpo.search._space import SearchSpace
+from hpo.study import (
+    StudyAttr,
+    TrialAttr,
+    TrialLabel,
+    claim_trial,
+    finish_trial,
+    launched,
+    new_owner,
+    owner_alive,
+    study_lock,
+    write_controller_record,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_DUPLICATES_IN_A_ROW = 50  # a space this exhausted has nothing new to offer
 MAX_LAUNCH_FAILURES_IN_A_ROW = 5
-HEARTBEAT_S = 10.0  # well inside _study.HEARTBEAT_STALE_S
+HEARTBEAT_S = 10.0  # well inside hpo.study.HEARTBEAT_STALE_S
 
 
 @dataclass
@@ -110,7 +123,7 @@ class OptunaStrategy(SearchStrategy):
         self._seen: dict[str, int] = {}  # config key -> trial number that ran it
         self._launched = 0  # by this controller (ClearML's budget report); the shared count is in the study
         self._budget_full = False
-        self.owner = _budget.new_owner()
+        self.owner = new_owner()
         self._last_beat = time.monotonic()
         self._started = time.time()
         self._duplicates_in_a_row = 0
@@ -145,7 +158,7 @@ class OptunaStrategy(SearchStrategy):
     def start(self) -> None:
         """Run the search until the budget is spent or a stop is requested, then wait for :meth:`stop`."""
         try:
-            _budget.write_record(self.study, self.owner, self._started)
+            write_controller_record(self.study, self.owner, self._started)
             self.reconcile()
             self._loop()
         except SearchAborted as err:
@@ -188,18 +201,18 @@ class OptunaStrategy(SearchStrategy):
             self.request_stop("time limit")
             return
         attrs = self.study.user_attrs
-        if attrs.get("stop_requested"):
+        if attrs.get(StudyAttr.STOP_REQUESTED):
             self.request_stop("stop requested")
             return
-        if time.time() - float(attrs.get("heartbeat") or 0) > HEARTBEAT_S:
-            self.study.set_user_attr("heartbeat", time.time())
+        if time.time() - float(attrs.get(StudyAttr.HEARTBEAT) or 0) > HEARTBEAT_S:
+            self.study.set_user_attr(StudyAttr.HEARTBEAT, time.time())
         if time.monotonic() - self._last_beat > HEARTBEAT_S:  # this controller's own, whoever wrote the above
             self._last_beat = time.monotonic()
-            _budget.write_record(self.study, self.owner, self._started)
+            write_controller_record(self.study, self.owner, self._started)
 
     def _retire(self) -> None:
         try:
-            _budget.write_record(self.study, self.owner, self._started, _budget.ENDED)
+            write_controller_record(self.study, self.owner, self._started, ended=True)
         except Exception as err:  # others then take this controller for dead by its heartbeat
             log.warning("cannot record the end of controller %s: %s", self.owner, err)
 
@@ -208,7 +221,7 @@ class OptunaStrategy(SearchStrategy):
         """Bring the study in line with ClearML: completed trials stay, live tasks are re-attached,
         dead ones are failed, drafts are enqueued again, never-launched trials are failed. Trials
         of another controller that still runs are left to it."""
-        with _budget.study_lock(self.storage, self.study.study_name):  # two controllers never adopt one trial
+        with study_lock(self.storage, self.study.study_name):  # two controllers never adopt one trial
             self._reconcile()
 
     def _reconcile(self) -> None:
@@ -219,24 +232,28 @@ class OptunaStrategy(SearchStrategy):
         for frozen in trials:
             if frozen.state != TrialState.RUNNING:
                 continue
-            if _budget.owner_alive(study_attrs, frozen.user_attrs.get(_budget.CLAIMED_BY)):
+            if owner_alive(study_attrs, frozen.user_attrs.get(TrialAttr.CLAIMED_BY)):
                 continue  # another controller's
-            self.storage.set_trial_user_attr(self._trial_id(frozen.number), _budget.CLAIMED_BY, self.owner)
+            self.storage.set_trial_user_attr(self._trial_id(frozen.number), TrialAttr.CLAIMED_BY, self.owner)
             pending.append(frozen)
-        states = _trials.fetch_states([str(t.user_attrs["task_id"]) for t in pending if _study.launched(t)])
+        states = _trials.fetch_states([str(t.user_attrs[TrialAttr.TASK_ID]) for t in pending if launched(t)])
         for frozen in pending:
-            task_id = str(frozen.user_attrs.get("task_id") or "")
+            task_id = str(frozen.user_attrs.get(TrialAttr.TASK_ID) or "")
             if not task_id:
                 self._discard_unlaunched(frozen.number)
                 continue
             state = states.get(task_id)
             if state is None:
-                self._tell(frozen.number, TrialState.FAIL, {"state": _study.FAILED, "error": "task deleted"})
+                self._tell(
+                    frozen.number,
+                    TrialState.FAIL,
+                    {TrialAttr.STATE: TrialLabel.FAILED, TrialAttr.ERROR: "task deleted"},
+                )
                 continue
             trial = optuna.trial.Trial(self.study, self._trial_id(frozen.number))
             job = RunningJob(existing_task=task_id)
-            active = ActiveTrial(trial, dict(frozen.params), job, str(frozen.user_attrs.get("queue") or ""))
-            active.attempt = int(frozen.user_attrs.get("attempts") or 1)
+            active = ActiveTrial(trial, dict(frozen.params), job, str(frozen.user_attrs.get(TrialAttr.QUEUE) or ""))
+            active.attempt = int(frozen.user_attrs.get(TrialAttr.ATTEMPTS) or 1)
             active.reported_steps = set(frozen.intermediate_values)
             self._active[frozen.number] = active
             self._jobs[task_id] = (job, as_override(frozen.params))
@@ -247,7 +264,7 @@ class OptunaStrategy(SearchStrategy):
     def _remember(self, trials: Sequence[optuna.trial.FrozenTrial]) -> None:
         """Note the configurations of ``trials`` that ran or run, so repeats of them are not run again."""
         for frozen in trials:
-            counted = _study.launched(frozen) and frozen.user_attrs.get("state") != _study.DUPLICATE
+            counted = launched(frozen) and frozen.user_attrs.get(TrialAttr.STATE) != TrialLabel.DUPLICATE
             if (counted or frozen.state == TrialState.COMPLETE) and frozen.params:
                 self._seen.setdefault(config_key(frozen.params), frozen.number)
 
@@ -256,7 +273,7 @@ class OptunaStrategy(SearchStrategy):
         cloned already (found by its name) and fail the trial; the budget never counted it."""
         name = _trials.task_name(self._base_task_name, self.study.study_name, number)  # set by SearchStrategy
         _trials.delete_drafts(name, self._job_parent_id or self._base_task_id)  # helper_create_job's parent
-        self._tell(number, TrialState.FAIL, {"state": _study.FAILED, "error": "never launched"})
+        self._tell(number, TrialState.FAIL, {TrialAttr.STATE: TrialLabel.FAILED, TrialAttr.ERROR: "never launched"})
 
     def _trial_id(self, number: int) -> int:
         return int(self.storage.get_trial_id_from_study_id_trial_number(self._study_id, number))
@@ -271,33 +288,33 @@ class OptunaStrategy(SearchStrategy):
                 self._update(number, active, states.get(active.task_id))
             except Exception as err:  # one trial's trouble never ends the search
                 log.warning("trial %d (task %s) failed in the controller: %s", number, active.task_id, err)
-                self._finish(number, TrialState.FAIL, _study.FAILED, error=f"controller: {err}")
+                self._finish(number, TrialState.FAIL, TrialLabel.FAILED, error=f"controller: {err}")
 
     def _update(self, number: int, active: ActiveTrial, state: _trials.TaskState | None) -> None:
         if state is None:
-            self._finish(number, TrialState.FAIL, _study.FAILED, error="task deleted")
+            self._finish(number, TrialState.FAIL, TrialLabel.FAILED, error="task deleted")
             return
-        if state.status == "in_progress" and active.trial.user_attrs.get("state") != _study.RUNNING:
-            active.trial.set_user_attr("state", _study.RUNNING)
+        if state.status == "in_progress" and active.trial.user_attrs.get(TrialAttr.STATE) != TrialLabel.RUNNING:
+            active.trial.set_user_attr(TrialAttr.STATE, TrialLabel.RUNNING)
         # (iteration, last objective value): a first point at iteration 0 moves the value, not the iteration
         objective = self.space.objective
         marker = (state.last_iteration, state.last_value(objective.title, objective.series))
-        if marker != active.seen_marker and state.status in ("in_progress", *_trials.ENDED):
+        if marker != active.seen_marker and state.status in ("in_progress", *task_status.ENDED):
             active.seen_marker = marker
             if self._report_intermediate(number, active):
                 return
-        if state.status not in _trials.ENDED:
+        if state.status not in task_status.ENDED:
             return
-        if state.status in ("completed", "published", "closed"):
+        if state.status in task_status.SUCCEEDED:
             self._complete(number, active, state)
-        elif state.status == "failed":
+        elif state.status in task_status.FAILED:
             self._failed(number, active, state)
-        else:  # stopped by someone else, or by the server because its agent died: truncated
+        else:  # ABORTED: stopped (or closed) by someone else, or by the server because its agent died
             truncated = bool(active.reported_steps)
             self._finish(
                 number,
                 TrialState.PRUNED if truncated else TrialState.FAIL,
-                _study.STOPPED,
+                TrialLabel.STOPPED,
                 error=state.reason or state.message or "stopped",
             )
 
@@ -316,7 +333,7 @@ class OptunaStrategy(SearchStrategy):
         if active.reported_steps and active.trial.should_prune():
             log.info("pruning trial %d at iteration %d", number, max(active.reported_steps))
             self._abort([active])
-            self._finish(number, TrialState.PRUNED, _study.PRUNED)
+            self._finish(number, TrialState.PRUNED, TrialLabel.PRUNED)
             return True
         return False
 
@@ -324,7 +341,7 @@ class OptunaStrategy(SearchStrategy):
         values = [state.last_value(o.title, o.series) for o in self.space.objectives]
         if any(v is None for v in values):
             names = ", ".join(f"{o.title}/{o.series}" for o in self.space.objectives)
-            self._finish(number, TrialState.FAIL, _study.FAILED, error=f"completed without reporting {names}")
+            self._finish(number, TrialState.FAIL, TrialLabel.FAILED, error=f"completed without reporting {names}")
             return
         try:
             model_id = _trials.output_model_id(active.job.task)
@@ -332,33 +349,35 @@ class OptunaStrategy(SearchStrategy):
             log.warning("cannot read the output model of task %s: %s", active.task_id, err)
             model_id = None
         if model_id:
-            active.trial.set_user_attr("model_id", model_id)
-        self._finish(number, TrialState.COMPLETE, _study.COMPLETED, values=[float(v) for v in values if v is not None])
+            active.trial.set_user_attr(TrialAttr.MODEL_ID, model_id)
+        self._finish(
+            number, TrialState.COMPLETE, TrialLabel.COMPLETED, values=[float(v) for v in values if v is not None]
+        )
 
     def _failed(self, number: int, active: ActiveTrial, state: _trials.TaskState) -> None:
         error = state.reason or state.message or "failed"
         if active.attempt <= self.retries and not self._stop_requested.is_set():
-            failed = [*active.trial.user_attrs.get("failed_task_ids", []), active.task_id]
-            active.trial.set_user_attr("failed_task_ids", failed)
+            failed = [*active.trial.user_attrs.get(TrialAttr.FAILED_TASK_IDS, []), active.task_id]
+            active.trial.set_user_attr(TrialAttr.FAILED_TASK_IDS, failed)
             log.info("trial %d failed (%s); retry %d of %d", number, error, active.attempt, self.retries)
             del self._active[number]
             self._launch_trial(active.trial, active.params, active.queue, attempt=active.attempt + 1)
             return
-        self._finish(number, TrialState.FAIL, _study.FAILED, error=error)
+        self._finish(number, TrialState.FAIL, TrialLabel.FAILED, error=error)
 
     def _finish(
         self, number: int, state: TrialState, label: str, values: list[float] | None = None, error: str | None = None
     ) -> None:
         self._active.pop(number, None)
-        attrs: dict[str, Any] = {"state": label}
+        attrs: dict[str, Any] = {TrialAttr.STATE: label}
         if error:
-            attrs["error"] = error[:500]
+            attrs[TrialAttr.ERROR] = error[:500]
         self._tell(number, state, attrs, values)
 
     def _tell(
         self, number: int, state: TrialState, attrs: Mapping[str, Any], values: list[float] | None = None
     ) -> None:
-        _study.finish_trial(self.storage, self.study, number, state, attrs, values)
+        finish_trial(self.storage, self.study, number, state, attrs, values)
 
     # ---- launching --------------------------------------------------------------------------
     def _launch(self) -> None:
@@ -369,7 +388,7 @@ class OptunaStrategy(SearchStrategy):
         for queue in queues:
             if self._stop_requested.is_set():
                 return
-            trial, trials = _budget.claim_trial(self.study, self.storage, self.owner, self.max_trials)
+            trial, trials = claim_trial(self.study, self.storage, self.owner, self.max_trials)
             self._remember(trials)  # what other controllers ran meanwhile
             if trial is None:
                 self._budget_full = True
@@ -396,7 +415,7 @@ class OptunaStrategy(SearchStrategy):
         if self._duplicates_in_a_row >= MAX_DUPLICATES_IN_A_ROW:
             self.request_stop("search space exhausted")
         earlier = self.study.get_trials(deepcopy=False)[original]
-        attrs = {"state": _study.DUPLICATE, "duplicate_of": original}
+        attrs = {TrialAttr.STATE: TrialLabel.DUPLICATE, TrialAttr.DUPLICATE_OF: original}
         if earlier.state == TrialState.COMPLETE:
             self._tell(trial.number, TrialState.COMPLETE, attrs, list(earlier.values))
         else:  # still running, or it failed: nothing to learn from the repeat
@@ -413,10 +432,10 @@ class OptunaStrategy(SearchStrategy):
                 parameter_override=override,
                 tags=[f"study:{self.study.study_name}", f"trial:{trial.number}"],
             )
-            trial.set_user_attr("task_id", job.task_id())
-            trial.set_user_attr("queue", queue)
-            trial.set_user_attr("attempts", attempt)
-            trial.set_user_attr("state", _study.QUEUED)
+            trial.set_user_attr(TrialAttr.TASK_ID, job.task_id())
+            trial.set_user_attr(TrialAttr.QUEUE, queue)
+            trial.set_user_attr(TrialAttr.ATTEMPTS, attempt)
+            trial.set_user_attr(TrialAttr.STATE, TrialLabel.QUEUED)
             if attempt == 1:
                 self._launched += 1
                 self.budget.jobs.update(job.task_id(), 1)  # ClearML's own budget report on the optimizer task
@@ -428,7 +447,7 @@ class OptunaStrategy(SearchStrategy):
         except Exception as err:  # a trial that cannot be launched is failed; the search goes on
             self._launch_failures += 1
             log.warning("launching trial %d failed: %s", trial.number, err)
-            self._finish(trial.number, TrialState.FAIL, _study.FAILED, error=f"launch: {err}")
+            self._finish(trial.number, TrialState.FAIL, TrialLabel.FAILED, error=f"launch: {err}")
             if self._launch_failures >= MAX_LAUNCH_FAILURES_IN_A_ROW:
                 raise SearchAborted(f"{self._launch_failures} launches in a row failed, the last with: {err}") from err
 
@@ -443,7 +462,7 @@ class OptunaStrategy(SearchStrategy):
         for number, active in actives:
             truncated = bool(active.reported_steps)
             self._finish(
-                number, TrialState.PRUNED if truncated else TrialState.FAIL, _study.STOPPED, error=self.stop_reason
+                number, TrialState.PRUNED if truncated else TrialState.FAIL, TrialLabel.STOPPED, error=self.stop_reason
             )
 
     def _abort(self, actives: Sequence[ActiveTrial]) -> None:

@@ -14,7 +14,7 @@ import pytest
 from tests.support.racing import assert_overlapped, race
 
 OPEN = """
-from hpo.search import _study
+from hpo import study as _study
 
 def race(url):
     _study.open_storage(url)
@@ -37,15 +37,15 @@ def test_a_fresh_storage_opened_by_many_processes_at_once(storage_url: str) -> N
 
 
 CLAIM = """
-from hpo.search import _budget, _study
+from hpo import study
 
 def race(url, name, budget):
-    storage = _study.open_storage(url)
-    study = _study.load(storage, name)
-    owner = _budget.new_owner()
+    storage = study.open_storage(url)
+    shared = study.load(name, storage)
+    owner = study.new_owner()
     claimed = []
     while True:
-        trial, _ = _budget.claim_trial(study, storage, owner, int(budget))
+        trial, _ = study.claim_trial(shared, storage, owner, int(budget))
         if trial is None:
             return {"owner": owner, "claimed": claimed}
         claimed.append(trial.number)
@@ -53,9 +53,9 @@ def race(url, name, budget):
 
 
 def test_controllers_claiming_at_once_never_exceed_the_budget(storage_url: str) -> None:
-    from hpo.search import _study
+    from hpo import study
 
-    storage = _study.open_storage(storage_url)
+    storage = study.open_storage(storage_url)
     try:
         optuna.create_study(storage=storage, study_name="shared")
         racers = race(CLAIM, storage_url, "shared", "40", n=6)
@@ -70,13 +70,13 @@ def test_controllers_claiming_at_once_never_exceed_the_budget(storage_url: str) 
 
 
 NAME = """
+from hpo import study
 from hpo.errors import ConfigError
-from hpo.search import _naming, _study
 
 def race(url, name, exact):
-    storage = _study.open_storage(url)
+    storage = study.open_storage(url)
     try:
-        return _naming.create_named_study(storage, name, exact=exact == "exact", directions=["maximize"]).study_name
+        return study.create_named_study(storage, name, exact=exact == "exact", directions=["maximize"]).study_name
     except ConfigError as err:
         return f"error: {err}"
 """
@@ -100,7 +100,7 @@ def test_controller_gone_by_pid_on_this_host_and_by_heartbeat_elsewhere() -> Non
     import os
     import socket
 
-    from hpo.search._study import HEARTBEAT_STALE_S, controller_gone
+    from hpo.study import HEARTBEAT_STALE_S, controller_gone
 
     here, now = socket.gethostname(), time.time()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

@@ -15,7 +15,7 @@ from typing import Any
 import optuna
 
 from hpo.errors import ConfigError
-from hpo.search import _study
+from hpo.study._lookup import new_study_name
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def create_named_study(
         ConfigError: ``exact`` and a study ``name`` exists already.
     """
     for _ in range(MAX_ATTEMPTS):
-        chosen = name if exact else _study.new_study_name(storage, name)
+        chosen = name if exact else new_study_name(storage, name)
         try:
             return optuna.create_study(
                 storage=storage, study_name=chosen, directions=list(directions), sampler=sampler, pruner=pruner

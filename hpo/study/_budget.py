@@ -2,7 +2,7 @@
 
 Two machines may drive one study (the second joins with ``--resume --study NAME``, both pointing
 ``--storage`` at one PostgreSQL). Each controller is an *owner* with its own record among the
-study's user attributes (``controller:<owner>``: host, pid, heartbeat, state), so that one can
+study's user attributes (``controller:<owner>``: host, pid, started, heartbeat, state), so that one can
 tell whether another is alive without either overwriting the other's record.
 
 Invariants:
@@ -35,13 +35,10 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from hpo.search import _study
+from hpo.study._control import controller_gone, launched
+from hpo.study._keys import SearchState, StudyAttr, TrialAttr, TrialLabel
 
 log = logging.getLogger(__name__)
-
-CLAIMED_BY = "claimed_by"  # trial user attribute: the owner that claimed it
-RECORD_PREFIX = "controller:"  # study user attribute prefix: one record per controller
-ENDED = "ended"
 
 _local_locks: dict[str, threading.Lock] = {}
 _local_guard = threading.Lock()
@@ -96,11 +93,11 @@ def _file_lock(path: str) -> Iterator[None]:
 
 def counts_against_budget(trial: FrozenTrial) -> bool:
     """Launched (it has a task) and not a duplicate, or claimed and not finished yet."""
-    if trial.user_attrs.get("state") == _study.DUPLICATE:
+    if trial.user_attrs.get(TrialAttr.STATE) == TrialLabel.DUPLICATE:
         return False
-    if _study.launched(trial):
+    if launched(trial):
         return True
-    return trial.state in (TrialState.RUNNING, TrialState.WAITING) and bool(trial.user_attrs.get(CLAIMED_BY))
+    return trial.state in (TrialState.RUNNING, TrialState.WAITING) and bool(trial.user_attrs.get(TrialAttr.CLAIMED_BY))
 
 
 def claim_trial(
@@ -116,55 +113,49 @@ def claim_trial(
         if sum(counts_against_budget(t) for t in trials) >= budget:
             return None, trials
         trial = study.ask()
-        trial.set_user_attr(CLAIMED_BY, owner)
+        trial.set_user_attr(TrialAttr.CLAIMED_BY, owner)
         return trial, trials
 
 
-def record_key(owner: str) -> str:
-    return RECORD_PREFIX + owner
-
-
-def write_record(study: optuna.Study, owner: str, started: float, state: str = _study.SEARCH_RUNNING) -> None:
-    """Write this controller's record: alive (``running``, with a fresh heartbeat) or ``ended``."""
+def write_controller_record(study: optuna.Study, owner: str, started: float, *, ended: bool = False) -> None:
+    """Write ``owner``'s record among the study's attributes: alive (with a fresh heartbeat) or ended."""
     now = time.time()
     record: dict[str, Any] = {
-        "controller": {"host": socket.gethostname(), "pid": os.getpid()},
-        "state": state,
-        "started": started,
-        "heartbeat": now,
+        StudyAttr.CONTROLLER: {"host": socket.gethostname(), "pid": os.getpid()},
+        StudyAttr.STATE: SearchState.STOPPED if ended else SearchState.RUNNING,
+        StudyAttr.STARTED: started,
+        StudyAttr.HEARTBEAT: now,
     }
-    if state == ENDED:
-        record["ended"] = now
-    study.set_user_attr(record_key(owner), record)
+    if ended:
+        record[StudyAttr.ENDED] = now
+    study.set_user_attr(StudyAttr.CONTROLLER_RECORD + owner, record)
 
 
-def records(attrs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def controller_records(attrs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Every controller record among a study's user attributes, by owner."""
-    return {k[len(RECORD_PREFIX) :]: dict(v) for k, v in attrs.items() if k.startswith(RECORD_PREFIX)}
+    prefix = StudyAttr.CONTROLLER_RECORD
+    return {k[len(prefix) :]: dict(v) for k, v in attrs.items() if k.startswith(prefix)}
 
 
 def owner_alive(attrs: Mapping[str, Any], owner: str | None) -> bool:
     """Whether ``owner``'s controller still runs (no record: a controller from before records, gone)."""
-    record = records(attrs).get(owner or "")
-    return record is not None and record.get("state") == _study.SEARCH_RUNNING and not _study.controller_gone(record)
+    record = controller_records(attrs).get(owner or "")
+    return record is not None and record.get(StudyAttr.STATE) == SearchState.RUNNING and not controller_gone(record)
 
 
 def others_alive(study: optuna.Study, owner: str) -> list[str]:
     """The other controllers of ``study`` that still run."""
     attrs = study.user_attrs
-    return [other for other in records(attrs) if other != owner and owner_alive(attrs, other)]
+    return [other for other in controller_records(attrs) if other != owner and owner_alive(attrs, other)]
 
 
 __all__ = [
-    "CLAIMED_BY",
-    "ENDED",
     "claim_trial",
+    "controller_records",
     "counts_against_budget",
     "new_owner",
     "others_alive",
     "owner_alive",
-    "record_key",
-    "records",
     "study_lock",
-    "write_record",
+    "write_controller_record",
 ]
