@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,19 +34,29 @@ class Racer:
     outcome: Any
 
 
-def race(racer: str, *args: str, n: int = 6, timeout: float = 180, env: dict[str, str] | None = None) -> list[Racer]:
-    """Run ``n`` copies of ``racer`` released at the same instant; fails when one fails."""
+def race(
+    racer: str,
+    *args: str,
+    n: int = 6,
+    each: Sequence[Sequence[str]] = (),
+    timeout: float = 180,
+    env: dict[str, str] | None = None,
+) -> list[Racer]:
+    """Run ``n`` copies of ``racer`` released at the same instant, racer ``i`` with ``args`` then
+    ``each[i]``; fails when one fails."""
     source = textwrap.dedent(racer) + _HARNESS
+    extra = list(each) or [()] * n
+    assert len(extra) == n, "one `each` entry per racer"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", source, *args],
+            [sys.executable, "-c", source, *args, *extra[i]],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
         )
-        for _ in range(n)
+        for i in range(n)
     ]
     try:
         for proc in procs:
