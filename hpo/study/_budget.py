@@ -12,7 +12,8 @@ Invariants:
   counting, under the same lock, the trials that already count (:func:`counts_against_budget`).
   So however controllers interleave, no more than ``budget`` trials are ever claimed.
 - A claim ends with the trial: a duplicate configuration or a trial that never got a task stops
-  counting; a launched trial counts for good.
+  counting; a launched trial counts for good. The claim of a trial not launched yet lapses when
+  its controller dies (the next ``--resume`` fails that trial as never launched).
 - The lock is held by a database transaction (PostgreSQL: ``pg_advisory_xact_lock``) or an
   ``flock`` beside an SQLite file, so a controller killed while holding it releases it.
   Other databases get a lock within this process only, with a warning: one controller per study.
@@ -91,13 +92,17 @@ def _file_lock(path: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def counts_against_budget(trial: FrozenTrial) -> bool:
-    """Launched (it has a task) and not a duplicate, or claimed and not finished yet."""
+def counts_against_budget(trial: FrozenTrial, study_attrs: Mapping[str, Any] | None = None) -> bool:
+    """Launched (it has a task) and not a duplicate, or claimed and not finished yet by a
+    controller that still runs (given the study's ``study_attrs``)."""
     if trial.user_attrs.get(TrialAttr.STATE) == TrialLabel.DUPLICATE:
         return False
     if launched(trial):
         return True
-    return trial.state in (TrialState.RUNNING, TrialState.WAITING) and bool(trial.user_attrs.get(TrialAttr.CLAIMED_BY))
+    owner = trial.user_attrs.get(TrialAttr.CLAIMED_BY)
+    if not owner or trial.state not in (TrialState.RUNNING, TrialState.WAITING):
+        return False
+    return study_attrs is None or owner_alive(study_attrs, owner)  # a dead one's claim lapses
 
 
 def claim_trial(
@@ -109,8 +114,8 @@ def claim_trial(
         The trial (or None) and the study's trials as seen under the lock, before the claim.
     """
     with study_lock(storage, study.study_name):
-        trials = study.get_trials(deepcopy=False)
-        if sum(counts_against_budget(t) for t in trials) >= budget:
+        trials, attrs = study.get_trials(deepcopy=False), study.user_attrs
+        if sum(counts_against_budget(t, attrs) for t in trials) >= budget:
             return None, trials
         trial = study.ask()
         trial.set_user_attr(TrialAttr.CLAIMED_BY, owner)

@@ -43,6 +43,7 @@ def race(url, name, budget):
     storage = study.open_storage(url)
     shared = study.load(name, storage)
     owner = study.new_owner()
+    study.write_controller_record(shared, owner, started=0.0)  # alive: its claims count
     claimed = []
     while True:
         trial, _ = study.claim_trial(shared, storage, owner, int(budget))
@@ -67,6 +68,27 @@ def test_controllers_claiming_at_once_never_exceed_the_budget(storage_url: str) 
     assert sorted(claimed) == list(range(40)), claimed
     assert sum(1 for r in racers if r.outcome["claimed"]) > 1, "one racer took every claim: they did not interleave"
     assert {t.number: t.user_attrs["claimed_by"] for t in trials} == claimed
+
+
+def test_a_claim_lapses_when_its_controller_dies_before_launching(tmp_path: Path) -> None:
+    from hpo import study
+
+    storage = study.open_storage(f"sqlite:///{tmp_path / 'studies.db'}")
+    shared = optuna.create_study(storage=storage, study_name="shared")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    study.write_controller_record(shared, "gone", started=0.0)
+    record = shared.user_attrs["controller:gone"]
+    record["controller"]["pid"] = int(dead.stdout)  # as a controller killed right after its claim
+    shared.set_user_attr("controller:gone", record)
+    study.write_controller_record(shared, "alive", started=0.0)
+    try:
+        lapsed, _ = study.claim_trial(shared, storage, "gone", budget=1)
+        mine, _ = study.claim_trial(shared, storage, "alive", budget=1)
+        over, _ = study.claim_trial(shared, storage, "alive", budget=1)
+    finally:
+        storage.engine.dispose()  # type: ignore[attr-defined]
+    assert lapsed is not None and mine is not None, "a dead controller's unlaunched claim still counted"
+    assert over is None, "a live controller's unlaunched claim did not count"
 
 
 NAME = """
