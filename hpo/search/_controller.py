@@ -32,11 +32,12 @@ from hpo.study import (
     StudyAttr,
     Summary,
     TrialLabel,
+    create_named_study,
     latest,
     load,
     mark_controller,
-    new_study_name,
     open_storage,
+    others_alive,
     study_names,
     summarize,
 )
@@ -122,7 +123,9 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
     space = prepare(options)
     if options.time_limit_min is not None and options.time_limit_min <= 0:
         raise ConfigError(f"--time-limit must be positive (minutes), got {options.time_limit_min}")
-    storage = open_storage(options.storage)
+    storage = open_storage(options.storage)  # a bad --storage fails here, before any task exists
+    if options.study and not options.resume and options.study in study_names(storage):
+        raise ConfigError(f"study {options.study!r} exists; pass --resume to continue it, or another --study name")
     conn = connect(options.api_host)
     embedded = conn.source == "embedded"
     template_id, template_params, project = _template(space, embedded)
@@ -223,11 +226,9 @@ def _open_study(
             study.set_user_attr(StudyAttr.BUDGET, options.trials)
         mark_controller(study)
         return study
-    if options.study and options.study in study_names(storage):
-        raise ConfigError(f"study {options.study!r} exists; pass --resume to continue it, or another --study name")
-    name = options.study or new_study_name(storage, space.name)
     directions: list[Any] = [o.optuna_direction for o in space.objectives]
-    study = optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler, pruner=pruner)
+    name, exact = options.study or space.name, bool(options.study)
+    study = create_named_study(storage, name, exact=exact, directions=directions, sampler=sampler, pruner=pruner)
     for config in space.initial:
         study.enqueue_trial(dict(config), skip_if_exists=True)
     attrs = {
@@ -355,14 +356,19 @@ def _drive(
         if strategy.error
         else (SearchState.FINISHED if reason == "finished" else SearchState.STOPPED)
     )
-    study.set_user_attr(StudyAttr.STATE, state)
-    study.set_user_attr(StudyAttr.STOP_REASON, strategy.error or reason)
-    study.set_user_attr(StudyAttr.ENDED, time.time())
-    _close_task(task, state)
+    others = others_alive(study, strategy.owner)
+    if others:  # the study goes on on another machine: the last controller to end closes it
+        log.info("controllers %s still drive study %s; leaving it to them", ", ".join(others), study.study_name)
+    else:
+        study.set_user_attr(StudyAttr.STATE, state)
+        study.set_user_attr(StudyAttr.STOP_REASON, strategy.error or reason)
+        study.set_user_attr(StudyAttr.ENDED, time.time())
+        _close_task(task, state)
     summary = summarize(study)
     if progress:
         progress(summary)
-    promotion = _promote(study) if state == SearchState.FINISHED and summary.counts.get(TrialLabel.COMPLETED) else None
+    finished = state == SearchState.FINISHED and not others
+    promotion = _promote(study) if finished and summary.counts.get(TrialLabel.COMPLETED) else None
     return SearchResult(summary, reason, strategy.error, queues, promotion, interrupted)
 
 

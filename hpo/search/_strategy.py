@@ -10,6 +10,8 @@ ClearML's web UI as users expect. Unlike ClearML's stock ``OptimizerOptuna``, th
 - feeds the pruner the (iteration, value) points the trial reported, and tells Optuna pruned or
   failed for pruned, truncated and failed trials, never complete;
 - skips duplicate configurations without spending budget; retries failed trials;
+- shares the study with other controllers (other machines): each trial's budget is claimed
+  atomically in the study storage (:func:`hpo.study.claim_trial`), so together they never exceed it;
 - on stop dequeues queued trials and aborts running ones before it returns.
 
 Threading: everything here runs in the optimizer's thread, except :meth:`request_stop` and
@@ -34,13 +36,25 @@ from hpo import task_status
 from hpo.search import _routing, _trials
 from hpo.search._sampling import as_override, config_key, suggest
 from hpo.search._space import SearchSpace
-from hpo.study import StudyAttr, TrialAttr, TrialLabel, finish_trial, launched
+from hpo.study import (
+    StudyAttr,
+    TrialAttr,
+    TrialLabel,
+    claim_trial,
+    finish_trial,
+    launched,
+    new_owner,
+    owner_alive,
+    study_lock,
+    write_controller_record,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_DUPLICATES_IN_A_ROW = 50  # a space this exhausted has nothing new to offer
 MAX_LAUNCH_FAILURES_IN_A_ROW = 5
 PROGRESS_EVERY_S = 2.0  # a running trial's progress attribute is rewritten at most this often
+HEARTBEAT_S = 10.0  # well inside hpo.study.HEARTBEAT_STALE_S
 
 
 @dataclass
@@ -110,7 +124,11 @@ class OptunaStrategy(SearchStrategy):
         self._active: dict[int, ActiveTrial] = {}
         self._jobs: dict[str, tuple[Any, dict[str, str]]] = {}
         self._seen: dict[str, int] = {}  # config key -> trial number that ran it
-        self._launched = 0
+        self._launched = 0  # by this controller (ClearML's budget report); the shared count is in the study
+        self._budget_full = False
+        self.owner = new_owner()
+        self._last_beat = time.monotonic()
+        self._started = time.time()
         self._duplicates_in_a_row = 0
         self._launch_failures = 0
         self._naming_number = 0
@@ -143,6 +161,7 @@ class OptunaStrategy(SearchStrategy):
     def start(self) -> None:
         """Run the search until the budget is spent or a stop is requested, then wait for :meth:`stop`."""
         try:
+            write_controller_record(self.study, self.owner, self._started)
             self.reconcile()
             self._loop()
         except SearchAborted as err:
@@ -151,6 +170,7 @@ class OptunaStrategy(SearchStrategy):
         finally:
             if self._active:
                 self._abort_active()
+            self._retire()
             self.finished.set()
         # HyperParameterOptimizer treats the end of start() as the end of the search; wait for its stop()
         # so that its reporter makes a last report instead of sleeping out its period.
@@ -175,7 +195,7 @@ class OptunaStrategy(SearchStrategy):
                 log.warning("poll failed (%s); retrying", err, exc_info=log.isEnabledFor(logging.DEBUG))
                 if time.monotonic() - failures_since > 60:
                     raise SearchAborted(f"the ClearML server kept failing for 60 s: {err}") from err
-            if not self._active and (self._launched >= self.max_trials or self.stop_reason):
+            if not self._active and (self._budget_full or self.stop_reason):
                 return
             self._stop_requested.wait(self.poll_s)
 
@@ -186,23 +206,39 @@ class OptunaStrategy(SearchStrategy):
         attrs = self.study.user_attrs
         if attrs.get(StudyAttr.STOP_REQUESTED):
             self.request_stop("stop requested")
-        elif time.time() - float(attrs.get(StudyAttr.HEARTBEAT) or 0) > 10:
+            return
+        if time.time() - float(attrs.get(StudyAttr.HEARTBEAT) or 0) > HEARTBEAT_S:
             self.study.set_user_attr(StudyAttr.HEARTBEAT, time.time())
+        if time.monotonic() - self._last_beat > HEARTBEAT_S:  # this controller's own, whoever wrote the above
+            self._last_beat = time.monotonic()
+            write_controller_record(self.study, self.owner, self._started)
+
+    def _retire(self) -> None:
+        try:
+            write_controller_record(self.study, self.owner, self._started, ended=True)
+        except Exception as err:  # others then take this controller for dead by its heartbeat
+            log.warning("cannot record the end of controller %s: %s", self.owner, err)
 
     # ---- resume -----------------------------------------------------------------------------
     def reconcile(self) -> None:
         """Bring the study in line with ClearML: completed trials stay, live tasks are re-attached,
-        dead ones are failed, drafts are enqueued again, never-launched trials are failed."""
+        dead ones are failed, drafts are enqueued again, never-launched trials are failed. Trials
+        of another controller that still runs are left to it."""
+        with study_lock(self.storage, self.study.study_name):  # two controllers never adopt one trial
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        study_attrs = self.study.user_attrs
         pending = []
-        for frozen in self.study.get_trials(deepcopy=False):
-            attrs = frozen.user_attrs
-            if launched(frozen) and attrs.get(TrialAttr.STATE) != TrialLabel.DUPLICATE:
-                self._launched += 1
-                self._seen.setdefault(config_key(frozen.params), frozen.number)
-            elif frozen.state == TrialState.COMPLETE:
-                self._seen.setdefault(config_key(frozen.params), frozen.number)
-            if frozen.state == TrialState.RUNNING:
-                pending.append(frozen)
+        trials = self.study.get_trials(deepcopy=False)
+        self._remember(trials)
+        for frozen in trials:
+            if frozen.state != TrialState.RUNNING:
+                continue
+            if owner_alive(study_attrs, frozen.user_attrs.get(TrialAttr.CLAIMED_BY)):
+                continue  # another controller's
+            self.storage.set_trial_user_attr(self._trial_id(frozen.number), TrialAttr.CLAIMED_BY, self.owner)
+            pending.append(frozen)
         states = _trials.fetch_states([str(t.user_attrs[TrialAttr.TASK_ID]) for t in pending if launched(t)])
         for frozen in pending:
             task_id = str(frozen.user_attrs.get(TrialAttr.TASK_ID) or "")
@@ -227,6 +263,13 @@ class OptunaStrategy(SearchStrategy):
             if state.status == "created":  # cloned but never enqueued: it never ran, so run it now
                 job.launch(active.queue or self.queues[0])
             log.info("re-attached trial %d (task %s, %s)", frozen.number, task_id, state.status)
+
+    def _remember(self, trials: Sequence[optuna.trial.FrozenTrial]) -> None:
+        """Note the configurations of ``trials`` that ran or run, so repeats of them are not run again."""
+        for frozen in trials:
+            counted = launched(frozen) and frozen.user_attrs.get(TrialAttr.STATE) != TrialLabel.DUPLICATE
+            if (counted or frozen.state == TrialState.COMPLETE) and frozen.params:
+                self._seen.setdefault(config_key(frozen.params), frozen.number)
 
     def _discard_unlaunched(self, number: int) -> None:
         """A trial the last controller asked for but never enqueued: delete the draft it may have
@@ -350,14 +393,18 @@ class OptunaStrategy(SearchStrategy):
 
     # ---- launching --------------------------------------------------------------------------
     def _launch(self) -> None:
-        free = min(self.concurrency - len(self._active), self.max_trials - self._launched)
-        if free <= 0:
+        free = self.concurrency - len(self._active)
+        if free <= 0 or self._budget_full:
             return
         queues = self._route(free)
         for queue in queues:
-            if self._stop_requested.is_set() or self._launched >= self.max_trials:
+            if self._stop_requested.is_set():
                 return
-            trial = self.study.ask()
+            trial, trials = claim_trial(self.study, self.storage, self.owner, self.max_trials)
+            self._remember(trials)  # what other controllers ran meanwhile
+            if trial is None:
+                self._budget_full = True
+                return
             params = suggest(trial, self.space)
             if self._is_duplicate(trial, params):
                 continue

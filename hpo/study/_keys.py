@@ -67,6 +67,7 @@ class TrialAttr:
     ERROR: Final = "error"
     DUPLICATE_OF: Final = "duplicate_of"
     PROGRESS: Final = "progress"  # while it runs: {"iteration": last reported, "value": last objective value}
+    CLAIMED_BY: Final = "claimed_by"  # the controller that claimed the trial's share of the budget
 
 
 class StudyAttr:
@@ -87,6 +88,7 @@ class StudyAttr:
     STOP_REASON: Final = "stop_reason"
     STOP_REQUESTED: Final = "stop_requested"
     CONTROLLER: Final = "controller"  # {"pid": ..., "host": ...}
+    CONTROLLER_RECORD: Final = "controller:"  # + owner: each sharing controller's own record (hpo.study._budget)
     HEARTBEAT: Final = "heartbeat"
     OPTIMIZER_TASK_ID: Final = "optimizer_task_id"
     LOG_FILE: Final = "log_file"  # the log of its latest controller (the SDK's and the optimizer's lines)
