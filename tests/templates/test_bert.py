@@ -54,11 +54,13 @@ print("RESULT " + json.dumps({
     "url": output.url,
     "params": task.get_parameters_as_dict(cast=True)["General"],
     "labels": sorted(model.config.id2label.values()),
+    "layers": model.config.num_hidden_layers,
     "accuracy_here": float(np.mean(np.array(predicted) == validation["label"].to_numpy())),
     "embeddings": [list(embeddings.shape), str(embeddings.dtype)],
     "embeddings_match_model": bool(np.allclose(embeddings, pooled, atol=1e-4)),
     "embeddings_match_untrained": bool(np.allclose(embeddings, untrained, atol=1e-4)),
     "validation_rows": len(validation),
+    "train_rows_all": len(pd.read_csv(Path(dataset.get_local_copy()) / "train.csv")),
 }))
 """
 
@@ -148,7 +150,9 @@ def test_bert_clone_of_template_runs_with_overridden_args(reviews: Env, tiny_ber
     registered = hpo_cli(reviews.vars, "register", "bert", "--json")
     assert registered.returncode == 0, registered.stderr
     [template] = registered.json()
-    overrides = {f"General/{name}": value for name, value in {**TINY_ARGS, "epochs": 1}.items()}
+    # A smaller model than the template's default: one of the tiny BERT's two layers, half of the training rows.
+    quick = {"epochs": 1, "keep_layers": 1, "train_subsample": 0.5}
+    overrides = {f"General/{name}": value for name, value in {**TINY_ARGS, **quick}.items()}
     overrides["General/model"] = str(tiny_bert)
     clone = reviews.run(
         textwrap.dedent(
@@ -173,3 +177,6 @@ def test_bert_clone_of_template_runs_with_overridden_args(reviews: Env, tiny_ber
     info = _inspect(reviews, clone["id"], tiny_bert)
     assert info["params"]["learning_rate"] == 0.005 and info["params"]["epochs"] == 1
     assert info["params"]["model"] == str(tiny_bert)
+    assert info["layers"] == 1  # the saved model is the truncated one
+    train_rows = info["metrics"]["Summary"]["train_rows"]["last"]
+    assert train_rows == round(info["train_rows_all"] * 0.5)
