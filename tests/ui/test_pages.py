@@ -263,3 +263,15 @@ def test_long_console_is_paged_newest_last(ui: UI) -> None:
     assert "line 0000" in first and "line 0499" in first and "line 0500" not in first
     bad = ui.client.get(url + "?page=9")
     assert bad.status_code == 200 and 'class="notice"' in bad.text and "line 1199" in bad.text
+
+
+def test_dataset_and_model_links_resolve(ui: UI) -> None:
+    project = ui.api("projects.create", {"name": "data"})["id"]
+    dataset_task = ui.task("dataset", project)
+    model = ui.api("models.create", {"name": "m", "uri": "file:///m.bin", "project": project})["id"]
+    ui.sign_in()
+    dataset = ui.client.get(f"/datasets/simple/{project}/experiments/{dataset_task}", follow_redirects=False)
+    assert dataset.headers["location"] == f"/projects/{project}/experiments/{dataset_task}/artifacts"
+    alias = ui.client.get(f"/models/{model}", follow_redirects=False)
+    assert alias.headers["location"] == f"/projects/{project}/models/{model}/general"
+    assert ui.client.get(f"/datasets/simple/{project}/experiments/nosuch").status_code == 404
