@@ -24,7 +24,7 @@ from pathlib import Path
 from hpo._processes import pid_alive, write_atomic
 from hpo.agents import _api
 from hpo.agents._config import agent_env, write_agent_config
-from hpo.connection import config_file
+from hpo.connection import config_files
 from hpo.errors import ConfigError, ServerError
 from hpo.paths import hpo_home
 
@@ -146,7 +146,7 @@ def _spawn(
     worker_id = f"{socket.gethostname()}:{name}"
     folder = agents_dir(home) / name
     (agents_dir(home) / "tmp").mkdir(parents=True, exist_ok=True)
-    config = write_agent_config(folder, worker_id, config_file(base_env), ping_s=max(report_s * 2, 1.0))
+    config = write_agent_config(folder, worker_id, config_files(base_env), ping_s=max(report_s * 2, 1.0))
     log_path = folder / "agent.log"
     cmd = [sys.executable, "-m", "clearml_agent", "--config-file", str(config), "daemon", "--foreground"]
     cmd += ["--queue", *queues]
