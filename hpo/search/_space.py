@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 
 from hpo.errors import ConfigError
+from hpo.paths import beside_package
 
 KINDS = ("float", "log-float", "int", "log-int", "categorical", "stepped")
 SAMPLERS = ("tpe", "random", "cmaes", "grid", "nsga2")
@@ -55,7 +56,7 @@ _TOP_LEVEL = {
 
 def spaces_dir() -> Path:
     """The ``search_spaces`` folder next to the ``hpo`` package (names like ``tfidf`` resolve there)."""
-    return Path(__file__).resolve().parents[2] / "search_spaces"
+    return beside_package("search_spaces")
 
 
 @dataclass(frozen=True)
