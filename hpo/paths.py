@@ -14,6 +14,11 @@ def default_server_dir() -> Path:
     return hpo_home() / "server"
 
 
+def searches_dir(home: Path | None = None) -> Path:
+    """Where each search keeps its own files (``<study>/``: its local agents' home)."""
+    return (home or hpo_home()) / "searches"
+
+
 def beside_package(name: str) -> Path:
     """The folder ``name`` next to the ``hpo`` package: ``base_tasks``, ``search_spaces``.
 

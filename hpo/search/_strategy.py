@@ -33,6 +33,7 @@ from optuna.trial import TrialState
 from hpo.search import _routing, _study, _trials
 from hpo.search._sampling import as_override, config_key, suggest
 from hpo.search._space import SearchSpace
+from hpo.templates import without_template_tags
 
 log = logging.getLogger(__name__)
 
@@ -377,6 +378,10 @@ class OptunaStrategy(SearchStrategy):
                 parameter_override=override,
                 tags=[f"study:{self.study.study_name}", f"trial:{trial.number}"],
             )
+            # The clone came with the template's tags: a trial must never be found as a template.
+            clone = job.task
+            assert clone is not None, "ClearmlJob clones the template (caching and clone skipping are off)"
+            clone.set_tags(without_template_tags(clone.get_tags()))
             trial.set_user_attr("task_id", job.task_id())
             trial.set_user_attr("queue", queue)
             trial.set_user_attr("attempts", attempt)
