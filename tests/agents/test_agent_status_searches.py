@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hpo import agents as local_agents
 from hpo.paths import searches_dir
-from tests.agents.conftest import POLL_S, AgentEnv
+from tests.support.agents import POLL_S, AgentEnv
 
 
 def test_status_lists_a_searchs_own_agents_with_their_study(agents: AgentEnv) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
-from tests.data.fixtures import write_reviews
+from tests.support.data import write_reviews
+from tests.support.server import free_port
 
 pytestmark = pytest.mark.slow
 

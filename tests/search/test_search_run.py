@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 
 import optuna
 import pytest
 
 from hpo._processes import pid_alive
 from hpo.agents import read_state
-from tests.search.conftest import SearchEnv, kill_group
+from tests.support.search import SearchEnv, kill_group
+from tests.support.waiting import wait_for
 
 
 def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
-    space = search_env.space(trials=5, concurrency=2)
+    # `fixed` arguments reach every trial without being searched: 4 iterations instead of the template's 3
+    space = search_env.space(trials=5, concurrency=2, fixed={"General/iterations": 4})
     run = search_env.hpo("search", str(space), "--json", "--local-workers", "2", "--dashboard", "--dashboard-port", "0")
     assert run.returncode == 0, run.stderr[-6000:]
     assert "optuna-dashboard: http://127.0.0.1:" in run.stderr  # served beside the search, stopped with it
@@ -26,6 +27,7 @@ def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
     tasks = search_env.trials()
     assert len(tasks) == 5, tasks
     assert {t["status"] for t in tasks} == {"completed"}
+    assert {t["params"]["iterations"] for t in tasks} == {"4"}
     trials = search_env.study(summary["study"])
     assert sorted(t["attrs"]["task_id"] for t in trials) == sorted(t["id"] for t in tasks)
     for trial in trials:
@@ -34,11 +36,12 @@ def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
         assert trial["attrs"]["state"] == "completed"
         # intermediate values are the reported series, at the iterations the trial reported
         x = trial["params"]["General/x"]
-        expected = {i: (1.0 - (x - 0.3) ** 2) * (i + 1) / 3 for i in range(3)}
+        expected = {i: (1.0 - (x - 0.3) ** 2) * (i + 1) / 4 for i in range(4)}
         assert trial["intermediate"].keys() <= expected.keys()
         for step, value in trial["intermediate"].items():
             assert abs(value - expected[step]) < 1e-6
-        assert abs(trial["values"][0] - expected[2]) < 1e-6
+        assert abs(trial["values"][0] - expected[3]) < 1e-6
+        assert "General/iterations" not in trial["params"]  # fixed, not searched
     best = max(trials, key=lambda t: t["values"][0])
     assert summary["best"]["task_id"] == best["attrs"]["task_id"]
     assert search_env.queue_entries().get("default", 0) == 0
@@ -121,18 +124,6 @@ def test_pruning_stops_a_trial_whose_curve_is_poor(search_env: SearchEnv) -> Non
     assert summary["counts"]["pruned"] == 1 and summary["counts"]["completed"] == 2
 
 
-def _wait_for(condition, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except Exception:  # the study may not exist yet
-            pass
-        time.sleep(0.5)
-    raise AssertionError("timed out waiting for the search")
-
-
 def test_resume_after_kill_finishes_the_budget_without_rerunning(search_env: SearchEnv) -> None:
     space = search_env.space(
         trials=6,
@@ -144,7 +135,10 @@ def test_resume_after_kill_finishes_the_budget_without_rerunning(search_env: Sea
     )
     controller = search_env.spawn("search", str(space), "--local-workers", "2", "--study", "resumable")
     try:
-        _wait_for(lambda: sum(t["state"] == "COMPLETE" for t in search_env.study("resumable")) >= 2)
+        wait_for(
+            lambda: sum(t["state"] == "COMPLETE" for t in search_env.study_so_far("resumable")) >= 2,
+            what="two completed trials",
+        )
     finally:
         kill_group(controller)
     before = search_env.study("resumable")
@@ -223,11 +217,12 @@ def _slow_search(
     )
     controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", study, *extra)
     try:
-        _wait_for(
+        wait_for(
             lambda: (
                 controller.poll() is not None  # ended already (--time-limit)
-                or any(t["attrs"].get("state") == "running" for t in search_env.study(study))
-            )
+                or any(t["attrs"].get("state") == "running" for t in search_env.study_so_far(study))
+            ),
+            what="a running trial or the controller's end",
         )
     except BaseException:
         kill_group(controller)

@@ -6,7 +6,7 @@ import json
 import subprocess
 import time
 
-from tests.search.conftest import SearchEnv, kill_group
+from tests.support.search import SearchEnv, kill_group
 
 # Every way of finding templates by tag: a raw tag query (what any tool might run), and ours.
 LOOKUP = """

@@ -19,7 +19,7 @@ import pytest
 
 from hpo.connection import sdk_config_file
 from hpo.server._query import project
-from tests.conftest import Env
+from tests.support.server import Env
 
 SCRIPT = """
 import json

@@ -1,4 +1,4 @@
-"""Fixtures for search tests: a real server, a fast trivial template, real agents and the real CLI.
+"""Search test helpers: a real server, a fast trivial template, real agents and the real CLI.
 
 The ``curve`` template reports ``validation/score`` over a few iterations, a known function of
 its connected ``x`` (best at x = 0.3), and fails on request: enough to exercise every path of a
@@ -7,6 +7,7 @@ search in seconds instead of training a model.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from hpo.server import _process
-from tests.conftest import Env, free_port, sdk_env
+from tests.support.server import Env, free_port, sdk_env
 
 TASK_TIMEOUT_S = 5.0  # a trial whose agent died is failed by the server within seconds
 
@@ -157,6 +157,15 @@ class SearchEnv:
             for t in study.get_trials(deepcopy=False)
         ]
 
+    def study_so_far(self, name: str) -> list[dict[str, Any]]:
+        """:meth:`study`, or no trials while the search has not created its storage or study yet."""
+        if not (self.root / "hpo_home" / "studies.db").exists():
+            return []
+        try:
+            return self.study(name)
+        except KeyError:  # Optuna: no study of that name yet
+            return []
+
     def study_attrs(self, name: str) -> dict[str, Any]:
         import optuna
 
@@ -171,9 +180,9 @@ def kill_group(proc: subprocess.Popen[str]) -> None:
     proc.wait(timeout=10)
 
 
-@pytest.fixture
-def search_env(tmp_path: Path) -> Iterator[SearchEnv]:
-    """A fresh server (short task timeout) with the curve template; search agents stopped after the test."""
+@contextlib.contextmanager
+def start_search_env(tmp_path: Path) -> Iterator[SearchEnv]:
+    """A fresh server (short task timeout) with the curve template; search agents stopped at the end."""
     data_dir = tmp_path / "server"
     server, _ = _process.start(data_dir, port=free_port(), task_timeout_s=TASK_TIMEOUT_S)
     ctx = SearchEnv(Env(server, tmp_path, sdk_env(server, tmp_path)))
