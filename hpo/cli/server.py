@@ -96,7 +96,10 @@ def status(
 
 @app.command()
 def env(data_dir: DataDirOpt = None) -> None:
-    """Print ``export CLEARML_...`` lines for ``eval``; starts the server when it is not running."""
+    """Print ``export CLEARML_...`` lines for ``eval``; starts the server when it is not running.
+
+    Its CLEARML_CONFIG_FILE includes your clearml.conf and turns the SDK's reporting subprocess off.
+    """
 
     def work() -> None:
         server, _ = _process.start(_dir(data_dir))

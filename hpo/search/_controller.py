@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from hpo.errors import ConfigError, HPOError
-from hpo.paths import hpo_home
+from hpo.paths import hpo_home, searches_dir
 from hpo.search._sampling import make_pruner, make_sampler
 from hpo.search._space import SearchSpace, check_template_parameters, load_space, with_overrides
 from hpo.study import (
@@ -150,7 +150,7 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
 
 def local_agents_home(study_name: str) -> Path:
     """Where ``--local-workers`` agents of a search keep their state and logs."""
-    return hpo_home() / "searches" / _safe(study_name)
+    return searches_dir() / _safe(study_name)
 
 
 def new_log_file() -> Path:

@@ -48,6 +48,7 @@ from hpo.study import (
     study_lock,
     write_controller_record,
 )
+from hpo.templates import without_template_tags
 
 log = logging.getLogger(__name__)
 
@@ -444,6 +445,10 @@ class OptunaStrategy(SearchStrategy):
                 parameter_override=override,
                 tags=[f"study:{self.study.study_name}", f"trial:{trial.number}"],
             )
+            # The clone came with the template's tags: a trial must never be found as a template.
+            clone = job.task
+            assert clone is not None, "ClearmlJob clones the template (caching and clone skipping are off)"
+            clone.set_tags(without_template_tags(clone.get_tags()))
             trial.set_user_attr(TrialAttr.TASK_ID, job.task_id())
             trial.set_user_attr(TrialAttr.QUEUE, queue)
             trial.set_user_attr(TrialAttr.ATTEMPTS, attempt)
