@@ -374,7 +374,7 @@ def _drive(
 
 def _promote(study: optuna.Study) -> Promotion | None:
     """Promote the best model at the end of a finished search; a failed promotion never fails the search."""
-    from hpo.promotion import promote_study
+    from hpo.promotion import promote_study  # here, so that `hpo status` (which imports hpo.search) skips it
 
     try:
         return promote_study(study)
