@@ -157,6 +157,7 @@ def _make_api(state: ServerState) -> Callable[[Request], Any]:
             else:
                 data = await state.on_store_thread(state.handle, handler, call)
         except APIError as err:
+            log.debug("refused %s: %s", endpoint, err.msg)
             return _envelope(endpoint, version, err.code, err.subcode, err.msg, err.extra or {})
         except Exception as err:  # a bug: answer 500 (never retried forever), keep serving
             log.error("%s failed:\n%s", endpoint, traceback.format_exc())

@@ -119,7 +119,7 @@ def start(
     if running is not None:
         if port not in (None, 0, running.port):
             raise ServerError(
-                f"the server of {data_dir} already runs at {running.url} (pid {running.pid}), not on port {port};"
+                f"the server already runs at {running.url} (pid {running.pid}), not on port {port};"
                 " stop it first (hpo server stop) to serve on another port"
             )
         return running, False

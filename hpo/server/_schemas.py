@@ -11,6 +11,8 @@ Leniency, chosen so that nothing the SDK or the agent sends is refused:
   newer fields), and ``required`` is left to the handlers, which name the missing field.
 - ``null`` is accepted for every field, as "not given" (the SDK sends ``null`` for unset fields).
 - ``format`` and ``additionalProperties: false`` are not enforced.
+- An ``integer`` may come as a JSON float within 64 bits (the agent reports ``disk_free_home:
+  60.5``), and string enums match without case (the agent logs ``"level": "INFO"``).
 
 What is enforced is the type of every listed field, of list items and of map values, ``enum``,
 ``const``, ``minimum`` and ``maximum``: a handler can trust that ``only_fields`` is a list of
@@ -36,9 +38,18 @@ Schema = dict[str, Any]
 # A checker returns None when the value fits, else a message naming the path and the problem.
 Checker = Callable[[Any, str], str | None]
 
+_INT64 = 2**63
+
+
+def _integer(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and -_INT64 <= value < _INT64)
+
+
 _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "integer": _integer,
     "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
     "array": lambda v: isinstance(v, list),
@@ -48,6 +59,8 @@ _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
 
 
 def _kind(value: Any) -> str:
+    if isinstance(value, float):
+        return "number"
     for name in ("boolean", "integer", "number", "string", "array", "object", "null"):
         if _JSON_TYPES[name](value):
             return name
@@ -106,6 +119,10 @@ def request_schemas() -> dict[str, Schema]:
         for endpoint, cls in batches.items():
             if cls in by_class:
                 schemas[endpoint] = by_class[cls]
+    for endpoint in list(schemas):
+        # the web UI's ``*.get_all_ex`` takes what ``get_all`` takes (and more); the SDK has no schema
+        if endpoint.endswith(".get_all"):
+            schemas.setdefault(endpoint + "_ex", schemas[endpoint])
     return schemas
 
 
@@ -191,8 +208,13 @@ def _type_check(spec: str | list[str]) -> Checker:
 
 
 def _enum_check(allowed: list[Any]) -> Checker:
+    folded = {a.lower() for a in allowed if isinstance(a, str)}
+    others = [a for a in allowed if not isinstance(a, str)]
+
     def check(value: Any, path: str) -> str | None:
-        if value is None or any(value == a and type(value) is type(a) for a in allowed):
+        if value is None or (isinstance(value, str) and value.lower() in folded):
+            return None
+        if not isinstance(value, str) and any(value == a and type(value) is type(a) for a in others):
             return None
         shown = ", ".join(repr(a) for a in allowed if a is not None)
         return f"'{path}' must be one of {shown}, got {_preview(value)}"
