@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import logging
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -90,12 +91,29 @@ def _class_schema(node: ast.ClassDef) -> tuple[str, Schema] | None:
     return None
 
 
-@lru_cache(maxsize=1)
+_loaded: dict[str, Schema] | None = None
+_loading = threading.Lock()
+
+
+def schemas_ready() -> bool:
+    """Whether :func:`request_schemas` answers at once (the transport checks inline only then)."""
+    return _loaded is not None
+
+
 def request_schemas() -> dict[str, Schema]:
     """Every endpoint's request schema, by endpoint name (``tasks.get_all``).
 
-    A batch endpoint (``events.add_batch``) maps to the schema of one of its lines.
+    Read once per process (a fraction of a second); callers that come while it is being read
+    wait for that read. A batch endpoint (``events.add_batch``) maps to the schema of one line.
     """
+    global _loaded
+    with _loading:
+        if _loaded is None:
+            _loaded = _read_schemas()
+    return _loaded
+
+
+def _read_schemas() -> dict[str, Schema]:
     spec = importlib.util.find_spec(API_PACKAGE.split(".")[0])
     if spec is None or spec.origin is None:  # pragma: no cover - clearml is a dependency
         log.warning("the clearml SDK is not installed: requests are not checked against its schemas")
