@@ -17,6 +17,7 @@ import asyncio
 import json
 import math
 import re
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -57,21 +58,31 @@ async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
             raise too_large(limit, size)
     chunks: list[bytes] = []
     total = 0
-    stream = request.stream().__aiter__()
-    while True:
-        try:
-            chunk = await asyncio.wait_for(stream.__anext__(), timeout_s)
-        except StopAsyncIteration:
-            break
-        except asyncio.TimeoutError:
-            raise APIError(408, 0, f"Request body incomplete: nothing arrived for {timeout_s:g} s") from None
-        except ClientDisconnect:
-            raise APIError(400, 12, "Request body incomplete: the client disconnected") from None
+    async for chunk in timed_stream(request, timeout_s):
         total += len(chunk)
         if total > limit:
             raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def timed_stream(request: Request, timeout_s: float) -> AsyncGenerator[bytes, None]:
+    """The request body chunk by chunk, failing with 408 when a chunk takes longer than ``timeout_s``.
+
+    Raises:
+        APIError: 408 on a stall; 400 when the client disconnects mid-body.
+    """
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), timeout_s)
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:
+            raise APIError(408, 0, f"Request body incomplete: nothing arrived for {timeout_s:g} s") from None
+        except ClientDisconnect:
+            raise APIError(400, 12, "Request body incomplete: the client disconnected") from None
+        yield chunk
 
 
 def _reject_constant(name: str) -> Any:

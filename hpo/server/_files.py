@@ -18,23 +18,23 @@ needed, a directory where the file goes, a name or path over the OS limit) answe
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from hpo.server._auth import Credentials, check_token
+from hpo.server._body import timed_stream
 from hpo.server._errors import APIError
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -107,21 +107,6 @@ def _write(source: BinaryIO, target: Path) -> None:
         raise
 
 
-async def _timed(request: Request, timeout_s: float) -> AsyncGenerator[bytes, None]:
-    """The request body, chunk by chunk, failing with 408 when a chunk takes longer than ``timeout_s``."""
-    stream = request.stream().__aiter__()
-    while True:
-        try:
-            chunk = await asyncio.wait_for(stream.__anext__(), timeout_s)
-        except StopAsyncIteration:
-            return
-        except asyncio.TimeoutError:
-            raise APIError(408, 0, f"Upload incomplete: nothing arrived for {timeout_s:g} s") from None
-        except ClientDisconnect:
-            raise APIError(400, 0, "Upload incomplete: the client disconnected") from None
-        yield chunk
-
-
 def path_error(err: OSError, path: str) -> APIError:
     """The 4xx answer for an OS error about a client's path (500 only for what is really ours)."""
     status, why = _PATH_ERRORS.get(err.errno or 0, (500, err.strerror or "file system error"))
@@ -135,7 +120,7 @@ async def _upload(root: Path, request: Request, folder: str, timeout_s: float) -
         raise APIError(400, 12, "Upload must be multipart/form-data, one part per file, field name = object path")
     parser = _Parser(
         request.headers,
-        _timed(request, timeout_s),
+        timed_stream(request, timeout_s),
         max_files=MAX_PARTS,
         max_fields=MAX_PARTS,
         max_part_size=_MAX_FIELD_BYTES,
