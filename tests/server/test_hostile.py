@@ -91,6 +91,18 @@ def test_deep_value_is_not_stored(api: RawAPI, task_id: str) -> None:
     assert_canaries(api, task_id)
 
 
+def test_deepest_allowed_value_leaves_the_task_writable(api: RawAPI, task_id: str) -> None:
+    deep: Any = "leaf"
+    for _ in range(63):  # with the body itself: 64 levels, the most a body may nest
+        deep = {"x": deep}
+    api.call("tasks.edit", {"task": task_id, "runtime": deep})
+    api.call("tasks.edit", {"task": task_id, "comment": "after"})
+    event = {"task": task_id, "type": "log", "msg": "m", "level": "info"}
+    assert raw_body(api, "events.add_batch", json.dumps(event).encode(), "application/json-lines").status_code == 200
+    api.call("tasks.edit", {"task": task_id, "runtime": {}})
+    assert_canaries(api, task_id)
+
+
 @pytest.mark.parametrize(
     ("endpoint", "body"),
     [
