@@ -11,7 +11,7 @@ HTTP on 127.0.0.1:
 2. the same while each hostile request is in flight: a ReDoS name filter (``^(a+)+$``), ``only_fields``
    as a 1 MB string on ``projects.get_all`` and ``queues.get_all``, a ``--events`` event batch, and
    a 100 MB unauthenticated body to ``debug.ping``; with each request's answer and duration;
-3. the server's RSS (VmRSS, and VmHWM, its peak) before and after the 100 MB body.
+3. the server's RSS (VmRSS, and VmHWM, its peak) before and after the 100 MB body (sent first).
 
 Prints each max ping against the anchor.
 """
@@ -38,29 +38,34 @@ from tests.api import RawAPI  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 
-def _pings(url: str, stop: threading.Event, out: list[float]) -> None:
+def _pings(url: str, stop: threading.Event, out: list[tuple[float, float]]) -> None:
     with httpx.Client(timeout=60) as client:
         while not stop.is_set():
             started = time.perf_counter()
             client.post(f"{url}/debug.ping", json={})
-            out.append(time.perf_counter() - started)
+            out.append((started, time.perf_counter()))
             time.sleep(0.005)
 
 
 def _beside(url: str, request: Callable[[], httpx.Response]) -> tuple[list[float], httpx.Response, float]:
+    """Latencies of the pings that overlapped ``request`` (at least the first one after it began)."""
     stop = threading.Event()
-    latencies: list[float] = []
-    pinger = threading.Thread(target=_pings, args=(url, stop, latencies))
+    pings: list[tuple[float, float]] = []
+    pinger = threading.Thread(target=_pings, args=(url, stop, pings))
     pinger.start()
-    time.sleep(0.2)
+    while not pings:
+        time.sleep(0.01)
     started = time.perf_counter()
     try:
         response = request()
     finally:
-        took = time.perf_counter() - started
+        ended = time.perf_counter()
+        while not any(end > started for _, end in pings):
+            time.sleep(0.01)
         stop.set()
         pinger.join()
-    return latencies, response, took
+    overlapping = [end - begin for begin, end in pings if end > started and begin < ended]
+    return overlapping, response, ended - started
 
 
 def _rss_kib(pid: int) -> dict[str, int]:
@@ -91,9 +96,21 @@ def _run(server: _process.RunningServer, events: int) -> None:
     idle, _, _ = _beside(server.url, lambda: (time.sleep(2), api.raw("debug.ping"))[1])
     anchor = max(idle)
     print(f"anchor: idle debug.ping p50 {statistics.median(idle) * 1000:.1f} ms, max {anchor * 1000:.1f} ms")
+    # first, so that VmHWM (the peak) is this request's and no earlier one's
+    big = b"{" + b" " * (100 * 1024 * 1024) + b"}"
+    before = _rss_kib(server.pid)
+    latencies, response, took = _beside(
+        server.url,
+        lambda: httpx.post(f"{server.url}/debug.ping", content=big, headers={"Content-Type": "application/json"}),
+    )
+    after = _rss_kib(server.pid)
+    print(
+        f"100 MB unauthenticated body to debug.ping: answered {response.status_code} in {took * 1000:.0f} ms;"
+        f" server RSS {before['VmRSS'] / 1024:.0f} -> {after['VmRSS'] / 1024:.0f} MiB"
+        f" (peak {after['VmHWM'] / 1024:.0f} MiB); debug.ping beside it: max {max(latencies) * 1000:.1f} ms"
+    )
     line = '{"task": "%s", "type": "training_stats_scalar", "metric": "m", "variant": "v", "value": 1, "iter": %d}'
     batch = "\n".join(line % (task, i) for i in range(events)).encode()
-    big = b"{" + b" " * (100 * 1024 * 1024) + b"}"
     probes: list[tuple[str, Callable[[], httpx.Response]]] = [
         ("ReDoS name filter ^(a+)+$", lambda: api.raw("tasks.get_all", {"name": "^(a+)+$"})),
         ("projects.get_all only_fields 1 MB string", lambda: api.raw("projects.get_all", {"only_fields": "x" * 2**20})),
@@ -111,17 +128,6 @@ def _run(server: _process.RunningServer, events: int) -> None:
             f"{name}: answered {response.status_code} in {took * 1000:.0f} ms; debug.ping beside it:"
             f" {len(latencies)} pings, max {max(latencies) * 1000:.1f} ms ({max(latencies) / anchor:.1f}x the anchor)"
         )
-    before = _rss_kib(server.pid)
-    latencies, response, took = _beside(
-        server.url,
-        lambda: httpx.post(f"{server.url}/debug.ping", content=big, headers={"Content-Type": "application/json"}),
-    )
-    after = _rss_kib(server.pid)
-    print(
-        f"100 MB unauthenticated body to debug.ping: answered {response.status_code} in {took * 1000:.0f} ms;"
-        f" server RSS {before['VmRSS'] / 1024:.0f} -> {after['VmRSS'] / 1024:.0f} MiB"
-        f" (peak {after['VmHWM'] / 1024:.0f} MiB); debug.ping beside it: max {max(latencies) * 1000:.1f} ms"
-    )
     print(json.dumps({"anchor_ms": anchor * 1000}))
     api.close()
 
