@@ -99,7 +99,9 @@ class ServerState:
         self.db.close()
 
 
-def _envelope(endpoint: str, version: str | None, code: int, subcode: int, msg: str, data: Any) -> Response:
+def _envelope(
+    endpoint: str, version: str | None, code: int, subcode: int, msg: str, data: Any, close: bool = False
+) -> Response:
     meta = {
         "id": uuid.uuid4().hex,
         "trx": uuid.uuid4().hex,
@@ -110,7 +112,9 @@ def _envelope(endpoint: str, version: str | None, code: int, subcode: int, msg: 
         "error_stack": "",
         "error_data": {},
     }
-    return JSONResponse({"meta": meta, "data": data}, status_code=code)
+    # close a connection whose body was left unread, instead of reading (and discarding) it all
+    headers = {"connection": "close"} if close else None
+    return JSONResponse({"meta": meta, "data": data}, status_code=code, headers=headers)
 
 
 def _checked_body(endpoint: str, raw: bytes, content_type: str, query: Data) -> tuple[Data, list[Data] | None]:
@@ -135,6 +139,7 @@ def _make_api(state: ServerState) -> Callable[[Request], Any]:
         match = _PATH.match(request.url.path)
         endpoint = match["endpoint"] if match else request.url.path.strip("/")[:100]
         version = match["version"] if match else None
+        unread = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
         try:
             public = endpoint in PUBLIC
             identity = (
@@ -147,6 +152,7 @@ def _make_api(state: ServerState) -> Callable[[Request], Any]:
                 raise invalid_endpoint(endpoint) if match else APIError(400, 1, "Invalid endpoint: malformed path")
             limit = PUBLIC_BODY_LIMIT if public else config.max_body_bytes
             raw = await read_body(request, limit, config.body_timeout_s)
+            unread = False
             ctype = request.headers.get("content-type", "")
             query = dict(request.query_params)
             if len(raw) < 4096 and (schemas_ready() or endpoint == "debug.ping"):  # not worth a thread hop
@@ -160,7 +166,7 @@ def _make_api(state: ServerState) -> Callable[[Request], Any]:
                 data = await state.on_store_thread(state.handle, handler, call)
         except APIError as err:
             log.debug("refused %s: %s", endpoint, err.msg)
-            return _envelope(endpoint, version, err.code, err.subcode, err.msg, err.extra or {})
+            return _envelope(endpoint, version, err.code, err.subcode, err.msg, err.extra or {}, close=unread)
         except Exception as err:  # a bug: answer 500 (never retried forever), keep serving
             log.error("%s failed:\n%s", endpoint, traceback.format_exc())
             return _envelope(endpoint, version, 500, 0, f"Internal server error: {type(err).__name__}", {})

@@ -212,7 +212,7 @@ def _raw_request(server: _process.RunningServer, head: str, body: bytes = b"", w
         try:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
-        except TimeoutError:
+        except (TimeoutError, ConnectionResetError):  # the server closed on a body it would not read
             pass
         return b"".join(chunks)
 
@@ -228,7 +228,10 @@ def test_oversized_chunked_body_is_413(server: _process.RunningServer) -> None:
     chunk = b"x" * 65536
     body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(4)) + b"0\r\n\r\n"
     head = "GET /debug.ping HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-    assert _raw_request(server, head, body).startswith(b"HTTP/1.1 413")
+    answer = _raw_request(server, head, body)
+    # refused after 64 KiB: the 413 arrives, unless the close that follows it reset the connection first
+    assert answer.startswith(b"HTTP/1.1 413") or answer == b"", answer[:200]
+    assert httpx.post(f"{server.url}/debug.ping", json={}).status_code == 200
 
 
 def test_unauthenticated_body_is_never_read(server: _process.RunningServer) -> None:
