@@ -17,13 +17,14 @@ from typing import Any
 
 from hpo.connection import config_file, config_values, task_web_url
 from hpo.errors import ServerError
+from hpo.study import TrialAttr
 
 log = logging.getLogger(__name__)
 
 # Trial user attribute added for the dashboard (read-side only: nothing is written to the study).
 URL_ATTR = "clearml_url"
 # Trial user attributes that tie a trial to ClearML, in the order the note lists them.
-CLEARML_ATTRS = ("task_id", "queue", "state", "model_id")
+CLEARML_ATTRS = (TrialAttr.TASK_ID, TrialAttr.QUEUE, TrialAttr.STATE, TrialAttr.MODEL_ID)
 
 
 def configured_web_host(web_host: str | None = None) -> str | None:
@@ -50,7 +51,7 @@ def task_url(web_host: str, task_id: str) -> str:
 
 def trial_note(user_attrs: Mapping[str, Any], web_host: str | None) -> str:
     """A Markdown note for a trial: its ClearML attributes and, with a web UI, a link to its task."""
-    task_id = user_attrs.get("task_id")
+    task_id = user_attrs.get(TrialAttr.TASK_ID)
     if not task_id:
         return ""
     lines = ["### ClearML"]

@@ -19,7 +19,8 @@ import optuna
 
 from hpo.dashboard._links import configured_web_host
 from hpo.dashboard._storage import LinkedStorage
-from hpo.errors import ConfigError, HPOError, NotFoundError
+from hpo.errors import ConfigError, HPOError
+from hpo.study import load, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,6 @@ def start_dashboard(
     """
     from optuna_dashboard import wsgi
 
-    from hpo.search import open_storage
-
     storage = open_storage(storage_url)
     path = "/dashboard"
     if study is not None:
@@ -119,13 +118,7 @@ def start_dashboard(
 
 
 def _study_id(storage: optuna.storages.BaseStorage, study: str) -> int:
-    try:
-        return int(storage.get_study_id_from_name(study))
-    except KeyError as err:
-        from hpo.search import study_names
-
-        known = ", ".join(study_names(storage)) or "none"
-        raise NotFoundError(f"no study {study!r} in the storage (studies: {known}); see `hpo studies`") from err
+    return int(storage.get_study_id_from_name(load(study, storage).study_name))
 
 
 __all__ = ["DEFAULT_PORT", "DashboardHandle", "start_dashboard"]

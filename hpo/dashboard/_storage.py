@@ -29,6 +29,7 @@ from optuna.study._frozen import FrozenStudy
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.dashboard._links import URL_ATTR, task_url, trial_note
+from hpo.study import StudyAttr, TrialAttr
 
 # optuna-dashboard's note layout in study system attributes (optuna_dashboard/_note.py, 0.21).
 _NOTE_VER = "dashboard:{trial_id}:note_ver"
@@ -55,7 +56,7 @@ class LinkedStorage(BaseStorage):
 
     # ---- what is decorated ----------------------------------------------------------------
     def _decorate(self, trial: FrozenTrial) -> FrozenTrial:
-        task_id = trial.user_attrs.get("task_id")
+        task_id = trial.user_attrs.get(TrialAttr.TASK_ID)
         if not task_id or not self.web_host:
             return trial
         linked = copy.copy(trial)  # the base storage may cache and share its trial objects
@@ -174,7 +175,7 @@ class LinkedStorage(BaseStorage):
 
 def _objective_names(study_user_attrs: dict[str, Any]) -> list[str]:
     """``title/series`` of each objective the search recorded (``[[title, series, direction], ...]``)."""
-    objectives = study_user_attrs.get("objectives")
+    objectives = study_user_attrs.get(StudyAttr.OBJECTIVES)
     if not isinstance(objectives, list) or not all(isinstance(o, list) and len(o) >= 2 for o in objectives):
         return []
     return [f"{o[0]}/{o[1]}" for o in objectives]

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from hpo import task_status
 from hpo.connection import check_files_server
 from hpo.data._table import COLUMNS, SPLIT, SPLITS
 from hpo.errors import ConfigError, HPOError
@@ -85,7 +86,7 @@ def _existing(name: str, project: str, version: str, content: str) -> DatasetVer
         if info.get("version") != version:
             continue
         status = str(getattr(info.get("status"), "value", info.get("status")))
-        if status not in ("completed", "published", "closed"):
+        if status not in task_status.DATASET_FINAL:
             raise ConfigError(
                 f"dataset {name!r} version {version} in project {project!r} exists but is unfinished"
                 f" (status {status}, id {info['id']}); delete it (`clearml-data delete --id {info['id']}`)"
@@ -108,7 +109,7 @@ def _delete_unfinished(name: str, project: str, version: str, content: str) -> N
     for info in _versions(name, project, only_completed=False):
         status = str(getattr(info.get("status"), "value", info.get("status")))
         if info.get("version") == version and _content_of(list(info.get("tags") or [])) == content:
-            if status not in ("completed", "published", "closed"):
+            if status not in task_status.DATASET_FINAL:
                 log.warning("deleting the unfinished dataset %s (%s %s)", info["id"], name, version)
                 Dataset.delete(dataset_id=info["id"], force=True)
 

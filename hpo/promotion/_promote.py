@@ -27,7 +27,8 @@ from hpo.errors import NotFoundError
 from hpo.promotion import _records as records
 from hpo.promotion._lock import ServerLock
 from hpo.promotion._records import BEST, CHAMPION, STUDY_PREFIX, DatasetRef, ModelRecord
-from hpo.promotion._select import Candidate, Objective, choose, completed_in_study, load_study, objectives_of
+from hpo.promotion._select import Candidate, choose, completed_in_study
+from hpo.study import Objective, StudyAttr, TrialAttr, load, objectives_of
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def _repair(winner: str | None, template: str, dataset: DatasetRef) -> None:
 
 
 def _candidate(study: optuna.Study) -> tuple[Candidate, list[str]]:
-    ids = [str(t.user_attrs["task_id"]) for t in completed_in_study(study)]
+    ids = [str(t.user_attrs[TrialAttr.TASK_ID]) for t in completed_in_study(study)]
     candidate, skipped = choose(study, _statuses(ids))
     if candidate is None:
         why = "; ".join(skipped) or "no trial completed"
@@ -183,9 +184,9 @@ def promote_study(
         ConfigError: The study has no objectives recorded.
         LockError: Another promotion of the same template and dataset held the lock too long.
     """
-    loaded = load_study(study, storage) if isinstance(study, str) else study
+    loaded = load(study, storage) if isinstance(study, str) else study
     objectives = objectives_of(loaded)
-    template = str(loaded.user_attrs.get("template") or "")
+    template = str(loaded.user_attrs.get(StudyAttr.TEMPLATE) or "")
     candidate, skipped = _candidate(loaded)
     model_id = candidate.model_id or records.output_model(candidate.task_id)
     if model_id is None:

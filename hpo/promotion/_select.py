@@ -1,9 +1,9 @@
 """Which trial of a study is its best: only completed trials whose ClearML task completed.
 
 Eligible trials are Optuna ``COMPLETE`` trials that the search labelled ``completed`` (or never
-labelled), that carry a ClearML ``task_id``, and whose task is ``completed`` (or ``published``,
-which only a completed task becomes) *now*: a trial whose task is still running, failed, or was
-stopped is never promoted, whatever Optuna recorded.
+labelled), that carry a ClearML ``task_id``, and whose task *now* has a status in
+:data:`hpo.task_status.SUCCEEDED` (``completed`` or ``published``): a trial whose task is still
+running, failed, or was stopped or closed is never promoted, whatever Optuna recorded.
 
 With one objective the best is the extreme value. With several, the best is taken from the
 first non-dominated front of the eligible trials (a true Pareto sort, not Optuna's
@@ -20,11 +20,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from hpo.errors import ConfigError, NotFoundError
-from hpo.search._space import Objective
-
-# Task statuses a promotable trial may have: only a completed task can have been published.
-DONE_STATUSES = ("completed", "published")
+from hpo.study import Objective, TrialAttr, TrialLabel, objectives_of
+from hpo.task_status import SUCCEEDED
 
 
 @dataclass(frozen=True)
@@ -36,27 +33,6 @@ class Candidate:
     params: dict[str, Any]
     task_id: str
     model_id: str | None
-
-
-def objectives_of(study: optuna.Study) -> list[Objective]:
-    """The study's objectives from its ``objectives`` user attribute (``[[title, series, max|min]]``).
-
-    Raises:
-        ConfigError: The attribute is missing or does not match the study's directions.
-    """
-    raw = study.user_attrs.get("objectives")
-    directions = ["max" if d == optuna.study.StudyDirection.MAXIMIZE else "min" for d in study.directions]
-    if not raw:
-        raise ConfigError(
-            f"study {study.study_name!r} has no 'objectives' user attribute (a list of [title, series, max|min]);"
-            " it was not made by `hpo search`: set it with study.set_user_attr('objectives', ...)"
-        )
-    objectives = [Objective(str(o[0]), str(o[1]), str(o[2])) for o in raw]
-    if [o.direction for o in objectives] != directions:
-        raise ConfigError(
-            f"study {study.study_name!r}: objectives {raw} disagree with the study's directions {directions}"
-        )
-    return objectives
 
 
 def dominates(a: Sequence[float], b: Sequence[float], objectives: Sequence[Objective]) -> bool:
@@ -87,8 +63,8 @@ def completed_in_study(study: optuna.Study) -> list[FrozenTrial]:
     """Trials the study itself says completed, each with a ClearML task."""
     out = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        label = trial.user_attrs.get("state")
-        if label not in (None, "completed") or not trial.user_attrs.get("task_id"):
+        label = trial.user_attrs.get(TrialAttr.STATE)
+        if label not in (None, TrialLabel.COMPLETED) or not trial.user_attrs.get(TrialAttr.TASK_ID):
             continue
         if trial.values is None or any(v is None for v in trial.values):
             continue
@@ -106,51 +82,31 @@ def choose(study: optuna.Study, task_status: Mapping[str, str]) -> tuple[Candida
     objectives = objectives_of(study)
     eligible, skipped = [], []
     for trial in completed_in_study(study):
-        task_id = str(trial.user_attrs["task_id"])
+        task_id = str(trial.user_attrs[TrialAttr.TASK_ID])
         status = task_status.get(task_id)
-        if status in DONE_STATUSES:
+        if status in SUCCEEDED:
             eligible.append(trial)
         else:
             skipped.append(f"trial {trial.number}: task {task_id} is {status or 'deleted'}")
     best = best_of(eligible, objectives)
     if best is None:
         return None, skipped
-    model_id = best.user_attrs.get("model_id")
+    model_id = best.user_attrs.get(TrialAttr.MODEL_ID)
     candidate = Candidate(
         number=best.number,
         values=tuple(float(v) for v in best.values),
         params=dict(best.params),
-        task_id=str(best.user_attrs["task_id"]),
+        task_id=str(best.user_attrs[TrialAttr.TASK_ID]),
         model_id=str(model_id) if model_id else None,
     )
     return candidate, skipped
 
 
-def load_study(name: str, storage: str | None) -> optuna.Study:
-    """Study ``name`` from the search's storage (default: the one ``hpo search`` uses).
-
-    Raises:
-        NotFoundError: No such study.
-    """
-    from hpo.search import open_storage, study_names
-
-    store = open_storage(storage)
-    names = study_names(store)
-    if name not in names:
-        known = ", ".join(names) or "none"
-        raise NotFoundError(f"no study {name!r} in the storage (studies: {known}); see `hpo studies` or pass --storage")
-    return optuna.load_study(study_name=name, storage=store)
-
-
 __all__ = [
-    "DONE_STATUSES",
     "Candidate",
-    "Objective",
     "best_of",
     "choose",
     "completed_in_study",
     "dominates",
     "first_front",
-    "load_study",
-    "objectives_of",
 ]

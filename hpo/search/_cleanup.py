@@ -17,9 +17,11 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from hpo import task_status
 from hpo.agents import stop as stop_agents
-from hpo.search import _study, _trials
+from hpo.search import _trials
 from hpo.search._controller import local_agents_home
+from hpo.study import SearchState, StudyAttr, TrialAttr, TrialLabel, finish_trial, launched, load
 
 log = logging.getLogger(__name__)
 
@@ -41,38 +43,44 @@ def stop_dead_search(storage: optuna.storages.BaseStorage, name: str) -> Cleanup
     Raises:
         NotFoundError: No such study.
     """
-    study = _study.load(storage, name)
+    study = load(name, storage)
     attrs = dict(study.user_attrs)
     running = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
-    launched = [t for t in running if _study.launched(t)]
-    _trials.abort([str(t.user_attrs["task_id"]) for t in launched])
-    for trial in launched:
+    attached = [t for t in running if launched(t)]
+    _trials.abort([str(t.user_attrs[TrialAttr.TASK_ID]) for t in attached])
+    for trial in attached:
         truncated = bool(trial.intermediate_values)
         outcome = TrialState.PRUNED if truncated else TrialState.FAIL
-        _study.finish_trial(storage, study, trial.number, outcome, {"state": _study.STOPPED, "error": REASON})
-    unlaunched = [t for t in running if not _study.launched(t)]
+        finish_trial(
+            storage, study, trial.number, outcome, {TrialAttr.STATE: TrialLabel.STOPPED, TrialAttr.ERROR: REASON}
+        )
+    unlaunched = [t for t in running if not launched(t)]
     if unlaunched:
         base_name, parent = _draft_lookup(attrs)
         for trial in unlaunched:
             if base_name:
                 _trials.delete_drafts(_trials.task_name(base_name, name, trial.number), parent)
-            _study.finish_trial(
-                storage, study, trial.number, TrialState.FAIL, {"state": _study.FAILED, "error": "never launched"}
+            finish_trial(
+                storage,
+                study,
+                trial.number,
+                TrialState.FAIL,
+                {TrialAttr.STATE: TrialLabel.FAILED, TrialAttr.ERROR: "never launched"},
             )
-    _close_optimizer_task(attrs.get("optimizer_task_id"))
+    _close_optimizer_task(attrs.get(StudyAttr.OPTIMIZER_TASK_ID))
     stopped = stop_agents(home=local_agents_home(name), timeout=10)  # its --local-workers, if on this host
-    study.set_user_attr("state", _study.SEARCH_STOPPED)
-    study.set_user_attr("stop_reason", REASON)
-    study.set_user_attr("ended", time.time())
-    return Cleanup(aborted=len(launched), discarded=len(unlaunched), agents=len(stopped))
+    study.set_user_attr(StudyAttr.STATE, SearchState.STOPPED)
+    study.set_user_attr(StudyAttr.STOP_REASON, REASON)
+    study.set_user_attr(StudyAttr.ENDED, time.time())
+    return Cleanup(aborted=len(attached), discarded=len(unlaunched), agents=len(stopped))
 
 
 def _draft_lookup(attrs: dict[str, Any]) -> tuple[str | None, str]:
     """The template's name and the parent its trial clones get (the optimizer task, else the template)."""
     from clearml import Task
 
-    template_id = str(attrs.get("template_id") or "")
-    parent = str(attrs.get("optimizer_task_id") or template_id)
+    template_id = str(attrs.get(StudyAttr.TEMPLATE_ID) or "")
+    parent = str(attrs.get(StudyAttr.OPTIMIZER_TASK_ID) or template_id)
     try:
         return str(Task.get_task(task_id=template_id).name), parent
     except Exception as err:  # the template is gone: its drafts cannot be told apart
@@ -86,7 +94,7 @@ def _close_optimizer_task(task_id: Any) -> None:
     if not task_id:
         return
     states = _trials.fetch_states([str(task_id)])
-    if str(task_id) in states and states[str(task_id)].status in _trials.LIVE:
+    if str(task_id) in states and states[str(task_id)].status in task_status.LIVE:
         try:
             Task.get_task(task_id=str(task_id)).mark_stopped(force=True, status_message=REASON)
         except Exception as err:  # the study is what matters; the task is informative

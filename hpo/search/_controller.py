@@ -13,21 +13,38 @@ Two modes, chosen by :mod:`hpo.connection`:
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
 from hpo.errors import ConfigError, HPOError
-from hpo.paths import hpo_home
-from hpo.search import _study
+from hpo.paths import hpo_home, searches_dir
 from hpo.search._sampling import make_pruner, make_sampler
 from hpo.search._space import SearchSpace, check_template_parameters, load_space, with_overrides
-from hpo.search._strategy import OptunaStrategy
+from hpo.study import (
+    SearchState,
+    StudyAttr,
+    Summary,
+    TrialLabel,
+    create_named_study,
+    latest,
+    load,
+    mark_controller,
+    open_storage,
+    others_alive,
+    study_names,
+    summarize,
+)
+
+if TYPE_CHECKING:  # imported where used: the strategy pulls ClearML's optimizer, promotion the SDK
+    from hpo.promotion import Promotion
+    from hpo.search._strategy import OptunaStrategy
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +71,31 @@ class SearchOptions:
     retries: int | None = None
     poll_s: float = 0.5
     api_host: str | None = None
+    log_file: Path | None = None  # where the caller sends this process's logs; recorded in the study
 
 
 @dataclass
 class SearchResult:
-    summary: _study.Summary
+    """How a search ended.
+
+    Attributes:
+        summary: The study's summary at the end (its ``state`` is the search's state word).
+        reason: Why it ended: ``finished``, ``time limit``, ``stop requested``, ``Ctrl-C``, ``SIGTERM``...
+        error: What stopped it early, when it failed.
+        queues: The queues its trials ran on.
+        promotion: The promotion of its best model, when it finished with a completed trial.
+        interrupted: Whether Ctrl-C (or a signal the caller turned into ``KeyboardInterrupt``) ended it.
+    """
+
+    summary: Summary
     reason: str
     error: str | None = None
     queues: list[str] = field(default_factory=list)
-    promotion: Any = None  # hpo.promotion.Promotion, when the search finished with a completed trial
+    promotion: Promotion | None = None
+    interrupted: bool = False
 
 
-ProgressFn = Callable[[_study.Summary], None]
+ProgressFn = Callable[[Summary], None]
 
 
 def prepare(options: SearchOptions) -> SearchSpace:
@@ -93,14 +123,18 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
     space = prepare(options)
     if options.time_limit_min is not None and options.time_limit_min <= 0:
         raise ConfigError(f"--time-limit must be positive (minutes), got {options.time_limit_min}")
-    storage = _study.open_storage(options.storage)
+    storage = open_storage(options.storage)  # a bad --storage fails here, before any task exists
+    if options.study and not options.resume and options.study in study_names(storage):
+        raise ConfigError(f"study {options.study!r} exists; pass --resume to continue it, or another --study name")
     conn = connect(options.api_host)
     embedded = conn.source == "embedded"
     template_id, template_params, project = _template(space, embedded)
     check_template_parameters(space, template_params)
     queues = _queues(space, options, embedded)
     study = _open_study(storage, space, options, template_id, queues)
-    budget = int(study.user_attrs["budget"])
+    if options.log_file is not None:
+        study.set_user_attr(StudyAttr.LOG_FILE, str(options.log_file))
+    budget = int(study.user_attrs[StudyAttr.BUDGET])
     workers = options.local_workers if options.local_workers is not None else (DEFAULT_LOCAL_WORKERS if embedded else 0)
     agents_home = local_agents_home(study.study_name)
     try:
@@ -116,7 +150,15 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
 
 def local_agents_home(study_name: str) -> Path:
     """Where ``--local-workers`` agents of a search keep their state and logs."""
-    return hpo_home() / "searches" / _safe(study_name)
+    return searches_dir() / _safe(study_name)
+
+
+def new_log_file() -> Path:
+    """A fresh log file for one controller run: ``$HPO_HOME/logs/search-<UTC time>-<pid>.log``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    path = hpo_home() / "logs" / f"search-{stamp}-{os.getpid()}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _safe(name: str) -> str:
@@ -175,37 +217,35 @@ def _open_study(
 ) -> optuna.Study:
     sampler, pruner = make_sampler(space), make_pruner(space)
     if options.resume:
-        name = options.study or _study.latest_study_of(storage, space.name)
+        name = options.study or latest(storage, space.name)
         if name is None:
             raise ConfigError(f"no study of search space {space.name!r} to resume; run without --resume first")
-        count = len(_study.load(storage, name).get_trials(deepcopy=False))
-        study = _study.load(storage, name, sampler=make_sampler(space, seed_offset=count), pruner=pruner)
+        count = len(load(name, storage).get_trials(deepcopy=False))
+        study = load(name, storage, sampler=make_sampler(space, seed_offset=count), pruner=pruner)
         if options.trials is not None:
-            study.set_user_attr("budget", options.trials)
-        _study.mark_controller(study)
+            study.set_user_attr(StudyAttr.BUDGET, options.trials)
+        mark_controller(study)
         return study
-    if options.study and options.study in _study.study_names(storage):
-        raise ConfigError(f"study {options.study!r} exists; pass --resume to continue it, or another --study name")
-    name = options.study or _study.new_study_name(storage, space.name)
     directions: list[Any] = [o.optuna_direction for o in space.objectives]
-    study = optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler, pruner=pruner)
+    name, exact = options.study or space.name, bool(options.study)
+    study = create_named_study(storage, name, exact=exact, directions=directions, sampler=sampler, pruner=pruner)
     for config in space.initial:
         study.enqueue_trial(dict(config), skip_if_exists=True)
     attrs = {
-        "space": str(space.path),
-        "space_name": space.name,
-        "template": space.template,
-        "template_id": template_id,
-        "objectives": [[o.title, o.series, o.direction] for o in space.objectives],
-        "budget": space.trials,
-        "queues": queues,
-        "sampler": space.sampler.name,
-        "pruner": space.pruner.name,
-        "started": time.time(),
+        StudyAttr.SPACE: str(space.path),
+        StudyAttr.SPACE_NAME: space.name,
+        StudyAttr.TEMPLATE: space.template,
+        StudyAttr.TEMPLATE_ID: template_id,
+        StudyAttr.OBJECTIVES: [o.as_attr() for o in space.objectives],
+        StudyAttr.BUDGET: space.trials,
+        StudyAttr.QUEUES: queues,
+        StudyAttr.SAMPLER: space.sampler.name,
+        StudyAttr.PRUNER: space.pruner.name,
+        StudyAttr.STARTED: time.time(),
     }
     for key, value in attrs.items():
         study.set_user_attr(key, value)
-    _study.mark_controller(study)
+    mark_controller(study)
     return study
 
 
@@ -244,7 +284,7 @@ def _optimizer_task(study: optuna.Study, project: str) -> Any:
     """The optimizer task of this study (its reports are what ClearML's web UI shows); reused on resume."""
     from clearml import Task
 
-    previous = study.user_attrs.get("optimizer_task_id")
+    previous = study.user_attrs.get(StudyAttr.OPTIMIZER_TASK_ID)
     task: Any
     if previous:
         try:
@@ -256,7 +296,7 @@ def _optimizer_task(study: optuna.Study, project: str) -> Any:
     task = Task.create(project_name=project or "HPO", task_name=f"HPO {study.study_name}", task_type="optimizer")
     task.add_tags([f"study:{study.study_name}"])
     task.mark_started(force=True)
-    study.set_user_attr("optimizer_task_id", str(task.id))
+    study.set_user_attr(StudyAttr.OPTIMIZER_TASK_ID, str(task.id))
     return task
 
 
@@ -272,6 +312,8 @@ def _drive(
     progress: ProgressFn | None,
 ) -> SearchResult:
     from clearml.automation.optimization import HyperParameterOptimizer, MultiObjective
+
+    from hpo.search._strategy import OptunaStrategy
 
     task = _optimizer_task(study, project)
     objectives = space.objectives
@@ -308,24 +350,29 @@ def _drive(
         auto_connect_task=task,
     )
     optimizer.set_report_period(REPORT_PERIOD_MIN)
-    reason = _wait(optimizer, strategy, study, progress)
+    reason, interrupted = _wait(optimizer, strategy, study, progress)
     state = (
-        _study.SEARCH_FAILED
+        SearchState.FAILED
         if strategy.error
-        else (_study.SEARCH_FINISHED if reason == "finished" else _study.SEARCH_STOPPED)
+        else (SearchState.FINISHED if reason == "finished" else SearchState.STOPPED)
     )
-    study.set_user_attr("state", state)
-    study.set_user_attr("stop_reason", strategy.error or reason)
-    study.set_user_attr("ended", time.time())
-    _close_task(task, state)
-    summary = _study.summarize(study)
+    others = others_alive(study, strategy.owner)
+    if others:  # the study goes on on another machine: the last controller to end closes it
+        log.info("controllers %s still drive study %s; leaving it to them", ", ".join(others), study.study_name)
+    else:
+        study.set_user_attr(StudyAttr.STATE, state)
+        study.set_user_attr(StudyAttr.STOP_REASON, strategy.error or reason)
+        study.set_user_attr(StudyAttr.ENDED, time.time())
+        _close_task(task, state)
+    summary = summarize(study)
     if progress:
         progress(summary)
-    promotion = _promote(study) if state == _study.SEARCH_FINISHED and summary.counts.get("completed") else None
-    return SearchResult(summary, reason, strategy.error, queues, promotion)
+    finished = state == SearchState.FINISHED and not others
+    promotion = _promote(study) if finished and summary.counts.get(TrialLabel.COMPLETED) else None
+    return SearchResult(summary, reason, strategy.error, queues, promotion, interrupted)
 
 
-def _promote(study: optuna.Study) -> Any:
+def _promote(study: optuna.Study) -> Promotion | None:
     """Promote the best model at the end of a finished search; a failed promotion never fails the search."""
     from hpo.promotion import promote_study
 
@@ -336,31 +383,40 @@ def _promote(study: optuna.Study) -> Any:
         return None
 
 
-def _wait(optimizer: Any, strategy: OptunaStrategy, study: optuna.Study, progress: ProgressFn | None) -> str:
-    """Run until the strategy finishes; Ctrl-C asks it to stop (and clean up) first."""
+def _wait(
+    optimizer: Any, strategy: OptunaStrategy, study: optuna.Study, progress: ProgressFn | None
+) -> tuple[str, bool]:
+    """Run until the strategy finishes; Ctrl-C asks it to stop (and clean up) first.
+
+    Returns:
+        Why it ended, and whether a ``KeyboardInterrupt`` ended it (its message, e.g. ``SIGTERM``,
+        is the reason; a bare one is ``Ctrl-C``).
+    """
     optimizer.start()
     last = 0.0
+    interrupted = False
     try:
         while not strategy.finished.wait(0.25):
             if progress and time.monotonic() - last > 0.5:
                 last = time.monotonic()
-                progress(_study.summarize(study))
-    except KeyboardInterrupt:
-        strategy.request_stop("interrupted")
+                progress(summarize(study))
+    except KeyboardInterrupt as err:
+        interrupted = True
+        strategy.request_stop(str(err) or "Ctrl-C")
         while not strategy.finished.wait(0.25):
             pass  # dequeuing and aborting the active trials
     finally:
         reason = strategy.stop_reason or "finished"
         optimizer.stop(timeout=1.0)
-    return reason
+    return reason, interrupted
 
 
 def _close_task(task: Any, state: str) -> None:
     try:
         task.flush(wait_for_uploads=True)
-        if state == _study.SEARCH_FINISHED:
+        if state == SearchState.FINISHED:
             task.mark_completed(force=True)
-        elif state == _study.SEARCH_FAILED:
+        elif state == SearchState.FAILED:
             task.mark_failed(force=True)
         else:
             task.mark_stopped(force=True)

@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hpo import task_status
+
 log = logging.getLogger(__name__)
 
 # Fields of one batched tasks.get_all: enough to decide what happened to every running trial.
 _FIELDS = ["status", "status_message", "status_reason", "last_iteration", "last_metrics"]
-ENDED = ("completed", "published", "failed", "stopped", "closed")
-LIVE = ("created", "queued", "in_progress")
 STOP_CONFIRM_S = 15.0  # how long agents get to confirm an abort before the task is force-stopped
 
 
@@ -121,7 +121,7 @@ def abort(task_ids: Sequence[str], confirm_s: float = STOP_CONFIRM_S) -> None:
     deadline = time.monotonic() + confirm_s
     while ids and time.monotonic() < deadline:
         states = fetch_states(ids)
-        ids = [i for i in ids if i in states and states[i].status in LIVE]
+        ids = [i for i in ids if i in states and states[i].status in task_status.LIVE]
         if ids:
             time.sleep(0.2)
     for task_id in ids:
@@ -148,8 +148,6 @@ def output_model_id(task: Any) -> str | None:
 
 
 __all__ = [
-    "ENDED",
-    "LIVE",
     "STOP_CONFIRM_S",
     "TaskState",
     "abort",

@@ -46,6 +46,7 @@ from hpo.server._router import Call, Data, Handler, Runtime
 from hpo.server._schemas import check_request, request_schemas, schemas_ready
 from hpo.server.routes import PERIODIC, handlers
 from hpo.server.store import Database, Store
+from hpo.server.ui import routes as ui_routes
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,28 @@ class ServerState:
 
     async def on_store_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.store_thread, fn, *args)
+
+    @contextlib.asynccontextmanager
+    async def exclusive_store(self) -> AsyncIterator[None]:
+        """Own the store from the event loop (the web UI's views): the store thread waits meanwhile.
+
+        Requests queue behind the holder as they queue behind each other; ``debug.ping`` does not.
+        """
+        loop = asyncio.get_running_loop()
+        entered = asyncio.Event()
+        release = threading.Event()
+
+        def hold() -> None:
+            loop.call_soon_threadsafe(entered.set)
+            release.wait()
+
+        parked = loop.run_in_executor(self.store_thread, hold)
+        await entered.wait()
+        try:
+            yield
+        finally:
+            release.set()
+            await parked
 
     def close(self) -> None:
         self.store_thread.shutdown(wait=True)
@@ -200,6 +223,7 @@ def create_app(config: ServerConfig) -> Starlette:
         routes=[
             Route("/files", files, methods=methods),
             Route("/files/{path:path}", files, methods=methods),
+            *ui_routes(state),  # the web UI at the SDK's result-page paths; none looks like service.action
             Route("/{path:path}", api, methods=["GET", "POST", "PUT"]),
         ],
         lifespan=lifespan,

@@ -10,7 +10,8 @@ from optuna.trial import TrialState, create_trial
 from hpo.errors import ConfigError
 from hpo.promotion._promote import decide
 from hpo.promotion._records import ModelRecord
-from hpo.promotion._select import Objective, best_of, choose, first_front
+from hpo.promotion._select import best_of, choose, first_front
+from hpo.study import Objective
 
 ACC = Objective("validation", "accuracy", "max")
 F1 = Objective("validation", "macro_f1", "max")

@@ -23,8 +23,8 @@ import pytest
 
 from hpo.errors import ConfigError, ServerError
 from hpo.server import _process
-from tests.api import RawAPI
-from tests.conftest import free_port
+from tests.support.api import RawAPI
+from tests.support.server import free_port
 
 CANARIES = [
     ("tasks.get_all", {}),
