@@ -12,7 +12,7 @@ import typer
 
 from hpo.cli._common import JsonOpt, console, err_console, run
 from hpo.paths import default_server_dir
-from hpo.server import _process
+from hpo.server import DEFAULT_PORT, _process
 
 app = typer.Typer(help="Run the embedded ClearML-compatible server.", no_args_is_help=True)
 
@@ -44,17 +44,16 @@ def start(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[
         Optional[int],  # noqa: UP045 - typer reads the annotation at runtime
-        typer.Option(help="Port to bind \\[default: 8008, or a free port when 8008 is taken]."),
+        typer.Option(help=f"Port to bind \\[default: {DEFAULT_PORT}, or a free port when {DEFAULT_PORT} is taken]."),
     ] = None,
     foreground: Annotated[bool, typer.Option(help="Serve in this process (containers, debugging).")] = False,
 ) -> None:
     """Start the server in the background and return once it answers (idempotent)."""
     _warn_if_exposed(host)
     if foreground:
-        from hpo.server._config import ServerConfig
-        from hpo.server._serve import serve
+        from hpo.server import serve_foreground  # imports uvicorn: only here
 
-        serve(ServerConfig(data_dir=_dir(data_dir), host=host, port=8008 if port is None else port))
+        run(lambda: serve_foreground(_dir(data_dir), host, port))
         return
 
     def work() -> None:

@@ -2,56 +2,76 @@
 
 ClearML clients call ``{GET|POST} /[v2.x/]service.action`` with a JSON body (the SDK sends GET
 with a body) or, for ``events.add_batch``, JSON lines. Every answer is ``{"meta", "data"}`` with
-the HTTP status equal to ``meta.result_code``. Requests are handled one at a time on the event
-loop, so handlers see a consistent store without locks.
+the HTTP status equal to ``meta.result_code``.
+
+What a request passes before a handler sees it, in order (cheapest refusal first):
+
+1. the token (every endpoint but :data:`PUBLIC`; an unknown endpoint without one is 401 too, so
+   names cannot be probed), checked on the headers before any body byte is read;
+2. the body size (:data:`PUBLIC_BODY_LIMIT` before authentication, ``config.max_body_bytes``
+   after; 413) and its arrival time (``config.body_timeout_s`` per chunk; 408);
+3. :func:`~hpo.server._body.parse_body` (storable JSON only) and the endpoint's request schema
+   from the SDK (:mod:`~hpo.server._schemas`), off the event loop.
+
+Handlers then run one at a time on a single store thread, so they see a consistent store without
+locks while the event loop stays free: ``debug.ping`` answers at once beside any slow request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
-import json
 import logging
 import re
+import threading
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hpo.server import _files
 from hpo.server._auth import Credentials, Identity, authenticate, load_or_create_credentials
+from hpo.server._body import parse_body, read_body
 from hpo.server._config import API_VERSION, ServerConfig
-from hpo.server._errors import APIError, bad_json, invalid_endpoint
+from hpo.server._datadir import private_dir
+from hpo.server._errors import APIError, invalid_endpoint, validation
 from hpo.server._router import Call, Data, Handler, Runtime
-from hpo.server.routes import PERIODIC, ROUTERS
+from hpo.server._schemas import check_request, request_schemas, schemas_ready
+from hpo.server.routes import PERIODIC, handlers
 from hpo.server.store import Database, Store
 from hpo.server.ui import routes as ui_routes
 
 log = logging.getLogger(__name__)
 
 _PATH = re.compile(r"^/(?:api/)?(?:v(?P<version>\d+\.\d+)/)?(?P<endpoint>[a-z_]+\.[a-z_]+)/?$")
-_PUBLIC = {"auth.login", "debug.ping", "server.info"}
+# Answer without a token: logging in, and the liveness probe (it returns nothing but a greeting).
+PUBLIC = frozenset({"auth.login", "debug.ping"})
+PUBLIC_BODY_LIMIT = 64 * 1024
 
 
 class ServerState:
     """Everything one app instance owns."""
 
     def __init__(self, config: ServerConfig) -> None:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        config.files_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(config.data_dir)
+        private_dir(config.files_dir)
         self.config = config
         self.credentials: Credentials = load_or_create_credentials(config.credentials_path)
         self.db = Database(config.db_path)
         self.store = Store(self.db)
         self.runtime = Runtime(credentials=self.credentials)
-        self.handlers: dict[str, Handler] = {}
-        for router in ROUTERS:
-            self.handlers.update(router.handlers)
+        self.handlers: dict[str, Handler] = handlers()
+        # The one thread that touches the store: requests stay serialised, the event loop free.
+        self.store_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-store")
+        # Read the SDK's schemas in the background: the first request need not wait for them.
+        threading.Thread(target=request_schemas, name="hpo-schemas", daemon=True).start()
 
     def run_periodic(self) -> None:
         for job in PERIODIC:
@@ -62,8 +82,49 @@ class ServerState:
                 self.store.rollback()
                 log.exception("periodic job %s failed", getattr(job, "__name__", job))
 
+    def handle(self, handler: Handler, call: Call) -> Data | None:
+        """Run one handler and commit its writes, or roll them back; on the store thread."""
+        try:
+            data = handler(call)
+            self.store.commit()
+        except BaseException:
+            self.store.rollback()
+            raise
+        return data
 
-def _envelope(endpoint: str, version: str | None, code: int, subcode: int, msg: str, data: Any) -> Response:
+    async def on_store_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.store_thread, fn, *args)
+
+    @contextlib.asynccontextmanager
+    async def exclusive_store(self) -> AsyncIterator[None]:
+        """Own the store from the event loop (the web UI's views): the store thread waits meanwhile.
+
+        Requests queue behind the holder as they queue behind each other; ``debug.ping`` does not.
+        """
+        loop = asyncio.get_running_loop()
+        entered = asyncio.Event()
+        release = threading.Event()
+
+        def hold() -> None:
+            loop.call_soon_threadsafe(entered.set)
+            release.wait()
+
+        parked = loop.run_in_executor(self.store_thread, hold)
+        await entered.wait()
+        try:
+            yield
+        finally:
+            release.set()
+            await parked
+
+    def close(self) -> None:
+        self.store_thread.shutdown(wait=True)
+        self.db.close()
+
+
+def _envelope(
+    endpoint: str, version: str | None, code: int, subcode: int, msg: str, data: Any, close: bool = False
+) -> Response:
     meta = {
         "id": uuid.uuid4().hex,
         "trx": uuid.uuid4().hex,
@@ -74,58 +135,61 @@ def _envelope(endpoint: str, version: str | None, code: int, subcode: int, msg: 
         "error_stack": "",
         "error_data": {},
     }
-    return JSONResponse({"meta": meta, "data": data}, status_code=code)
+    # close a connection whose body was left unread, instead of reading (and discarding) it all
+    headers = {"connection": "close"} if close else None
+    return JSONResponse({"meta": meta, "data": data}, status_code=code, headers=headers)
 
 
-async def _parse_body(request: Request) -> tuple[Data, list[Data] | None]:
-    raw = await request.body()
-    query = dict(request.query_params)
-    if not raw.strip():
-        return query, None
-    ctype = request.headers.get("content-type", "")
-    try:
-        if "json-lines" in ctype or "jsonlines" in ctype:
-            lines = [json.loads(line) for line in raw.splitlines() if line.strip()]
-            if not all(isinstance(item, dict) for item in lines):
-                raise bad_json("every line must be a JSON object")
-            return query, lines
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise bad_json(str(err)) from err
-    if isinstance(body, list):
-        if not all(isinstance(item, dict) for item in body):
-            raise bad_json("a list body must hold JSON objects")
-        return query, body
-    if not isinstance(body, dict):
-        raise bad_json(f"expected a JSON object, got {type(body).__name__}")
-    return {**query, **body}, None
+def _checked_body(endpoint: str, raw: bytes, content_type: str, query: Data) -> tuple[Data, list[Data] | None]:
+    """Parse a body and check it against the endpoint's request schema (CPU-bound: off the loop)."""
+    body, lines = parse_body(raw, content_type, query)
+    if endpoint == "debug.ping":  # no schema, and never waits for the schemas to be read
+        return body, lines
+    problem = check_request(endpoint, body)
+    if problem:
+        raise validation(f"{problem} ({endpoint})")
+    for index, line in enumerate(lines or ()):
+        problem = check_request(endpoint, line)
+        if problem:
+            raise validation(f"item {index}: {problem} ({endpoint})")
+    return body, lines
 
 
 def _make_api(state: ServerState) -> Callable[[Request], Any]:
+    config = state.config
+
     async def api(request: Request) -> Response:
         match = _PATH.match(request.url.path)
-        if not match:
-            return _envelope(request.url.path.strip("/"), None, 400, 1, "Invalid endpoint: malformed path", {})
-        endpoint, version = match["endpoint"], match["version"]
+        endpoint = match["endpoint"] if match else request.url.path.strip("/")[:100]
+        version = match["version"] if match else None
+        unread = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
         try:
-            handler = state.handlers.get(endpoint)
-            if handler is None:
-                raise invalid_endpoint(endpoint)
+            public = endpoint in PUBLIC
             identity = (
                 Identity("", "")
-                if endpoint in _PUBLIC and endpoint != "auth.login"
+                if endpoint == "debug.ping"
                 else authenticate(state.credentials, dict(request.headers), basic_ok=endpoint == "auth.login")
             )
-            body, lines = await _parse_body(request)
+            handler = state.handlers.get(endpoint) if match else None
+            if handler is None:
+                raise invalid_endpoint(endpoint) if match else APIError(400, 1, "Invalid endpoint: malformed path")
+            limit = PUBLIC_BODY_LIMIT if public else config.max_body_bytes
+            raw = await read_body(request, limit, config.body_timeout_s)
+            unread = False
+            ctype = request.headers.get("content-type", "")
+            query = dict(request.query_params)
+            if len(raw) < 4096 and (schemas_ready() or endpoint == "debug.ping"):  # not worth a thread hop
+                body, lines = _checked_body(endpoint, raw, ctype, query)
+            else:
+                body, lines = await run_in_threadpool(_checked_body, endpoint, raw, ctype, query)
             call = Call(endpoint, body, state.store, identity, state.config, state.runtime, lines)
-            try:
-                data = handler(call)
-                state.store.commit()
-            except BaseException:
-                state.store.rollback()
-                raise
+            if endpoint == "debug.ping":
+                data = handler(call)  # touches no store: never queued behind a slow request
+            else:
+                data = await state.on_store_thread(state.handle, handler, call)
         except APIError as err:
-            return _envelope(endpoint, version, err.code, err.subcode, err.msg, err.extra or {})
+            log.debug("refused %s: %s", endpoint, err.msg)
+            return _envelope(endpoint, version, err.code, err.subcode, err.msg, err.extra or {}, close=unread)
         except Exception as err:  # a bug: answer 500 (never retried forever), keep serving
             log.error("%s failed:\n%s", endpoint, traceback.format_exc())
             return _envelope(endpoint, version, 500, 0, f"Internal server error: {type(err).__name__}", {})
@@ -143,17 +207,17 @@ def create_app(config: ServerConfig) -> Starlette:
         async def watchdog() -> None:
             while True:
                 await asyncio.sleep(config.watchdog_period_s)
-                state.run_periodic()
+                await state.on_store_thread(state.run_periodic)
 
         task = asyncio.create_task(watchdog())
         try:
             yield
         finally:
             task.cancel()
-            state.db.close()
+            state.close()
 
     api = _make_api(state)
-    files = _files.make_endpoint(config.files_dir, state.credentials)
+    files = _files.make_endpoint(config.files_dir, state.credentials, config.body_timeout_s)
     methods = ["GET", "POST", "PUT", "HEAD", "DELETE"]
     app = Starlette(
         routes=[

@@ -9,10 +9,16 @@ Object paths are always relative to the files root: the one leading ``/`` the SD
 root itself. Anything that could leave the root once decoded (a ``..`` segment, a second leading
 ``/``, a drive letter, a NUL) is refused before the file system is touched, and the resolved
 target must still lie inside the root (which also stops symlinks pointing out).
+
+Uploads are streamed: each file part is spooled to disk after :data:`SPOOL_BYTES`, at most
+:data:`MAX_PARTS` parts per request (the SDK sends one), and a body that stalls for the server's
+``body_timeout_s`` is dropped (408). A path the file system cannot hold (a file where a folder is
+needed, a directory where the file goes, a name or path over the OS limit) answers 4xx, never 500.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -23,15 +29,32 @@ from typing import BinaryIO
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from hpo.server._auth import Credentials, check_token
+from hpo.server._body import timed_stream
 from hpo.server._errors import APIError
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-# Many artifacts of one task may come in one request; a part's size is bounded by the disk only.
-_MAX_FILES = 10_000
+# The SDK sends one file per request; a few more cost little. A file part's size is bounded by
+# the disk only, but what is held in memory per request stays under MAX_PARTS * SPOOL_BYTES.
+MAX_PARTS = 16
+SPOOL_BYTES = 64 * 1024
+_MAX_FIELD_BYTES = 64 * 1024
+# What the OS says about a path, as the client's problem: (status, why)
+_PATH_ERRORS = {
+    errno.ENOTDIR: (409, "a parent of it is a file"),
+    errno.EEXIST: (409, "a parent of it is a file"),
+    errno.EISDIR: (409, "a directory is in the way"),
+    errno.ENAMETOOLONG: (414, "a name or the whole path is longer than the file system allows"),
+    errno.ELOOP: (400, "too many symbolic links"),
+}
+
+
+class _Parser(MultiPartParser):
+    spool_max_size = SPOOL_BYTES  # spill parts to disk early: memory per request stays small
 
 
 def _escape(path: str, why: str) -> APIError:
@@ -84,8 +107,28 @@ def _write(source: BinaryIO, target: Path) -> None:
         raise
 
 
-async def _upload(root: Path, request: Request, folder: str) -> Response:
-    form = await request.form(max_files=_MAX_FILES)
+def path_error(err: OSError, path: str) -> APIError:
+    """The 4xx answer for an OS error about a client's path (500 only for what is really ours)."""
+    status, why = _PATH_ERRORS.get(err.errno or 0, (500, err.strerror or "file system error"))
+    if status == 500:
+        return APIError(500, 0, f"File server error on {path!r}: {why}")
+    return APIError(status, 0, f"Cannot store {path!r}: {why}; choose another path")
+
+
+async def _upload(root: Path, request: Request, folder: str, timeout_s: float) -> Response:
+    if "multipart/form-data" not in request.headers.get("content-type", ""):
+        raise APIError(400, 12, "Upload must be multipart/form-data, one part per file, field name = object path")
+    parser = _Parser(
+        request.headers,
+        timed_stream(request, timeout_s),
+        max_files=MAX_PARTS,
+        max_fields=MAX_PARTS,
+        max_part_size=_MAX_FIELD_BYTES,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as err:
+        raise APIError(400, 12, f"Invalid upload: {err.message}") from err
     try:
         parts = [(field, value) for field, value in form.multi_items() if isinstance(value, UploadFile)]
         if not parts:
@@ -94,7 +137,10 @@ async def _upload(root: Path, request: Request, folder: str) -> Response:
         targets = [(resolve(root, object_path("/" + folder, _rooted(field))), part) for field, part in parts]
         for target, part in targets:
             await part.seek(0)
-            await run_in_threadpool(_write, part.file, target)
+            try:
+                await run_in_threadpool(_write, part.file, target)
+            except OSError as err:
+                raise path_error(err, "/" + target.relative_to(root.resolve()).as_posix()) from err
     finally:
         await form.close()
     base = root.resolve()
@@ -107,30 +153,45 @@ def _rooted(field: str) -> str:
 
 def _file(root: Path, path: str) -> Path:
     relative = object_path("/" + path)
-    target = resolve(root, relative) if relative else None
-    if target is not None and not target.is_file() and "#" in relative:
-        # The SDK stores a '#' of a task name as a literal "%23" in the object path, then puts that
-        # same "%23" in the download URL, which decodes back to '#': look for the stored name.
-        target = resolve(root, relative.replace("#", "%23"))
-    if target is None or not target.is_file():
+    try:
+        target = resolve(root, relative) if relative else None
+        if target is not None and not target.is_file() and "#" in relative:
+            # The SDK stores a '#' of a task name as a literal "%23" in the object path, then puts
+            # that same "%23" in the download URL, which decodes back to '#': look for the stored name.
+            target = resolve(root, relative.replace("#", "%23"))
+        found = target is not None and target.is_file()
+    except OSError as err:
+        if err.errno != errno.ENAMETOOLONG:
+            raise path_error(err, "/" + relative) from err
+        found = False  # too long to exist
+    if target is None or not found:
         raise APIError(404, 0, f"No such file: /{relative}")
     return target
 
 
-def make_endpoint(root: Path, creds: Credentials) -> Callable[[Request], Awaitable[Response]]:
-    """The ASGI endpoint serving ``root`` for ``/files`` and ``/files/{path}``."""
+def make_endpoint(root: Path, creds: Credentials, timeout_s: float) -> Callable[[Request], Awaitable[Response]]:
+    """The ASGI endpoint serving ``root`` for ``/files`` and ``/files/{path}``.
+
+    Args:
+        root: The files root.
+        creds: Whose tokens are accepted.
+        timeout_s: Longest wait for the next chunk of an upload.
+    """
 
     async def files(request: Request) -> Response:
         try:
             check_token(creds, request.headers.get("authorization"))
             path = request.path_params.get("path", "")
             if request.method in ("POST", "PUT"):
-                return await _upload(root, request, path)
+                return await _upload(root, request, path, timeout_s)
             target = _file(root, path)
             if request.method == "DELETE":
                 target.unlink()
                 return JSONResponse({"deleted": "/" + target.relative_to(root.resolve()).as_posix()})
             return FileResponse(target)
+        except OSError as err:
+            problem = path_error(err, "/" + request.path_params.get("path", ""))
+            return JSONResponse({"error": problem.msg}, status_code=problem.code)
         except APIError as err:
             return JSONResponse({"error": err.msg}, status_code=err.code)
 

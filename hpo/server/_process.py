@@ -20,7 +20,9 @@ from hpo._processes import pid_alive
 from hpo.connection import sdk_config_file
 from hpo.errors import ServerError
 from hpo.server._auth import Credentials, load_or_create_credentials
-from hpo.server._serve import last_port, state_path
+from hpo.server._config import DEFAULT_HOST, DEFAULT_PORT, check_port, client_url
+from hpo.server._datadir import private_dir
+from hpo.server._serve import last_port, remove_state, state_path
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,7 @@ class RunningServer:
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{host}:{self.port}"
+        return client_url(self.host, self.port)
 
     @property
     def files_url(self) -> str:
@@ -90,11 +91,8 @@ def find(data_dir: Path) -> RunningServer | None:
     return None
 
 
-DEFAULT_PORT = 8008
-
-
 def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
@@ -104,27 +102,36 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def start(
-    data_dir: Path, host: str = "127.0.0.1", port: int | None = None, task_timeout_s: float | None = None
+    data_dir: Path, host: str = DEFAULT_HOST, port: int | None = None, task_timeout_s: float | None = None
 ) -> tuple[RunningServer, bool]:
     """Start a background server for ``data_dir`` unless one runs; returns it and whether it is new.
 
     With no ``port``, the server takes the port this data dir was last served on (stored file and
-    model URLs name it), else 8008, else a free port when 8008 is taken (another data dir's server,
+    model URLs name it), else DEFAULT_PORT (8008), else a free port when that is taken (another data dir's server,
     say); ``server.json`` records it, so every command finds it. A taken explicit port is an error.
 
     ``task_timeout_s`` (default: ``$HPO_SERVER_TASK_TIMEOUT`` or 90 s) only applies to a new server.
 
     Raises:
-        ServerError: The process exited or did not answer within the start timeout.
+        ConfigError: ``port`` is not a TCP port.
+        ServerError: The server already runs on another port than ``port``, or the process exited
+            or did not answer within the start timeout.
     """
     data_dir = data_dir.expanduser().resolve()
+    if port is not None:
+        check_port(port)
     for pid, child in list(_children.items()):  # reap servers of ours that died (killed, crashed)
         if child.poll() is not None:
             del _children[pid]
     running = find(data_dir)
     if running is not None:
+        if port not in (None, 0, running.port):
+            raise ServerError(
+                f"the server already runs at {running.url} (pid {running.pid}), not on port {port};"
+                " stop it first (hpo server stop) to serve on another port"
+            )
         return running, False
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     load_or_create_credentials(data_dir / "credentials.json")
     state_path(data_dir).unlink(missing_ok=True)
     if port is None:
@@ -142,19 +149,16 @@ def start(
         str(port),
         *(["--task-timeout", str(task_timeout_s)] if task_timeout_s is not None else []),
     ]
-    with open(log_path, "ab") as log_file:
+    with open(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log_file:
+        os.chmod(log_path, 0o600)
+        start_offset = log_file.tell()
         proc = subprocess.Popen(
             cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise ServerError(
-                f"the embedded server exited with code {proc.returncode} while starting on {host}:{port}"
-                f" (is the port in use? free it, or pass --port N; a data dir's files and models name the"
-                f" port it was first served on). Its log ({log_path}) ends with:\n{tail}"
-            )
+            raise _start_failure(proc.returncode, host, port, log_path, start_offset)
         server = find(data_dir)
         if server is not None:
             _children[proc.pid] = proc
@@ -163,6 +167,20 @@ def start(
     proc.kill()
     proc.wait()
     raise ServerError(f"the embedded server did not answer within {START_TIMEOUT_S:.0f} s; see {log_path}")
+
+
+def _start_failure(code: int, host: str, port: int, log_path: Path, offset: int) -> ServerError:
+    """Why a server process exited while starting: its own ``[error]`` line when it wrote one."""
+    with open(log_path, "rb") as fh:
+        fh.seek(offset)
+        written = fh.read().decode(errors="replace")
+    reasons = [line[len("[error] ") :] for line in written.splitlines() if line.startswith("[error] ")]
+    if reasons:
+        return ServerError(f"the embedded server did not start: {reasons[-1]}")
+    return ServerError(
+        f"the embedded server exited with code {code} while starting on {host} port {port}."
+        f" Its log ({log_path}) ends with:\n{written[-2000:]}"
+    )
 
 
 def stop(data_dir: Path, timeout: float = 10.0) -> bool:
@@ -182,4 +200,5 @@ def stop(data_dir: Path, timeout: float = 10.0) -> bool:
     child = _children.pop(server.pid, None)
     if child is not None:
         child.wait()
+    remove_state(server.data_dir, server.pid)  # a SIGKILLed server could not remove it itself
     return True

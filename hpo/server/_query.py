@@ -4,21 +4,37 @@ Covers what the SDK and the agent send: regular-expression name patterns, id lis
 for plain fields, tag lists with ClearML's operators (``-tag``, ``__$all``, ``__$any``,
 ``__$not``), ``only_fields`` with dotted paths, ``order_by`` with ``-`` for descending, and paging
 (``page``/``page_size`` or ``size``/``scroll_id``).
+
+Patterns run on RE2 (linear time whatever the pattern, so ``^(a+)+$`` cannot stall the server)
+with ClearML's case-insensitive search semantics. RE2 has no backreferences or lookaround; a
+pattern using them answers 400 naming the problem, as does one longer than
+:data:`MAX_PATTERN_CHARS`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
+import re2
+
 from hpo.server._errors import APIError, validation
 from hpo.server.store import Collection
 
 Doc = dict[str, Any]
+
+MAX_PATTERN_CHARS = 4096
+# Sizes no client needs and that make a query's cost explode (fields x documents).
+MAX_ONLY_FIELDS = 1000
+MAX_ORDER_BY = 32
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.case_sensitive = False
+_RE2_OPTIONS.log_errors = False  # a bad pattern is the client's problem: answered, not logged
+_RE2_OPTIONS.max_mem = 8 << 20  # bounds the compiled program, so a huge pattern fails cleanly
 
 
 @lru_cache(maxsize=1024)
@@ -61,11 +77,21 @@ def get_path(doc: Any, path: str) -> Any:
 
 
 @lru_cache(maxsize=512)
-def _compile(pattern: str) -> re.Pattern[str]:
+def _compile(pattern: str) -> Any:
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise APIError(
+            400, 21, f"Invalid regular expression: {len(pattern)} characters, at most {MAX_PATTERN_CHARS} allowed"
+        )
     try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as err:
-        raise APIError(400, 21, f"Invalid regular expression: {pattern!r} ({err})") from err
+        return re2.compile(pattern, options=_RE2_OPTIONS)
+    except re2.error as err:
+        detail = err.args[0].decode(errors="replace") if err.args and isinstance(err.args[0], bytes) else str(err)
+        raise APIError(
+            400,
+            21,
+            f"Invalid regular expression: {pattern[:80]!r} ({detail[:200]}); patterns use RE2 syntax"
+            " (no backreferences or lookaround)",
+        ) from err
 
 
 def name_matches(value: Any, pattern: str) -> bool:
@@ -155,6 +181,8 @@ def build_filter(body: dict[str, Any], rules: FieldRules) -> Callable[[Doc], boo
     for pattern_filter in (body.get("_any_"), body.get("_all_")):
         if isinstance(pattern_filter, dict) and pattern_filter.get("pattern"):
             fields = pattern_filter.get("fields") or ["name"]
+            if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+                raise validation(f"'_any_/_all_.fields' must be a list of field names, got {fields!r}"[:200])
             need_all = pattern_filter is body.get("_all_")
             checks.append(_multi_field(str(pattern_filter["pattern"]), fields, need_all))
     if not checks:
@@ -294,8 +322,17 @@ def candidates(collection: Collection, body: dict[str, Any]) -> tuple[Iterable[D
     return collection, body
 
 
+def _check_sizes(body: dict[str, Any]) -> None:
+    only, order_by = body.get("only_fields"), body.get("order_by")
+    if isinstance(only, list) and len(only) > MAX_ONLY_FIELDS:
+        raise validation(f"'only_fields' names {len(only)} fields, at most {MAX_ONLY_FIELDS} are allowed")
+    if isinstance(order_by, list) and len(order_by) > MAX_ORDER_BY:
+        raise validation(f"'order_by' names {len(order_by)} keys, at most {MAX_ORDER_BY} are allowed")
+
+
 def run_query(docs: Iterable[Doc], body: dict[str, Any], rules: FieldRules) -> tuple[list[Doc], dict[str, Any]]:
     """Filter, sort, page and project documents for a get_all request."""
+    _check_sizes(body)
     keep = build_filter(body, rules)
     hits = list(docs) if keep is _keep_all else [d for d in docs if keep(d)]
     hits = order(hits, body.get("order_by"))

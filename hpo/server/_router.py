@@ -102,8 +102,16 @@ class Router:
         self.handlers: dict[str, Handler] = {}
 
     def endpoint(self, *names: str) -> Callable[[Handler], Handler]:
+        """Register the decorated handler under ``names``.
+
+        Raises:
+            ValueError: A name is already registered (two handlers would fight over it).
+        """
+
         def register(handler: Handler) -> Handler:
             for name in names:
+                if name in self.handlers:
+                    raise ValueError(f"endpoint {name} is registered twice in {handler.__module__}")
                 self.handlers[name] = handler
             return handler
 

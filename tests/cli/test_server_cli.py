@@ -112,3 +112,40 @@ def test_default_port_taken_falls_back_to_a_free_one_kept_across_restarts(env: d
     finally:
         blocker.close()
         hpo("server", "stop", "--data-dir", data_dir, env=env)
+
+
+def test_invalid_port_is_blamed_on_the_port(env: dict[str, str], tmp_path: Path) -> None:
+    failed = hpo("server", "start", "--port", "99999", "--data-dir", str(tmp_path / "d"), env=env, check=False)
+    assert failed.returncode == 1
+    assert "--port: 99999 is not a TCP port" in failed.stderr
+    assert "in use" not in failed.stderr
+
+
+def test_start_on_another_port_while_running_says_so(env: dict[str, str], tmp_path: Path) -> None:
+    data_dir = str(tmp_path / "running")
+    port, other = free_port(), free_port()
+    try:
+        hpo("server", "start", "--port", str(port), "--data-dir", data_dir, env=env)
+        again = hpo("server", "start", "--port", str(other), "--data-dir", data_dir, env=env, check=False)
+        assert again.returncode == 1
+        lines = [line for line in again.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and f":{port}" in lines[0] and f"not on port {other}" in lines[0], again.stderr
+    finally:
+        hpo("server", "stop", "--data-dir", data_dir, env=env)
+
+
+def test_second_foreground_server_on_a_data_dir_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+    data_dir = str(tmp_path / "locked")
+    port = free_port()
+    try:
+        hpo("server", "start", "--port", str(port), "--data-dir", data_dir, env=env)
+        pid = json.loads(hpo("server", "status", "--json", "--data-dir", data_dir, env=env).stdout)["pid"]
+        second = hpo(
+            "server", "start", "--foreground", "--port", str(free_port()), "--data-dir", data_dir, env=env, check=False
+        )
+        assert second.returncode == 1
+        assert f"already served by pid {pid} on port {port}" in second.stderr, second.stderr
+        status = json.loads(hpo("server", "status", "--json", "--data-dir", data_dir, env=env).stdout)
+        assert status["running"] and status["pid"] == pid
+    finally:
+        hpo("server", "stop", "--data-dir", data_dir, env=env)

@@ -72,12 +72,12 @@ def test_malformed_bodies_are_400_with_a_clearml_message(api: RawAPI, content: b
 @pytest.mark.parametrize(
     ("endpoint", "body", "needle"),
     [
-        ("tasks.create", {"name": 5}, "'name' must be a str"),
+        ("tasks.create", {"name": 5}, "'name' must be string, got integer 5"),
         ("tasks.create", {}, "missing required field 'name'"),
-        ("tasks.create", {"name": "x", "type": "bogus"}, "unknown task type"),
+        ("tasks.create", {"name": "x", "type": "bogus"}, "'type' must be one of"),
         ("tasks.get_by_id", {"task": "no-such-task"}, "Invalid task id"),
         ("tasks.get_all", {"name": "(unclosed"}, "Invalid regular expression"),
-        ("tasks.get_all", {"page": "one", "page_size": 2}, "must be integers"),
+        ("tasks.get_all", {"page": "one", "page_size": 2}, "'page' must be integer"),
         ("projects.get_by_id", {"project": "nope"}, "Invalid project id"),
     ],
 )

@@ -1,14 +1,14 @@
 """``events.*``: scalars, console lines, plots, tables and debug images reported by tasks.
 
-Events are rows of the ``events`` table; scalar events also update the task's ``last_metrics``
-(last, min and max per title and series, keyed by md5 of the names as ClearML does) and
+Events are kept by the store's events table (``call.store.events``); scalar events also update
+the task's ``last_metrics`` (last, min and max per title and series, keyed by md5 of the names as
+ClearML does) and
 ``last_iteration`` in the same transaction, so a reader never sees one without the other.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from functools import lru_cache
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from hpo.server._errors import APIError, validation
 from hpo.server._router import Call, Data, Router, now_iso
 from hpo.server.routes._common import require
-from hpo.server.store import Collection, Store
+from hpo.server.store import Collection, Event, Store
 
 router = Router()
 
@@ -26,10 +26,8 @@ PLOT = "plot"
 IMAGE = "training_debug_image"
 VECTOR = "training_stats_vector"
 EVENT_TYPES = (SCALAR, LOG, PLOT, IMAGE, VECTOR)
-
-_INSERT = (
-    "INSERT INTO events (task, type, metric, variant, iter, timestamp, value, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
+# The iteration the SDK reports single values (``Logger.report_single_value``) at.
+_SINGLE_VALUE_ITER = -(2**31)
 
 
 @lru_cache(maxsize=4096)
@@ -79,7 +77,7 @@ def add_batch(call: Call) -> Data:
         raise APIError(400, 17, "Batch contains no items: send one JSON event per line")
     tasks: dict[str, Data] = {}
     owners: dict[str, Collection] = {}
-    rows: list[tuple[Any, ...]] = []
+    rows: list[Event] = []
     for event in events:
         task_id = str(event.get("task") or "")
         kind = event.get("type")
@@ -95,33 +93,15 @@ def add_batch(call: Call) -> Data:
             value = _number(event.get("value"), "a scalar event's 'value'")
             _update_last_metrics(tasks[task_id], event, value)
         timestamp = event.get("timestamp")
-        rows.append((
+        rows.append(Event(
             task_id, kind, str(event.get("metric") or ""), str(event.get("variant") or ""),
-            int(event.get("iter") or 0), int(timestamp) if isinstance(timestamp, int | float) else 0,
-            value, json.dumps(event, separators=(",", ":")),
+            int(event.get("iter") or 0), int(timestamp) if isinstance(timestamp, int | float) else 0, value, event,
         ))  # fmt: skip
     for task_id, task in tasks.items():
         task["last_update"] = now_iso()
         owners[task_id].put(task)
-    call.store.execute_many(_INSERT, rows)
+    call.store.events.add(rows)
     return {"added": len(rows), "errors": 0, "errors_info": {}}
-
-
-def delete_task_events(store: Store, task_id: str) -> int:
-    """Stage deletion of all of a task's events; returns how many there are."""
-    count = store.db.query("SELECT COUNT(*) FROM events WHERE task = ?", (task_id,))[0][0]
-    store.execute_many("DELETE FROM events WHERE task = ?", [(task_id,)])
-    return int(count)
-
-
-def _events(store: Store, task_id: str, kind: str, metric: str | None = None, desc: bool = False) -> list[Data]:
-    sql = "SELECT body FROM events WHERE task = ? AND type = ?"
-    params: list[Any] = [task_id, kind]
-    if metric is not None:
-        sql += " AND metric = ?"
-        params.append(metric)
-    sql += " ORDER BY seq DESC" if desc else " ORDER BY seq"
-    return [json.loads(row[0]) for row in store.db.query(sql, params)]
 
 
 def _scroll(events: list[Data], call: Call, default_size: int = 500) -> Data:
@@ -136,7 +116,7 @@ def _scroll(events: list[Data], call: Call, default_size: int = 500) -> Data:
 def get_task_log(call: Call) -> Data:
     task = require(call.store.tasks, "task", call.text("task"))
     order = call.text("order", required=False, default="desc")
-    lines = _events(call.store, task["id"], LOG, desc=order == "desc")
+    lines = call.store.events.bodies(task["id"], LOG, desc=order == "desc")
     return _scroll(lines, call)
 
 
@@ -147,7 +127,7 @@ def get_task_events(call: Call) -> Data:
     kinds = [kind] if kind else list(EVENT_TYPES)
     events: list[Data] = []
     for each in kinds:
-        events += _events(call.store, task["id"], each)
+        events += call.store.events.bodies(task["id"], each)
     metrics = {m.get("metric") for m in call.items("metrics") if isinstance(m, dict)}
     if metrics:
         events = [e for e in events if e.get("metric") in metrics]
@@ -161,7 +141,7 @@ def get_task_events(call: Call) -> Data:
 def get_task_plots(call: Call) -> Data:
     """Plots of the last ``iters`` iterations of each metric and variant."""
     task = require(_owner(call, call.text("task"), call.flag("model_events")), "task", call.text("task"))
-    plots = _events(call.store, task["id"], PLOT)
+    plots = call.store.events.bodies(task["id"], PLOT)
     metrics = {m.get("metric") for m in call.items("metrics") if isinstance(m, dict)}
     if metrics:
         plots = [p for p in plots if p.get("metric") in metrics]
@@ -181,7 +161,7 @@ def get_multi_task_plots(call: Call) -> Data:
     total = 0
     for task_id in call.items("tasks"):
         require(call.store.tasks, "task", task_id)
-        for plot in _events(call.store, task_id, PLOT):
+        for plot in call.store.events.bodies(task_id, PLOT):
             variants = out.setdefault(task_id, {}).setdefault(str(plot.get("metric", "")), {})
             variants[str(plot.get("variant", ""))] = [plot]
             total += 1
@@ -195,7 +175,7 @@ def debug_images(call: Call) -> Data:
     out = []
     for task_id in task_ids:
         require(call.store.tasks, "task", task_id)
-        images = _events(call.store, str(task_id), IMAGE)
+        images = call.store.events.bodies(str(task_id), IMAGE)
         out.append({"task": task_id, "iterations": [{"iter": e.get("iter"), "events": [e]} for e in images]})
     return {"metrics": out, "scroll_id": ""}
 
@@ -206,18 +186,13 @@ def get_task_metrics(call: Call) -> Data:
     out = []
     for task_id in call.items("tasks"):
         require(call.store.tasks, "task", task_id)
-        rows = call.store.db.query("SELECT DISTINCT metric FROM events WHERE task = ? AND type = ?", (task_id, kind))
-        out.append({"task": task_id, "metrics": [row[0] for row in rows]})
+        out.append({"task": task_id, "metrics": call.store.events.metric_names(task_id, kind)})
     return {"metrics": out}
 
 
 def _scalar_series(store: Store, task_id: str) -> dict[str, dict[str, list[tuple[int, float]]]]:
-    rows = store.db.query(
-        "SELECT metric, variant, iter, value FROM events WHERE task = ? AND type = ? ORDER BY iter, seq",
-        (task_id, SCALAR),
-    )
     series: dict[str, dict[str, list[tuple[int, float]]]] = {}
-    for metric, variant, iteration, value in rows:
+    for metric, variant, iteration, value in store.events.points(task_id, SCALAR):
         series.setdefault(metric, {}).setdefault(variant, []).append((iteration, value))
     return series
 
@@ -247,7 +222,7 @@ def scalar_metrics_and_variants(call: Call) -> Data:
 @router.endpoint("events.get_scalar_metric_data")
 def scalar_metric_data(call: Call) -> Data:
     task = require(call.store.tasks, "task", call.text("task"))
-    events = _events(call.store, task["id"], SCALAR, metric=call.opt_text("metric"))
+    events = call.store.events.bodies(task["id"], SCALAR, metric=call.opt_text("metric"))
     return {"events": events, "returned": len(events), "total": len(events), "scroll_id": ""}
 
 
@@ -256,11 +231,7 @@ def single_value_metrics(call: Call) -> Data:
     out = []
     for task_id in call.items("tasks"):
         require(call.store.tasks, "task", task_id)
-        rows = call.store.db.query(
-            "SELECT metric, variant, value, timestamp FROM events WHERE task = ? AND type = ? AND iter = ?"
-            " AND metric = 'Summary' ORDER BY seq",
-            (task_id, SCALAR, -(2**31)),
-        )
+        rows = call.store.events.at_iteration(task_id, SCALAR, _SINGLE_VALUE_ITER, "Summary")
         values = {(r[0], r[1]): {"metric": r[0], "variant": r[1], "value": r[2], "timestamp": r[3]} for r in rows}
         out.append({"task": task_id, "values": list(values.values())})
     return {"tasks": out}
@@ -269,5 +240,5 @@ def single_value_metrics(call: Call) -> Data:
 @router.endpoint("events.delete_for_task")
 def delete_for_task(call: Call) -> Data:
     task = require(call.store.tasks, "task", call.text("task"))
-    delete_task_events(call.store, task["id"])
+    call.store.events.delete_for(task["id"])
     return {"deleted": True}

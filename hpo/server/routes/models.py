@@ -16,7 +16,6 @@ from hpo.server._errors import APIError, validation
 from hpo.server._query import FieldRules, run_query
 from hpo.server._router import Call, Data, Router, new_id, now_iso
 from hpo.server.routes._common import editable, owner_fields, require, tag_list, updated
-from hpo.server.routes.events import delete_task_events
 from hpo.server.routes.projects import descendants, ensure_project
 from hpo.server.routes.tasks._docs import set_status
 
@@ -357,7 +356,7 @@ def _delete(call: Call, model_id: Any, force: bool) -> Data:
         task = editable(call.store.tasks, "task", task_id)
         task["models"]["output"] = [m for m in task["models"]["output"] if m.get("model") != model["id"]]
         call.store.tasks.put(task)
-    delete_task_events(call.store, model["id"])
+    call.store.events.delete_for(model["id"])
     call.store.models.delete(model["id"])
     return {"deleted": True, "url": model.get("uri")}
 

@@ -2,5 +2,6 @@
 
 from hpo.server.store._db import Database
 from hpo.server.store._documents import Collection, Doc, Store
+from hpo.server.store._events import Event, Events
 
-__all__ = ["Collection", "Database", "Doc", "Store"]
+__all__ = ["Collection", "Database", "Doc", "Event", "Events", "Store"]

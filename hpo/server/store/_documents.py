@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hpo.server.store._db import Database
+from hpo.server.store._events import Events
 
 Doc = dict[str, Any]
 
@@ -115,6 +116,7 @@ class Store:
         self._staged: dict[str, dict[str, object]] = {name: {} for name in COLLECTIONS}
         self._pending_sql: list[tuple[str, list[tuple[Any, ...]]]] = []
         self._collections = {name: Collection(self, name, db.load_collection(name)) for name in COLLECTIONS}
+        self.events = Events(self)
 
     @property
     def tasks(self) -> Collection:
@@ -145,8 +147,8 @@ class Store:
     def stage(self, collection: str, doc_id: str, value: object) -> None:
         self._staged[collection][doc_id] = value
 
-    def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """Stage a raw statement (events) to run inside the next commit."""
+    def stage_sql(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Stage a statement on the store's own tables (:class:`Events`) to run inside the next commit."""
         self._pending_sql.append((sql, rows))
 
     def commit(self) -> None:

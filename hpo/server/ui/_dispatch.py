@@ -7,6 +7,7 @@ commit together or not at all, like one API request.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from hpo.server._auth import COMPANY_ID, USER_ID, Credentials, Identity
@@ -24,6 +25,10 @@ class Server(Protocol):
     store: Store
     runtime: Runtime
     handlers: dict[str, Handler]
+
+    def exclusive_store(self) -> AbstractAsyncContextManager[None]:
+        """Hold the store against the API's store thread for the duration of a view."""
+        ...
 
 
 def dispatch(server: Server, *calls: tuple[str, Data]) -> list[Data]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -68,11 +67,19 @@ def routes(server: Server) -> list[BaseRoute]:
     """The UI's routes, to mount before the API's catch-all route."""
     sessions = Sessions(server.credentials)
 
+    def exclusive(view: ServerView) -> Callable[[Request, dict[str, Any]], Awaitable[Response]]:
+        # API handlers run on the store thread: a view touches the store only while it holds it
+        async def run(request: Request, ctx: dict[str, Any]) -> Response:
+            async with server.exclusive_store():
+                return await view(server, request, ctx)
+
+        return run
+
     def page(view: ServerView) -> Any:
-        return guarded(sessions, functools.partial(view, server))
+        return guarded(sessions, exclusive(view))
 
     def action(view: ServerView) -> Any:
-        return guarded(sessions, functools.partial(view, server))
+        return guarded(sessions, exclusive(view))
 
     get, post = ["GET"], ["POST"]
     experiment = page(_pages.experiment_page)

@@ -10,7 +10,6 @@ from hpo.server._query import FieldRules, candidates, run_query
 from hpo.server._router import Call, Data, Router, now_iso
 from hpo.server.routes import queues as queue_ops
 from hpo.server.routes._common import editable, ids_of, require, tag_list, updated
-from hpo.server.routes.events import delete_task_events
 from hpo.server.routes.projects import descendants, ensure_project
 from hpo.server.routes.tasks._docs import (
     STATUSES,
@@ -139,7 +138,7 @@ def delete(call: Call) -> Data:
     if task.get("status") == "in_progress" and not call.flag("force"):
         raise APIError(400, 112, f"Task in progress: task {task['id']} is running (stop it or pass force=true)")
     queue_ops.remove_task_entry(call.store, task)
-    events = delete_task_events(call.store, task["id"])
+    events = call.store.events.delete_for(task["id"])
     urls: dict[str, list[str]] = {"artifact_urls": [], "model_urls": [], "event_urls": []}
     for artifact in task.get("execution", {}).get("artifacts", []):
         if artifact.get("uri"):

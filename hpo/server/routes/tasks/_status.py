@@ -6,7 +6,6 @@ from hpo.server._errors import APIError
 from hpo.server._router import Call, Data, Router, now_iso
 from hpo.server.routes import queues as queue_ops
 from hpo.server.routes._common import updated
-from hpo.server.routes.events import delete_task_events
 from hpo.server.routes.tasks._docs import (
     reject_published,
     set_status,
@@ -102,7 +101,7 @@ def reset(call: Call) -> Data:
     task = task_for_edit(call)
     reject_published(task, "reset")
     dequeued = queue_ops.remove_task_entry(call.store, task)
-    deleted_events = delete_task_events(call.store, task["id"])
+    deleted_events = call.store.events.delete_for(task["id"])
     fields = set_status(task, "created", reason="reset")
     task.update(started=None, completed=None, last_metrics={}, last_iteration=0, active_duration=None)
     task["execution"] = {

@@ -1,0 +1,324 @@
+"""Request schemas of ClearML's API, read from the installed SDK, and a checker built from them.
+
+The SDK carries the API definitions it speaks (``clearml/backend_api/services/v2_23/*.py``): one
+``*Request`` class per endpoint with a JSON-schema ``_schema``. They are read with :mod:`ast`
+(importing them would import most of the SDK) once per process, and each endpoint's schema is
+compiled into a checker that the transport runs before any handler sees the request.
+
+Leniency, chosen so that nothing the SDK or the agent sends is refused:
+
+- Fields a schema does not list are ignored (the SDK adds ``"method": "get"``; newer clients send
+  newer fields), and ``required`` is left to the handlers, which name the missing field.
+- ``null`` is accepted for every field, as "not given" (the SDK sends ``null`` for unset fields).
+- ``format`` and ``additionalProperties: false`` are not enforced.
+- An ``integer`` may come as a JSON float within 64 bits (the agent reports ``disk_free_home:
+  60.5``), and string enums match without case (the agent logs ``"level": "INFO"``).
+
+What is enforced is the type of every listed field, of list items and of map values, ``enum``,
+``const``, ``minimum`` and ``maximum``: a handler can trust that ``only_fields`` is a list of
+strings and an event's ``iter`` is an integer.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import logging
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+API_PACKAGE = "clearml.backend_api.services.v2_23"
+SERVICES = ("auth", "events", "models", "projects", "queues", "tasks", "workers")
+
+Schema = dict[str, Any]
+# A checker returns None when the value fits, else a message naming the path and the problem.
+Checker = Callable[[Any, str], str | None]
+
+_INT64 = 2**63
+
+
+def _integer(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and -_INT64 <= value < _INT64)
+
+
+_JSON_TYPES: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": _integer,
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+    "null": lambda v: v is None,
+}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, float):
+        return "number"
+    for name in ("boolean", "integer", "number", "string", "array", "object", "null"):
+        if _JSON_TYPES[name](value):
+            return name
+    return type(value).__name__
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _class_schema(node: ast.ClassDef) -> tuple[str, Schema] | None:
+    found: dict[str, Any] = {}
+    for stmt in node.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            name = stmt.targets[0].id
+            if name in ("_service", "_action", "_schema", "_batched_request_cls"):
+                found[name] = stmt.value if name == "_batched_request_cls" else ast.literal_eval(stmt.value)
+    if "_service" not in found or "_action" not in found:
+        return None
+    endpoint = f"{found['_service']}.{found['_action']}"
+    if "_schema" in found:
+        return endpoint, found["_schema"]
+    batched = found.get("_batched_request_cls")
+    if isinstance(batched, ast.Name):  # a batch request: each line is one of the named request
+        return endpoint, {"$batch_of": batched.id}
+    return None
+
+
+_loaded: dict[str, Schema] | None = None
+_loading = threading.Lock()
+
+
+def schemas_ready() -> bool:
+    """Whether :func:`request_schemas` answers at once (the transport checks inline only then)."""
+    return _loaded is not None
+
+
+def request_schemas() -> dict[str, Schema]:
+    """Every endpoint's request schema, by endpoint name (``tasks.get_all``).
+
+    Read once per process (a fraction of a second); callers that come while it is being read
+    wait for that read. A batch endpoint (``events.add_batch``) maps to the schema of one line.
+    """
+    global _loaded
+    with _loading:
+        if _loaded is None:
+            _loaded = _read_schemas()
+    return _loaded
+
+
+def _read_schemas() -> dict[str, Schema]:
+    spec = importlib.util.find_spec(API_PACKAGE.split(".")[0])
+    if spec is None or spec.origin is None:  # pragma: no cover - clearml is a dependency
+        log.warning("the clearml SDK is not installed: requests are not checked against its schemas")
+        return {}
+    root = Path(spec.origin).parent.joinpath(*API_PACKAGE.split(".")[1:])
+    schemas: dict[str, Schema] = {}
+    for service in SERVICES:
+        tree = ast.parse((root / f"{service}.py").read_text())
+        by_class: dict[str, Schema] = {}
+        batches: dict[str, str] = {}
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and node.name.endswith("Request"):
+                found = _class_schema(node)
+                if found is None:
+                    continue
+                endpoint, schema = found
+                if "$batch_of" in schema:
+                    batches[endpoint] = schema["$batch_of"]
+                else:
+                    schemas[endpoint] = by_class[node.name] = schema
+        for endpoint, cls in batches.items():
+            if cls in by_class:
+                schemas[endpoint] = by_class[cls]
+    for endpoint in list(schemas):
+        # the web UI's ``*.get_all_ex`` takes what ``get_all`` takes (and more); the SDK has no schema
+        if endpoint.endswith(".get_all"):
+            schemas.setdefault(endpoint + "_ex", schemas[endpoint])
+    return schemas
+
+
+class _Compiler:
+    """Turns one schema (with its ``definitions``) into nested checker closures."""
+
+    def __init__(self, definitions: dict[str, Schema]) -> None:
+        self.definitions = definitions
+        self.refs: dict[str, Checker] = {}
+
+    def compile(self, schema: Any) -> Checker:
+        if not isinstance(schema, dict):
+            return _accept
+        if "$ref" in schema:
+            return self._ref(str(schema["$ref"]))
+        checks: list[Checker] = []
+        if "type" in schema:
+            checks.append(_type_check(schema["type"]))
+        if "const" in schema:
+            checks.append(_enum_check([schema["const"]]))
+        if "enum" in schema:
+            checks.append(_enum_check(list(schema["enum"]) + [None]))
+        if "minimum" in schema or "maximum" in schema:
+            checks.append(_range_check(schema.get("minimum"), schema.get("maximum")))
+        if "properties" in schema or isinstance(schema.get("additionalProperties"), dict):
+            props = {name: self.compile(sub) for name, sub in (schema.get("properties") or {}).items()}
+            extra = schema.get("additionalProperties")
+            checks.append(_object_check(props, self.compile(extra) if isinstance(extra, dict) else None))
+        if isinstance(schema.get("items"), dict):
+            checks.append(_items_check(self.compile(schema["items"])))
+        for key in ("anyOf", "oneOf"):
+            if key in schema:
+                checks.append(_any_check([self.compile(sub) for sub in schema[key]], schema[key], self))
+        for sub in schema.get("allOf") or ():
+            checks.append(self.compile(sub))
+        return _all_check(checks)
+
+    def _ref(self, ref: str) -> Checker:
+        name = ref.rsplit("/", 1)[-1]
+        if name not in self.refs:
+            holder: list[Checker] = []
+            self.refs[name] = lambda value, path: holder[0](value, path)  # ties recursive definitions
+            holder.append(self.compile(self.definitions.get(name, {})))
+        return self.refs[name]
+
+    def resolve(self, schema: Any) -> Any:
+        while isinstance(schema, dict) and "$ref" in schema:
+            schema = self.definitions.get(str(schema["$ref"]).rsplit("/", 1)[-1], {})
+        return schema
+
+
+def _accept(value: Any, path: str) -> str | None:
+    return None
+
+
+def _all_check(checks: list[Checker]) -> Checker:
+    if not checks:
+        return _accept
+    if len(checks) == 1:
+        return checks[0]
+
+    def check(value: Any, path: str) -> str | None:
+        for each in checks:
+            problem = each(value, path)
+            if problem:
+                return problem
+        return None
+
+    return check
+
+
+def _type_check(spec: str | list[str]) -> Checker:
+    names = [spec] if isinstance(spec, str) else list(spec)
+    tests = [_JSON_TYPES[n] for n in names if n in _JSON_TYPES] + [_JSON_TYPES["null"]]
+    wanted = " or ".join(n for n in names if n != "null") or "null"
+
+    def check(value: Any, path: str) -> str | None:
+        if any(test(value) for test in tests):
+            return None
+        return f"'{path}' must be {wanted}, got {_kind(value)} {_preview(value)}"
+
+    return check
+
+
+def _enum_check(allowed: list[Any]) -> Checker:
+    folded = {a.lower() for a in allowed if isinstance(a, str)}
+    others = [a for a in allowed if not isinstance(a, str)]
+
+    def check(value: Any, path: str) -> str | None:
+        if value is None or (isinstance(value, str) and value.lower() in folded):
+            return None
+        if not isinstance(value, str) and any(value == a and type(value) is type(a) for a in others):
+            return None
+        shown = ", ".join(repr(a) for a in allowed if a is not None)
+        return f"'{path}' must be one of {shown}, got {_preview(value)}"
+
+    return check
+
+
+def _range_check(low: float | None, high: float | None) -> Checker:
+    def check(value: Any, path: str) -> str | None:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        if low is not None and value < low:
+            return f"'{path}' must be at least {low}, got {value}"
+        if high is not None and value > high:
+            return f"'{path}' must be at most {high}, got {value}"
+        return None
+
+    return check
+
+
+def _object_check(props: dict[str, Checker], extra: Checker | None) -> Checker:
+    def check(value: Any, path: str) -> str | None:
+        if not isinstance(value, dict):
+            return None  # the type check (when the schema has one) has spoken
+        prefix = f"{path}." if path else ""
+        for key, item in value.items():
+            sub = props.get(key, extra)
+            if sub is not None and item is not None:
+                problem = sub(item, prefix + key)
+                if problem:
+                    return problem
+        return None
+
+    return check
+
+
+def _items_check(item_check: Checker) -> Checker:
+    def check(value: Any, path: str) -> str | None:
+        if not isinstance(value, list):
+            return None
+        for index, item in enumerate(value):
+            problem = item_check(item, f"{path}[{index}]")
+            if problem:
+                return problem
+        return None
+
+    return check
+
+
+def _any_check(branches: list[Checker], schemas: list[Any], compiler: _Compiler) -> Checker:
+    # Pick the branch a value names through a ``const`` property (an event's ``type``), so the
+    # message is about that branch instead of "matches none".
+    discriminators: list[tuple[str, Any]] = []
+    for sub in schemas:
+        props = (compiler.resolve(sub) or {}).get("properties") or {}
+        const = next(((k, v["const"]) for k, v in props.items() if isinstance(v, dict) and "const" in v), None)
+        discriminators.append(const if const else ("", None))
+
+    def check(value: Any, path: str) -> str | None:
+        problems = []
+        for branch, (key, const) in zip(branches, discriminators, strict=True):
+            if key and isinstance(value, dict) and value.get(key) == const:
+                return branch(value, path)
+            problems.append(branch(value, path))
+            if problems[-1] is None:
+                return None
+        if any(key for key, _ in discriminators) and isinstance(value, dict):
+            keys = {key for key, _ in discriminators if key}
+            allowed = ", ".join(repr(c) for k, c in discriminators if k)
+            field = "/".join(sorted(keys))
+            return f"'{path + '.' if path else ''}{field}' must be one of {allowed}, got {_preview(value.get(field))}"
+        return problems[0]
+
+    return check
+
+
+@lru_cache(maxsize=512)
+def checker(endpoint: str) -> Checker | None:
+    """The compiled check of ``endpoint``'s request body, or None when the SDK has no schema for it."""
+    schema = request_schemas().get(endpoint)
+    if schema is None:
+        return None
+    return _Compiler(schema.get("definitions") or {}).compile(schema)
+
+
+def check_request(endpoint: str, body: dict[str, Any]) -> str | None:
+    """Why ``body`` does not fit ``endpoint``'s request schema, or None when it does (or there is none)."""
+    check = checker(endpoint)
+    return check(body, "") if check is not None else None
