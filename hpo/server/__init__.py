@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hpo.server._app import create_app
 from hpo.server._config import DEFAULT_PORT, ServerConfig, runtime_config
 
 if TYPE_CHECKING:
+    from hpo.server._app import create_app
     from hpo.server._serve import serve, serve_foreground
 
 
 def __getattr__(name: str) -> Any:
-    # serving imports uvicorn (a third of a second): only commands that serve pay for it
+    # The app (Starlette, the routes, the web UI) and serving (uvicorn) take a third of a second
+    # each to import: only what builds or serves the app pays for them, not `hpo status` & co,
+    # which reach hpo.server._process for the address of a running server.
+    if name == "create_app":
+        from hpo.server import _app
+
+        return _app.create_app
     if name in ("serve", "serve_foreground"):
         from hpo.server import _serve
 

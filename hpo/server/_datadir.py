@@ -92,3 +92,32 @@ class DataDirLock:
             os.ftruncate(self._fd, 0)
             os.close(self._fd)  # closing the only descriptor drops the flock
             self._fd = None
+
+
+STATE_FILE = "server.json"
+
+
+# The port a data dir was last served on. Stored file and model URLs name it, so a restart
+# without an explicit port reuses it.
+PORT_FILE = "port"
+
+
+def state_path(data_dir: Path) -> Path:
+    return data_dir / STATE_FILE
+
+
+def last_port(data_dir: Path) -> int | None:
+    try:
+        return int((data_dir / PORT_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def remove_state(data_dir: Path, pid: int) -> None:
+    """Delete ``server.json`` if it still describes ``pid`` (a newer server's stays)."""
+    path = state_path(data_dir)
+    try:
+        if json.loads(path.read_text()).get("pid") == pid:
+            path.unlink()
+    except (OSError, ValueError):
+        pass

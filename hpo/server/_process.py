@@ -21,8 +21,7 @@ from hpo.connection import sdk_config_file
 from hpo.errors import ServerError
 from hpo.server._auth import Credentials, load_or_create_credentials
 from hpo.server._config import DEFAULT_HOST, DEFAULT_PORT, check_port, client_url
-from hpo.server._datadir import private_dir
-from hpo.server._serve import last_port, remove_state, state_path
+from hpo.server._datadir import last_port, private_dir, remove_state, state_path
 
 log = logging.getLogger(__name__)
 

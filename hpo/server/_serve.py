@@ -14,27 +14,9 @@ from hpo._processes import write_atomic
 from hpo.errors import ServerError
 from hpo.server._app import create_app
 from hpo.server._config import DEFAULT_HOST, ServerConfig, runtime_config
-from hpo.server._datadir import PRIVATE_UMASK, DataDirLock
+from hpo.server._datadir import PORT_FILE, PRIVATE_UMASK, DataDirLock, remove_state, state_path
 
 log = logging.getLogger(__name__)
-
-STATE_FILE = "server.json"
-
-
-# The port a data dir was last served on. Stored file and model URLs name it, so a restart
-# without an explicit port reuses it.
-PORT_FILE = "port"
-
-
-def state_path(data_dir: Path) -> Path:
-    return data_dir / STATE_FILE
-
-
-def last_port(data_dir: Path) -> int | None:
-    try:
-        return int((data_dir / PORT_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -82,16 +64,6 @@ def serve(config: ServerConfig) -> None:
     finally:
         remove_state(config.data_dir, os.getpid())
         lock.release()
-
-
-def remove_state(data_dir: Path, pid: int) -> None:
-    """Delete ``server.json`` if it still describes ``pid`` (a newer server's stays)."""
-    path = state_path(data_dir)
-    try:
-        if json.loads(path.read_text()).get("pid") == pid:
-            path.unlink()
-    except (OSError, ValueError):
-        pass
 
 
 def serve_foreground(data_dir: Path, host: str = DEFAULT_HOST, port: int | None = None) -> None:
