@@ -223,7 +223,7 @@ class OptunaStrategy(SearchStrategy):
             active.attempt = int(frozen.user_attrs.get(TrialAttr.ATTEMPTS) or 1)
             active.reported_steps = set(frozen.intermediate_values)
             self._active[frozen.number] = active
-            self._jobs[task_id] = (job, as_override(frozen.params))
+            self._jobs[task_id] = (job, as_override({**self.space.fixed, **frozen.params}))
             if state.status == "created":  # cloned but never enqueued: it never ran, so run it now
                 job.launch(active.queue or self.queues[0])
             log.info("re-attached trial %d (task %s, %s)", frozen.number, task_id, state.status)
@@ -391,7 +391,7 @@ class OptunaStrategy(SearchStrategy):
     def _launch_trial(self, trial: optuna.Trial, params: dict[str, Any], queue: str, attempt: int) -> None:
         self._naming_number = trial.number
         try:
-            override = as_override(params)
+            override = as_override({**self.space.fixed, **params})
             job = self.helper_create_job(
                 self._base_task_id,
                 parameter_override=override,

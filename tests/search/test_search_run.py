@@ -16,7 +16,8 @@ from tests.support.waiting import wait_for
 
 
 def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
-    space = search_env.space(trials=5, concurrency=2)
+    # `fixed` arguments reach every trial without being searched: 4 iterations instead of the template's 3
+    space = search_env.space(trials=5, concurrency=2, fixed={"General/iterations": 4})
     run = search_env.hpo("search", str(space), "--json", "--local-workers", "2", "--dashboard", "--dashboard-port", "0")
     assert run.returncode == 0, run.stderr[-6000:]
     assert "optuna-dashboard: http://127.0.0.1:" in run.stderr  # served beside the search, stopped with it
@@ -26,6 +27,7 @@ def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
     tasks = search_env.trials()
     assert len(tasks) == 5, tasks
     assert {t["status"] for t in tasks} == {"completed"}
+    assert {t["params"]["iterations"] for t in tasks} == {"4"}
     trials = search_env.study(summary["study"])
     assert sorted(t["attrs"]["task_id"] for t in trials) == sorted(t["id"] for t in tasks)
     for trial in trials:
@@ -34,11 +36,12 @@ def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
         assert trial["attrs"]["state"] == "completed"
         # intermediate values are the reported series, at the iterations the trial reported
         x = trial["params"]["General/x"]
-        expected = {i: (1.0 - (x - 0.3) ** 2) * (i + 1) / 3 for i in range(3)}
+        expected = {i: (1.0 - (x - 0.3) ** 2) * (i + 1) / 4 for i in range(4)}
         assert trial["intermediate"].keys() <= expected.keys()
         for step, value in trial["intermediate"].items():
             assert abs(value - expected[step]) < 1e-6
-        assert abs(trial["values"][0] - expected[2]) < 1e-6
+        assert abs(trial["values"][0] - expected[3]) < 1e-6
+        assert "General/iterations" not in trial["params"]  # fixed, not searched
     best = max(trials, key=lambda t: t["values"][0])
     assert summary["best"]["task_id"] == best["attrs"]["task_id"]
     assert search_env.queue_entries().get("default", 0) == 0
