@@ -96,7 +96,7 @@ def search(
         Optional[str],  # noqa: UP045
         typer.Option(
             "--warm-start",
-            help="PROJECT[/TAG]: add its completed tasks of the same template to the study first (not counted).",
+            help="PROJECT\\[/TAG]: add its completed tasks of the same template to the study first (not counted).",
         ),
     ] = None,
 ) -> None:
