@@ -45,9 +45,14 @@ def _objective(summary: Summary, default: str = "objective") -> str:
 def state_word(summary: Summary) -> str:
     """``stopped: Ctrl-C``: the state, and why it ended when it has (``finished`` needs no reason)."""
     reason = summary.stop_reason
-    if summary.state in (SearchState.STOPPED, SearchState.FAILED) and reason:
+    if reason and (summary.state in (SearchState.STOPPED, SearchState.FAILED) or _early_end(summary)):
         return f"{summary.state}: {reason}"
     return summary.state
+
+
+def _early_end(summary: Summary) -> bool:
+    """A finished search that ended before its budget (``converged: ...``): its reason is worth a word."""
+    return summary.state == SearchState.FINISHED and summary.stop_reason not in (None, "finished")
 
 
 def best_text(summary: Summary) -> str:
@@ -60,7 +65,8 @@ def best_text(summary: Summary) -> str:
 
 def outcome_line(summary: Summary) -> str:
     """The one line a search ends with: ``tfidf-3: stopped (Ctrl-C) after 2/10 trials; no trial completed``."""
-    reason = f" ({summary.stop_reason})" if summary.stop_reason and summary.state != SearchState.FINISHED else ""
+    shown = summary.stop_reason and (summary.state != SearchState.FINISHED or _early_end(summary))
+    reason = f" ({summary.stop_reason})" if shown else ""
     return (
         f"{summary.study}: {summary.state}{reason} after {summary.done}/{summary.budget} trials; {best_text(summary)}"
     )
@@ -90,6 +96,8 @@ def status_line(summary: Summary) -> Text:
         text.append(f"  {c[TrialLabel.STOPPED]} stopped", style="yellow")
     if c[TrialLabel.DUPLICATE]:
         text.append(f"  {c[TrialLabel.DUPLICATE]} duplicates skipped")
+    if c.get(TrialLabel.WARM_START):
+        text.append(f"  +{c[TrialLabel.WARM_START]} warm-start")
     text.append(f"\nelapsed {_duration(summary.elapsed_s)}  {_time_left(summary)}".rstrip())
     if summary.best_value is not None:
         text.append(f"\nbest {_objective(summary)} = {_value(summary.best_value)}", style="green")

@@ -76,6 +76,29 @@ def search(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show the ClearML SDK's and optimizer's log lines.")
     ] = False,
+    stop_when: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--stop-when",
+            help="converged: end once Optuna's regret bound says more trials cannot beat the best by more"
+            " than the objective's noise (docs/search.md) \\[default: off].",
+        ),
+    ] = None,
+    converge_min_trials: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Completed trials before --stop-when converged is evaluated \\[default: 20]."),
+    ] = None,
+    converge_noise: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="The objective's noise where the template reports no <series>_se \\[default: 0.01]."),
+    ] = None,
+    warm_start: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--warm-start",
+            help="PROJECT\\[/TAG]: add its completed tasks of the same template to the study first (not counted).",
+        ),
+    ] = None,
 ) -> None:
     """Search a template's hyperparameters with Optuna, running trials on ClearML agents.
 
@@ -98,6 +121,10 @@ def search(
         resume=resume,
         retries=retries,
         api_host=api_host,
+        stop_when=stop_when,
+        converge_min_trials=converge_min_trials,
+        converge_noise=converge_noise,
+        warm_start=warm_start,
     )
 
     def work() -> None:
@@ -146,6 +173,7 @@ def _run_with_view(options: SearchOptions, as_json: bool, verbose: bool, dashboa
 
 def _report(result: SearchResult, as_json: bool, log_file: str) -> None:
     from hpo.cli import _view
+    from hpo.study import StudyAttr
 
     if as_json:
         promotion = result.promotion.as_dict() if result.promotion is not None else None
@@ -153,6 +181,9 @@ def _report(result: SearchResult, as_json: bool, log_file: str) -> None:
             _view.as_json(result.summary, reason=result.reason, queues=result.queues, promotion=promotion)
         )
         return
+    warm = result.summary.attrs.get(StudyAttr.WARM_START) or {}
+    if warm.get("message"):
+        console.print(escape(str(warm["message"])), highlight=False)
     if result.summary.top:
         console.print(_view.top_table(result.summary))
     console.print(escape(_view.outcome_line(result.summary)), highlight=False)

@@ -5,6 +5,8 @@
 - ``_routing.py``: which queue gets the next trial;
 - ``_trials.py``: the ClearML side of trials (one batched status query per poll, aborts);
 - ``_strategy.py``: the ``SearchStrategy`` subclass that ties them together;
+- ``_converge.py``: ``--stop-when converged`` (Optuna's regret bound against the objective's noise);
+- ``_warm.py``: ``--warm-start`` (earlier ClearML tasks of the template as the study's first trials);
 - ``_controller.py``: ``hpo search`` end to end (server, data, template, agents);
 - ``_manage.py``: watch and stop searches from any process (``hpo status``, ``hpo studies``, ``hpo stop``);
 - ``_cleanup.py``: ``hpo stop`` for a search whose controller died.

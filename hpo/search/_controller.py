@@ -25,8 +25,10 @@ import optuna
 
 from hpo.errors import ConfigError, HPOError
 from hpo.paths import hpo_home, searches_dir
+from hpo.search import _converge
 from hpo.search._sampling import make_pruner, make_sampler
 from hpo.search._space import SearchSpace, check_template_parameters, load_space, with_overrides
+from hpo.search._warm import add_warm_start, find_warm_start
 from hpo.study import (
     SearchState,
     StudyAttr,
@@ -72,6 +74,10 @@ class SearchOptions:
     poll_s: float = 0.5
     api_host: str | None = None
     log_file: Path | None = None  # where the caller sends this process's logs; recorded in the study
+    stop_when: str | None = None  # "converged": see _converge
+    converge_min_trials: int | None = None
+    converge_noise: float | None = None
+    warm_start: str | None = None  # PROJECT[/TAG]: see _warm
 
 
 @dataclass
@@ -99,9 +105,9 @@ ProgressFn = Callable[[Summary], None]
 
 
 def prepare(options: SearchOptions) -> SearchSpace:
-    """The validated space with command-line overrides (no server contact)."""
+    """The validated space with command-line overrides (no server contact); bad options fail here."""
     space = load_space(options.space)
-    return with_overrides(
+    space = with_overrides(
         space,
         trials=options.trials,
         concurrency=options.concurrency,
@@ -109,6 +115,14 @@ def prepare(options: SearchOptions) -> SearchSpace:
         pruner=options.pruner,
         retries=options.retries,
     )
+    converge_rule(options, space)
+    return space
+
+
+def converge_rule(options: SearchOptions, space: SearchSpace) -> _converge.ConvergeRule | None:
+    """The ``--stop-when`` rule, checked (see :mod:`hpo.search._converge`)."""
+    stop_when, min_trials, noise = options.stop_when, options.converge_min_trials, options.converge_noise
+    return _converge.parse_rule(stop_when, space.objectives, min_trials, noise)
 
 
 def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> SearchResult:
@@ -131,7 +145,10 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
     template_id, template_params, project = _template(space, embedded)
     check_template_parameters(space, template_params)
     queues = _queues(space, options, embedded)
+    warm = find_warm_start(options.warm_start, space, template_id, template_params) if options.warm_start else None
     study = _open_study(storage, space, options, template_id, queues)
+    if warm is not None:
+        add_warm_start(study, space, warm)
     if options.log_file is not None:
         study.set_user_attr(StudyAttr.LOG_FILE, str(options.log_file))
     budget = int(study.user_attrs[StudyAttr.BUDGET])
@@ -335,6 +352,7 @@ def _drive(
         retries=space.retries,
         poll_s=options.poll_s,
         deadline=time.time() + options.time_limit_min * 60 if options.time_limit_min else None,
+        converge=converge_rule(options, space),
     )
     # ClearML's optimizer drives one objective; ours are all in the study. Its task shows the first.
     first = objectives[0]
@@ -351,10 +369,11 @@ def _drive(
     )
     optimizer.set_report_period(REPORT_PERIOD_MIN)
     reason, interrupted = _wait(optimizer, strategy, study, progress)
+    # Converged is a normal end, like the budget's; a stop request, Ctrl-C or a time limit is not.
     state = (
         SearchState.FAILED
         if strategy.error
-        else (SearchState.FINISHED if reason == "finished" else SearchState.STOPPED)
+        else (SearchState.FINISHED if strategy.stop_reason is None else SearchState.STOPPED)
     )
     others = others_alive(study, strategy.owner)
     if others:  # the study goes on on another machine: the last controller to end closes it
@@ -363,7 +382,7 @@ def _drive(
         study.set_user_attr(StudyAttr.STATE, state)
         study.set_user_attr(StudyAttr.STOP_REASON, strategy.error or reason)
         study.set_user_attr(StudyAttr.ENDED, time.time())
-        _close_task(task, state)
+        _close_task(task, state, strategy.error or reason)
     summary = summarize(study)
     if progress:
         progress(summary)
@@ -406,19 +425,21 @@ def _wait(
         while not strategy.finished.wait(0.25):
             pass  # dequeuing and aborting the active trials
     finally:
-        reason = strategy.stop_reason or "finished"
+        reason = strategy.stop_reason or strategy.end_reason or "finished"
         optimizer.stop(timeout=1.0)
     return reason, interrupted
 
 
-def _close_task(task: Any, state: str) -> None:
+def _close_task(task: Any, state: str, reason: str) -> None:
+    """End the optimizer task with the search's state, its reason as the status message and in its log."""
     try:
+        task.get_logger().report_text(f"search {state}: {reason}")
         task.flush(wait_for_uploads=True)
         if state == SearchState.FINISHED:
-            task.mark_completed(force=True)
+            task.mark_completed(force=True, status_message=reason)
         elif state == SearchState.FAILED:
-            task.mark_failed(force=True)
+            task.mark_failed(force=True, status_message=reason)
         else:
-            task.mark_stopped(force=True)
+            task.mark_stopped(force=True, status_message=reason)
     except Exception as err:  # the results are in the study either way
         log.warning("cannot close optimizer task %s: %s", task.id, err)

@@ -51,20 +51,34 @@ def make_pruner(space: SearchSpace) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def _active(param: Param, chosen: Mapping[str, Any]) -> bool:
+def active(param: Param, chosen: Mapping[str, Any]) -> bool:
+    """Whether ``param`` is searched given the values ``chosen`` for the parameters before it (``when:``)."""
     return all(other in chosen and chosen[other] in values for other, values in param.when.items())
 
 
-def _suggest_one(trial: optuna.Trial, param: Param, grid: bool) -> Any:
+def distribution(param: Param, grid: bool = False) -> optuna.distributions.BaseDistribution:
+    """The Optuna distribution ``param`` is sampled from (a grid samples every discrete value)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     if grid or param.kind == "categorical":
-        return trial.suggest_categorical(param.name, param.grid_values() if grid else list(param.choices))
+        return CategoricalDistribution(param.grid_values() if grid else list(param.choices))
     assert param.low is not None and param.high is not None
     if param.kind in ("int", "log-int"):
         step = int(param.step or 1)
-        return trial.suggest_int(param.name, int(param.low), int(param.high), step=step, log=param.kind == "log-int")
+        return IntDistribution(int(param.low), int(param.high), step=step, log=param.kind == "log-int")
     if param.kind == "stepped":
-        return trial.suggest_float(param.name, param.low, param.high, step=param.step)
-    return trial.suggest_float(param.name, param.low, param.high, log=param.kind == "log-float")
+        return FloatDistribution(param.low, param.high, step=param.step)
+    return FloatDistribution(param.low, param.high, log=param.kind == "log-float")
+
+
+def _suggest_one(trial: optuna.Trial, param: Param, grid: bool) -> Any:
+    dist = distribution(param, grid)
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return trial.suggest_categorical(param.name, list(dist.choices))
+    if isinstance(dist, optuna.distributions.IntDistribution):
+        return trial.suggest_int(param.name, dist.low, dist.high, step=dist.step, log=dist.log)
+    assert isinstance(dist, optuna.distributions.FloatDistribution)
+    return trial.suggest_float(param.name, dist.low, dist.high, step=dist.step, log=dist.log)
 
 
 def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
@@ -72,7 +86,7 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
     chosen: dict[str, Any] = {}
     grid = space.sampler.name == "grid"
     for param in space.params:
-        if _active(param, chosen):
+        if active(param, chosen):
             chosen[param.name] = _suggest_one(trial, param, grid)
     return chosen
 
@@ -95,4 +109,4 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-__all__ = ["as_override", "config_key", "make_pruner", "make_sampler", "suggest"]
+__all__ = ["active", "as_override", "config_key", "distribution", "make_pruner", "make_sampler", "suggest"]

@@ -33,7 +33,7 @@ from clearml.automation.optimization import SearchStrategy
 from optuna.trial import TrialState
 
 from hpo import task_status
-from hpo.search import _routing, _trials
+from hpo.search import _converge, _routing, _trials
 from hpo.search._sampling import as_override, config_key, suggest
 from hpo.search._space import SearchSpace
 from hpo.study import (
@@ -99,6 +99,7 @@ class OptunaStrategy(SearchStrategy):
         retries: int = 0,
         poll_s: float = 0.5,
         deadline: float | None = None,
+        converge: _converge.ConvergeRule | None = None,
     ) -> None:
         super().__init__(
             base_task_id=base_task_id,
@@ -119,6 +120,8 @@ class OptunaStrategy(SearchStrategy):
         self.poll_s = poll_s
         self.deadline = deadline
         self.stop_reason: str | None = None
+        self.converge = converge
+        self.end_reason: str | None = None  # a normal end before the budget (converged): trials in flight finish
         self.error: str | None = None
         self.finished = threading.Event()
         self._stop_requested = threading.Event()
@@ -363,9 +366,31 @@ class OptunaStrategy(SearchStrategy):
             model_id = None
         if model_id:
             active.trial.set_user_attr(TrialAttr.MODEL_ID, model_id)
+        objective = self.space.objective
+        se = state.last_value(objective.title, f"{objective.series}_se")
+        _converge.record_noise(active.trial, active.job.task, objective, se, folds=self.converge is not None)
         self._finish(
             number, TrialState.COMPLETE, TrialLabel.COMPLETED, values=[float(v) for v in values if v is not None]
         )
+        self._check_converged()
+
+    def _check_converged(self) -> None:
+        """``--stop-when converged``: once the rule holds, launch nothing more (trials in flight finish)."""
+        if self.converge is None or self.end_reason is not None:
+            return
+        try:
+            verdict = _converge.evaluate(self.study.get_trials(deepcopy=False), self.study.direction, self.converge)
+        except Exception as err:  # e.g. no parameter common to all trials: the search goes on to its budget
+            log.warning("cannot evaluate convergence (%s); the search runs on", err)
+            return
+        self.study.set_user_attr(StudyAttr.CONVERGENCE, verdict.as_attr())
+        if verdict.regret is None:
+            return
+        log.info("convergence: regret bound %.4g, noise %.4g (%s)", verdict.regret, verdict.noise, verdict.noise_source)
+        if verdict.converged:
+            self.end_reason = verdict.reason
+            self.max_trials = self._launched
+            log.info("%s; noise: %s", verdict.reason, verdict.noise_source)
 
     def _failed(self, number: int, active: ActiveTrial, state: _trials.TaskState) -> None:
         error = state.reason or state.message or "failed"

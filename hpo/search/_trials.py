@@ -46,10 +46,10 @@ class TaskState:
 
 def _plain(value: Any) -> Any:
     """SDK response objects (``last_metrics`` entries) as plain dicts."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, Mapping):
+    if isinstance(value, Mapping):  # first: a hyperparams section is a dict whose to_dict() is empty
         return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "to_dict"):
+        return _plain(value.to_dict())
     return value
 
 

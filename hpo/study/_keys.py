@@ -7,6 +7,7 @@ A trial's ``state`` (:class:`TrialLabel`) is finer than Optuna's ``TrialState``:
 
     queued -> running -> completed | pruned | failed | stopped
     duplicate  (never launched: same configuration as an earlier trial; not counted in the budget)
+    warm-start (never launched: an earlier ClearML task added by --warm-start; not counted either)
 
 A study's ``state`` (:class:`SearchState`) is ``running`` while a controller drives it, then
 ``finished``, ``stopped`` or ``failed``; ``interrupted`` is never stored: it is what a study that
@@ -39,6 +40,7 @@ class TrialLabel(_Word):
     FAILED = "failed"
     STOPPED = "stopped"
     DUPLICATE = "duplicate"
+    WARM_START = "warm-start"
 
 
 # Labels of trials that are over (what "done" counts; a duplicate never ran).
@@ -68,6 +70,8 @@ class TrialAttr:
     DUPLICATE_OF: Final = "duplicate_of"
     PROGRESS: Final = "progress"  # while it runs: {"iteration": last reported, "value": last objective value}
     CLAIMED_BY: Final = "claimed_by"  # the controller that claimed the trial's share of the budget
+    OBJECTIVE_SE: Final = "objective_se"  # the standard error the task reported for the objective (<series>_se)
+    WARM_START_TASK_ID: Final = "warm_start_task_id"  # a warm-start trial's source task (it has no task_id)
 
 
 class StudyAttr:
@@ -91,6 +95,8 @@ class StudyAttr:
     CONTROLLER_RECORD: Final = "controller:"  # + owner: each sharing controller's own record (hpo.study._budget)
     HEARTBEAT: Final = "heartbeat"
     OPTIMIZER_TASK_ID: Final = "optimizer_task_id"
+    CONVERGENCE: Final = "convergence"  # --stop-when converged: the rule and its latest verdict
+    WARM_START: Final = "warm_start"  # --warm-start: the source, what was added and what was skipped
     LOG_FILE: Final = "log_file"  # the log of its latest controller (the SDK's and the optimizer's lines)
 
 

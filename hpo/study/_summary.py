@@ -56,6 +56,8 @@ class Summary:
             "stop_reason": self.stop_reason,
             "budget": self.budget,
             "counts": self.counts,
+            "warm_start": self.attrs.get(StudyAttr.WARM_START),  # --warm-start: added and skipped tasks
+            "convergence": self.attrs.get(StudyAttr.CONVERGENCE),  # --stop-when converged: the latest verdict
             "best": {
                 "value": self.best_value,
                 "params": self.best_params,

@@ -1,8 +1,9 @@
 """Search test helpers: a real server, a fast trivial template, real agents and the real CLI.
 
 The ``curve`` template reports ``validation/score`` over a few iterations, a known function of
-its connected ``x`` (best at x = 0.3), and fails on request: enough to exercise every path of a
-search in seconds instead of training a model.
+its connected ``x`` (best at x = 0.3), its standard error ``validation/score_se`` when ``se`` is
+set, and fails on request: enough to exercise every path of a search in seconds instead of
+training a model.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import time
 from clearml import Task
 
 task = Task.init(project_name="search tests", task_name="curve")
-args = task.connect({"x": 0.5, "y": 0, "iterations": 3, "sleep_s": 0.0, "fail": 0, "fail_above": 2.0})
+args = task.connect({"x": 0.5, "y": 0, "iterations": 3, "sleep_s": 0.0, "fail": 0, "fail_above": 2.0, "se": 0.0})
 logger = task.get_logger()
 n = int(args["iterations"])
 for i in range(n):
@@ -41,6 +42,9 @@ for i in range(n):
     logger.report_scalar("validation", "cost", value=float(args["x"]), iteration=i)  # a second objective
     logger.flush()
     time.sleep(float(args["sleep_s"]))
+if float(args["se"]) > 0:  # the objective's noise, as a CV template reports it (--stop-when converged)
+    logger.report_scalar("validation", "score_se", value=float(args["se"]), iteration=n - 1)
+    logger.flush()
 if int(args["fail"]) or float(args["x"]) > float(args["fail_above"]):
     raise RuntimeError("failing on purpose")
 print("curve done")
@@ -52,7 +56,7 @@ from clearml import Task
 task = Task.create(project_name="search tests", task_name="curve", script=sys.argv[1], add_task_init_call=False,
                    force_single_script_file=True, binary="python3", packages=["clearml"])
 task.set_parameters({"General/x": 0.5, "General/y": 0, "General/iterations": 3, "General/sleep_s": 0.0,
-                     "General/fail": 0, "General/fail_above": 2.0})
+                     "General/fail": 0, "General/fail_above": 2.0, "General/se": 0.0})
 task.add_tags(["hpo-template", "template:curve"])
 print("RESULT " + json.dumps(task.id))
 """
