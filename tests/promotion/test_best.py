@@ -12,7 +12,7 @@ import hpo
 from hpo import promotion
 from tests.support.promotion import World
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("promotion-world")]  # the session's trained trials, built once
 
 DONE = TrialState.COMPLETE
 

@@ -12,7 +12,7 @@ from tests.support.bert import TINY_ARGS, build_tiny_bert
 from tests.support.promotion import World, run_clone
 
 pytest.importorskip("transformers")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("promotion-world")]  # the session's trained trials, built once
 
 CLONE = """
 import json, sys

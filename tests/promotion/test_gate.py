@@ -10,7 +10,7 @@ from tests.support.agents import AgentEnv
 from tests.support.promotion import CV, World
 
 # The world (trained trials) is built in the first test of a session; the re-run waits for an agent.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("promotion-world")]
 
 DONE = TrialState.COMPLETE
 

@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 
 from tests.support.promotion import World
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("promotion-world")]  # the session's trained trials, built once
 
 DONE, PRUNED, FAIL = TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL
 

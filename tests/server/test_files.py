@@ -14,6 +14,8 @@ import pytest
 from hpo.server import _process
 from tests.support.server import Env, free_port
 
+pytestmark = pytest.mark.xdist_group("files")  # its module-scoped fixtures are built once, on one worker
+
 
 class Files:
     """A started server with a logged-in raw HTTP client for its file server."""

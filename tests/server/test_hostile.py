@@ -26,6 +26,8 @@ from hpo.server import _process
 from tests.support.api import RawAPI
 from tests.support.server import free_port
 
+pytestmark = pytest.mark.xdist_group("hostile")  # its module-scoped fixtures are built once, on one worker
+
 CANARIES = [
     ("tasks.get_all", {}),
     ("models.get_all", {}),

@@ -26,6 +26,8 @@ from hpo.server import ServerConfig, create_app
 from hpo.server._schemas import request_schemas
 from hpo.server.routes import handlers
 
+pytestmark = pytest.mark.xdist_group("hostile-fuzz")  # its module-scoped fixtures are built once, on one worker
+
 EXAMPLES_PER_ENDPOINT = 8
 ENDPOINTS = sorted(handlers())
 ID_FIELDS = ("task", "tasks", "id", "ids", "project", "projects", "model", "models", "queue", "queues", "worker")

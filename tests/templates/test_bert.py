@@ -16,7 +16,7 @@ from tests.support.bert import TINY_ARGS, build_tiny_bert
 from tests.support.data import add_reviews, hpo_cli, write_reviews
 from tests.support.server import Env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny-bert")]  # one worker builds the tiny BERT once
 
 INSPECT = """
 import json, sys

@@ -210,6 +210,8 @@ def test_abort_a_running_task(fed: Fed, page: Any) -> None:
         f"""
 import json
 from clearml import Task
+
+pytestmark = pytest.mark.xdist_group("ui-browser")  # its module-scoped fixtures are built once, on one worker
 source = Task.get_task(task_id={_task_id(fed.links["run-c"])!r})
 task = Task.clone(source_task=source, name="long run")
 task.set_parameters({{"Args/sleep_s": 120}})
