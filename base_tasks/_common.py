@@ -5,12 +5,18 @@ Kept free of ``from __future__`` imports and of anything but clearml, pandas and
 one self-contained script on any agent.
 """
 
+import hashlib
+import math
 import os
+import statistics
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
-from clearml import Dataset, Logger, OutputModel
+from clearml import Dataset, Logger, OutputModel, Task
 from sklearn.metrics import accuracy_score, classification_report, f1_score
+from sklearn.model_selection import GroupKFold
 
 SPLITS = ("train", "validation", "test")
 
@@ -53,6 +59,60 @@ def report_split(
     if model is not None:
         model.report_table(title=f"{split} classification report", series=split, iteration=0, table_plot=table)
     return metrics
+
+
+class Folds:
+    """Per-fold scores of a grouped k-fold cross-validation, and each fold's held-out groups (hashed)."""
+
+    def __init__(self, scores: list[dict[str, float]], signatures: list[str]) -> None:
+        self.scores = scores
+        self.signatures = signatures
+        self.k = len(scores)
+
+    def mean(self, metric: str) -> float:
+        return statistics.fmean(fold[metric] for fold in self.scores)
+
+    def se(self, metric: str) -> float:
+        """Standard error of the mean over the folds (sample standard deviation / sqrt(k))."""
+        return statistics.stdev(fold[metric] for fold in self.scores) / math.sqrt(self.k)
+
+
+def cross_validate(make_model: Callable[[], Any], data: dict[str, pd.DataFrame], k: int) -> Folds:
+    """Grouped ``k``-fold CV over train+validation: no group (review) is on both sides of a fold.
+
+    Raises:
+        ValueError: ``k`` is below 2 or above the number of groups.
+    """
+    pool = pd.concat([data["train"], data["validation"]], ignore_index=True)
+    groups = pool["group"].nunique()
+    if k < 2 or k > groups:
+        raise ValueError(
+            f"cv_folds: {k} is not between 2 and the {groups} groups (reviews) in train+validation;"
+            f" fix: set cv_folds to a value in 2..{groups}, or 0 to skip the cross-validation"
+        )
+    scores, signatures = [], []
+    for fit_rows, held_rows in GroupKFold(n_splits=k).split(pool["text"], pool["label"], pool["group"]):
+        model = make_model().fit(pool["text"].iloc[fit_rows], pool["label"].iloc[fit_rows])
+        held = pool.iloc[held_rows]
+        scores.append(score(held["label"], list(model.predict(held["text"]))))
+        members = "\n".join(sorted(held["group"].unique()))
+        signatures.append(hashlib.sha256(members.encode()).hexdigest()[:16])
+    return Folds(scores, signatures)
+
+
+def report_cv(task: Task, folds: Folds) -> None:
+    """Report the CV means and standard errors (title ``cv``), the per-fold table and the ``cv_folds`` artifact."""
+    logger = task.get_logger()
+    for metric in folds.scores[0]:
+        logger.report_scalar(title="cv", series=metric, value=folds.mean(metric), iteration=0)
+        logger.report_scalar(title="cv", series=f"{metric}_se", value=folds.se(metric), iteration=0)
+    table = pd.DataFrame(folds.scores).round(4)
+    table.insert(0, "fold", range(folds.k))
+    table.insert(1, "groups", folds.signatures)
+    logger.report_table(title="cv folds", series="cv", iteration=0, table_plot=table)
+    task.upload_artifact(
+        "cv_folds", {"k": folds.k, "signatures": folds.signatures, "scores": folds.scores}, wait_on_upload=True
+    )
 
 
 def cpu_threads() -> int:

@@ -48,6 +48,8 @@ except ImportError as err:  # the template's requirements install these; by hand
 
 # Connected as the task's "General" arguments; a clone's overrides arrive with these types.
 # freeze_layers: the embeddings and this many of the lowest encoder layers are not trained.
+# keep_layers: keep only this many of the lowest encoder layers (0: all); a smaller, faster model.
+# train_subsample: train on this fraction of the training rows (a seeded random draw; 1.0: all).
 # eval_every_steps: validation metrics every N optimiser steps (0: only at the end of each epoch).
 DEFAULTS = {
     "dataset_name": "Amazon reviews dataset",
@@ -62,6 +64,8 @@ DEFAULTS = {
     "weight_decay": 0.01,
     "dropout": 0.1,
     "freeze_layers": 0,
+    "keep_layers": 0,
+    "train_subsample": 1.0,
     "seed": 42,
     "eval_every_steps": 25,
 }
@@ -117,20 +121,40 @@ def load_model(args: dict[str, Any], labels: list[str]) -> tuple[Any, Any]:
             setattr(config, attribute, float(args["dropout"]))
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
     model = AutoModelForSequenceClassification.from_pretrained(source, config=config, local_files_only=True)
+    truncate(model, int(args["keep_layers"]))
     freeze(model, int(args["freeze_layers"]))
     return tokenizer, model
+
+
+def encoder_layers(model: Any, argument: str) -> Any:
+    """The encoder's list of layers (BERT-style ``encoder.layer`` or DistilBERT-style ``transformer.layer``)."""
+    base = model.base_model
+    encoder = getattr(base, "encoder", None) or getattr(base, "transformer", None)
+    blocks = getattr(encoder, "layer", None)
+    if blocks is None:
+        raise ValueError(f"{argument}: cannot find the encoder layers of {type(model).__name__}")
+    return blocks
+
+
+def truncate(model: Any, keep: int) -> None:
+    """Keep the lowest ``keep`` encoder layers (0: all); the saved config says how many are left."""
+    if keep == 0:
+        return
+    blocks = encoder_layers(model, f"keep_layers={keep}")
+    if not 0 < keep <= len(blocks):
+        raise ValueError(f"keep_layers: {keep} is not in 1..{len(blocks)} (the model's layers); fix: 0 keeps all")
+    del blocks[keep:]
+    for attribute in ("num_hidden_layers", "n_layers"):
+        if hasattr(model.config, attribute):
+            setattr(model.config, attribute, keep)
 
 
 def freeze(model: Any, layers: int) -> None:
     """Stop training the embeddings and the lowest ``layers`` encoder layers (0: train everything)."""
     if layers <= 0:
         return
-    base = model.base_model
-    encoder = getattr(base, "encoder", None) or getattr(base, "transformer", None)
-    blocks = getattr(encoder, "layer", None)
-    if blocks is None:
-        raise ValueError(f"freeze_layers={layers}: cannot find the encoder layers of {type(model).__name__}")
-    for module in [base.embeddings, *list(blocks)[:layers]]:
+    blocks = encoder_layers(model, f"freeze_layers={layers}")
+    for module in [model.base_model.embeddings, *list(blocks)[:layers]]:
         for parameter in module.parameters():
             parameter.requires_grad = False
 
@@ -247,6 +271,15 @@ class Trainer:
             self.logger.report_scalar(title="train", series="epoch", value=epoch + 1, iteration=self.step)
 
 
+def subsample(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """A seeded random ``fraction`` of the rows (at least one); all of them for 1.0."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"train_subsample: {fraction} is not in (0, 1]; fix: a fraction such as 0.5, or 1.0 for all")
+    if fraction == 1.0:
+        return frame
+    return frame.sample(n=max(1, round(len(frame) * fraction)), random_state=seed).reset_index(drop=True)
+
+
 def encode(tokenizer: Any, frame: Any, max_length: int) -> dict[str, list[Any]]:
     return dict(tokenizer(list(frame["text"]), truncation=True, max_length=max_length))
 
@@ -301,6 +334,7 @@ def main() -> None:
         torch.set_num_threads(cpu_threads())
     generator = seed_everything(int(args["seed"]))
     splits = load_splits(args["dataset_name"], args["dataset_project"], args["dataset_version"])
+    splits["train"] = subsample(splits["train"], float(args["train_subsample"]), int(args["seed"]))
     labels = sorted(set().union(*(frame["label"] for frame in splits.values())))
     tokenizer, model = load_model(args, labels)
     index = {label: number for number, label in enumerate(labels)}
@@ -311,6 +345,7 @@ def main() -> None:
     data["train"]["labels"] = [index[label] for label in splits["train"]["label"]]
 
     logger = task.get_logger()
+    logger.report_single_value("train_rows", len(splits["train"]))
     trainer = Trainer(model, tokenizer, data, args, logger)
     started = time.perf_counter()
     trainer.fit(generator)

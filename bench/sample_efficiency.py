@@ -26,7 +26,8 @@ For TPE and random, ``--seeds`` seeds each, it prints the best validation accura
 (mean, sd, per seed), the test accuracy of the trial that best validation chose (test never selects
 anything), and the default configuration's validation and test accuracy. ``--cv K`` selects on a
 grouped K-fold CV over train+validation instead of the 303-row validation split (a sturdier
-estimate; the template itself still reports validation accuracy). Goals (issue 5): TPE's best
+estimate, and what the template's ``cv/accuracy`` and the shipped space's objective are since
+issue 13). Goals (issue 5): TPE's best
 beats random's at 20 trials on average, and the tuned model beats the default by a clear margin.
 Needs the demo sdist (downloaded with pip into ``$HPO_HOME/cache/demo`` unless it is there).
 """

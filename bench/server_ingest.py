@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hpo.server import _process  # noqa: E402
-from tests.api import RawAPI  # noqa: E402
-from tests.conftest import free_port, sdk_env  # noqa: E402
+from tests.support.api import RawAPI  # noqa: E402
+from tests.support.server import free_port, sdk_env  # noqa: E402
 
 SERIES = 20
 

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.table import Table
 
 from hpo.cli._common import ApiHostOpt, JsonOpt, console, run, sdk_output_to_stderr
-from hpo.connection import connect
-from hpo.data import DEFAULT_SEED, Columns, DatasetVersion, add_demo, add_file, list_versions
+
+if TYPE_CHECKING:  # hpo.data needs pandas: imported by the commands, so `hpo --help` stays fast
+    from hpo.data import DatasetVersion
 
 app = typer.Typer(help="Register and list dataset versions (ClearML Datasets).", no_args_is_help=True)
 
-SeedOpt = Annotated[int, typer.Option(help="Seed of the train/validation/test split.")]
+SeedOpt = Annotated[
+    Optional[int],  # noqa: UP045 - typer reads the annotation at runtime
+    typer.Option(help="Seed of the train/validation/test split \\[default: hpo.data.DEFAULT_SEED]."),
+]
+
+
+def _seed(seed: int | None) -> int:
+    from hpo.data import DEFAULT_SEED
+
+    return DEFAULT_SEED if seed is None else seed
 
 
 def _as_dict(version: DatasetVersion) -> dict[str, object]:
@@ -44,13 +54,16 @@ def _report(version: DatasetVersion, as_json: bool) -> None:
 
 
 @app.command()
-def demo(api_host: ApiHostOpt = None, seed: SeedOpt = DEFAULT_SEED, as_json: JsonOpt = False) -> None:
+def demo(api_host: ApiHostOpt = None, seed: SeedOpt = None, as_json: JsonOpt = False) -> None:
     """Register the Amazon review sentences (Hu & Liu 2004, via VADER) as "Amazon reviews dataset" 1.0.0."""
 
     def work() -> None:
+        from hpo.connection import connect
+        from hpo.data import add_demo
+
         with sdk_output_to_stderr(), console.status("fetching and registering the demo data"):
             connect(api_host)
-            version = add_demo(seed=seed)
+            version = add_demo(seed=_seed(seed))
         _report(version, as_json)
 
     run(work)
@@ -69,16 +82,19 @@ def add(
         typer.Option(help="Column whose rows must share a split (e.g. a review id) \\[default: none]."),
     ] = None,
     api_host: ApiHostOpt = None,
-    seed: SeedOpt = DEFAULT_SEED,
+    seed: SeedOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register your own file as a dataset version (the newest existing version becomes its parent)."""
 
     def work() -> None:
+        from hpo.connection import connect
+        from hpo.data import Columns, add_file
+
         columns = Columns(text=text_col, label=label_col, group=group_col)
         with sdk_output_to_stderr(), console.status(f"registering {name} {version}"):
             connect(api_host)
-            registered = add_file(file, name, project, version, columns, seed)
+            registered = add_file(file, name, project, version, columns, _seed(seed))
         _report(registered, as_json)
 
     run(work)
@@ -97,6 +113,9 @@ def list_(
     """Show dataset names, versions and row counts."""
 
     def work() -> None:
+        from hpo.connection import connect
+        from hpo.data import list_versions
+
         with sdk_output_to_stderr():
             connect(api_host)
             versions = list_versions(project, name)

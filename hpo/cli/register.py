@@ -9,10 +9,8 @@ import typer
 from rich.table import Table
 
 from hpo.cli._common import ApiHostOpt, JsonOpt, console, run, sdk_output_to_stderr
-from hpo.connection import connect
-from hpo.templates import CATALOG, PLANNED, Template
+from hpo.templates import CATALOG, PLANNED, Template, spec_for
 from hpo.templates import register as register_template
-from hpo.templates._catalog import spec_for
 
 
 def _keys(which: str) -> list[str]:
@@ -30,6 +28,8 @@ def register(
     """Register base tasks as template tasks (once; a changed base task registers a new version)."""
 
     def work() -> None:
+        from hpo.connection import connect
+
         keys = _keys(which)
         templates: list[Template] = []
         with sdk_output_to_stderr(), console.status("registering templates"):

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import time
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from hpo.cli._common import ApiHostOpt, JsonOpt, StorageOpt, console, err_console, run, sdk_output_to_stderr
-from hpo.errors import HPOError, NotFoundError
+from hpo.errors import HPOError
+
+if TYPE_CHECKING:
+    from hpo.search import SearchOptions, SearchResult
 
 
 def _quiet_optuna() -> None:
@@ -26,7 +29,7 @@ def _sigterm_as_interrupt() -> None:
     """SIGTERM cleans up like Ctrl-C: queued trials dequeued, running ones aborted."""
 
     def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt("SIGTERM")  # the search's stop reason
 
     signal.signal(signal.SIGTERM, handler)
 
@@ -70,12 +73,16 @@ def search(
         bool, typer.Option("--dashboard", help="Serve optuna-dashboard on 127.0.0.1 during the search.")
     ] = False,
     dashboard_port: Annotated[int, typer.Option("--dashboard-port", help="Its port; 0 picks a free one.")] = 8080,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show the ClearML SDK's and optimizer's log lines.")
+    ] = False,
 ) -> None:
-    """Search a template's hyperparameters with Optuna, running trials on ClearML agents."""
-    from hpo.dashboard import start_dashboard
-    from hpo.search import SearchOptions, prepare, run_search
-    from hpo.search._progress import as_json as summary_json
-    from hpo.search._progress import live_view, top_table
+    """Search a template's hyperparameters with Optuna, running trials on ClearML agents.
+
+    The terminal shows the search; the ClearML SDK's and optimizer's lines go to its log file
+    (under $HPO_HOME/logs), and also to the terminal with --verbose.
+    """
+    from hpo.search import SearchOptions, new_log_file
 
     options = SearchOptions(
         space=space,
@@ -94,52 +101,65 @@ def search(
     )
 
     def work() -> None:
+        from hpo.search import prepare
+
         _quiet_optuna()
         _sigterm_as_interrupt()
         prepare(options)  # a bad space fails here, before any server is contacted
-        board = start_dashboard(options.storage, port=dashboard_port) if dashboard else None
-        if board is not None:
-            err_console.print(f"optuna-dashboard: {board.url}")
-        live = Live(console=err_console, refresh_per_second=4, transient=True)
-        show = not as_json and err_console.is_terminal
-        with sdk_output_to_stderr():
-            if show:
-                live.start()
-            try:
-                result = run_search(options, progress=(lambda s: live.update(live_view(s))) if show else None)
-            finally:
-                if show:
-                    live.stop()
-                if board is not None:
-                    board.stop()
-        if as_json:
-            promotion = result.promotion.as_dict() if result.promotion is not None else None
-            console.print_json(
-                summary_json(result.summary, reason=result.reason, queues=result.queues, promotion=promotion)
-            )
-        else:
-            console.print(top_table(result.summary))
-            best = result.summary.best_value
-            console.print(f"{result.summary.study}: {result.reason}; best {best} (task {result.summary.best_task_id})")
-            if result.promotion is not None:
-                role = "champion" if result.promotion.champion else "challenger"
-                console.print(f"model {result.promotion.model_id} promoted as {role}: {result.promotion.reason}")
+        options.log_file = new_log_file()
+        result = _run_with_view(options, as_json, verbose, dashboard_port if dashboard else None)
+        _report(result, as_json, str(options.log_file))
         if result.error:
             raise HPOError(f"the search stopped early: {result.error}")
-        if result.reason == "interrupted":
+        if result.interrupted:
             sys.exit(130)
 
     run(work)
 
 
-def _load_summary(study: str | None, storage: str | None) -> Any:
-    from hpo import study as _study
+def _run_with_view(options: SearchOptions, as_json: bool, verbose: bool, dashboard_port: int | None) -> SearchResult:
+    """Run the search with its log lines routed (see ``_logs``) and, on a terminal, the live view."""
+    from hpo.cli import _view
+    from hpo.cli._logs import search_logging
+    from hpo.dashboard import start_dashboard
+    from hpo.search import run_search
 
-    store = _study.open_storage(storage)
-    name = study or _study.latest(store)
-    if name is None:
-        raise NotFoundError("no searches yet; run `hpo search tfidf`")
-    return _study.summarize(_study.load(name, store))
+    assert options.log_file is not None
+    log_file = str(options.log_file)
+    show = not as_json and err_console.is_terminal
+    # The live view owns the terminal: nothing it does not draw may write there (see _logs).
+    live = Live(console=err_console, refresh_per_second=4, transient=True, redirect_stdout=False, redirect_stderr=False)
+    with search_logging(options.log_file, err_console, verbose=verbose):
+        board = start_dashboard(options.storage, port=dashboard_port) if dashboard_port is not None else None
+        if board is not None:
+            err_console.print(f"optuna-dashboard: {board.url}")
+        if show:
+            live.start()
+        try:
+            return run_search(options, progress=(lambda s: live.update(_view.live_view(s, log_file))) if show else None)
+        finally:
+            if show:
+                live.stop()
+            if board is not None:
+                board.stop()
+
+
+def _report(result: SearchResult, as_json: bool, log_file: str) -> None:
+    from hpo.cli import _view
+
+    if as_json:
+        promotion = result.promotion.as_dict() if result.promotion is not None else None
+        console.print_json(
+            _view.as_json(result.summary, reason=result.reason, queues=result.queues, promotion=promotion)
+        )
+        return
+    if result.summary.top:
+        console.print(_view.top_table(result.summary))
+    console.print(escape(_view.outcome_line(result.summary)), highlight=False)
+    if result.promotion is not None:
+        role = "champion" if result.promotion.champion else "challenger"
+        console.print(f"model {result.promotion.model_id} promoted as {role}: {escape(result.promotion.reason)}")
+    err_console.print(f"log: {escape(log_file)}", highlight=False)
 
 
 def status(
@@ -150,49 +170,55 @@ def status(
     storage: StorageOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a running or finished search: counts, best trial, top trials."""
-    from hpo.search._progress import as_json as summary_json
-    from hpo.search._progress import status_line, top_table
+    """Show a running or finished search: counts, running trials, best trial, top trials."""
 
     def work() -> None:
+        from hpo.cli import _view
+        from hpo.search import search_status
+
         _quiet_optuna()
-        summary = _load_summary(study, storage)
+        summary = search_status(study, storage)
         if as_json:
-            console.print_json(summary_json(summary))
+            console.print_json(_view.as_json(summary))
             return
-        console.print(status_line(summary))
+        console.print(_view.status_line(summary))
+        if summary.active:
+            console.print(_view.active_table(summary))
         if summary.top:
-            console.print(top_table(summary))
+            console.print(_view.top_table(summary))
+        if summary.log_file:
+            console.print(f"log: {escape(summary.log_file)}", style="dim", highlight=False)
 
     run(work)
 
 
 def studies(storage: StorageOpt = None, as_json: JsonOpt = False) -> None:
-    """List searches: name, state, progress and best value."""
-    from hpo import study as _study
+    """List searches, the first started first: name, state, progress and best value."""
 
     def work() -> None:
+        from hpo.cli import _view
+        from hpo.search import NO_SEARCHES, list_studies
+        from hpo.study import StudyAttr
+
         _quiet_optuna()
-        store = _study.open_storage(storage)
-        rows = [_load_summary(name, storage).as_dict() for name in _study.study_names(store)]
-        rows.sort(key=lambda r: r["elapsed_s"])
+        summaries = list_studies(storage)
         if as_json:
-            console.print_json(json.dumps(rows, default=str))
+            console.print_json(json.dumps([s.as_dict() for s in summaries], default=str))
+            return
+        if not summaries:
+            console.print(NO_SEARCHES)
             return
         table = Table("study", "state", "template", "done/budget", "best", "best task")
-        for row in rows:
-            c = row["counts"]
-            done = c["completed"] + c["pruned"] + c["failed"] + c["stopped"]
-            best = row["best"]
+        for summary in summaries:
             table.add_row(
-                row["study"],
-                row["state"],
-                str(row["template"]),
-                f"{done}/{row['budget']}",
-                str(best["value"]),
-                str(best["task_id"] or "-"),
+                summary.study,
+                _view.state_word(summary),
+                str(summary.attrs.get(StudyAttr.TEMPLATE)),
+                f"{summary.done}/{summary.budget}",
+                "-" if summary.best_value is None else str(summary.best_value),
+                summary.best_task_id or "-",
             )
-        console.print(table if rows else "no searches yet; run `hpo search tfidf`")
+        console.print(table)
 
     run(work)
 
@@ -201,38 +227,27 @@ def stop(
     study: Annotated[str, typer.Argument(help="Study name (see `hpo studies`).")],
     storage: StorageOpt = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the search to wind down.")] = 60.0,
+    api_host: ApiHostOpt = None,
 ) -> None:
     """Ask a running search to stop: queued trials are dequeued, running ones aborted.
 
-    When the search's controller has died, this does its cleanup itself.
+    When the search's controller has died, this does its cleanup itself (on --api-host, else the
+    configured server).
     """
-    from hpo import study as _study
 
     def work() -> None:
-        _quiet_optuna()
-        store = _study.open_storage(storage)
-        attrs = _study.request_stop(store, study)
-        if _study.controller_gone(attrs):
-            from hpo.connection import connect
-            from hpo.search._cleanup import stop_dead_search
+        from hpo.search import stop_search
 
-            connect()
-            done = stop_dead_search(store, study)
-            console.print(
-                f"{study}: stopped (its controller had died; aborted {done.aborted} trial(s),"
-                f" discarded {done.discarded} never launched, stopped {done.agents} local agent(s))"
-            )
+        _quiet_optuna()
+        with sdk_output_to_stderr():
+            result = stop_search(study, storage, timeout=timeout, api_host=api_host)
+        done = result.cleanup
+        if done is None:
+            console.print(f"{study}: {result.state}")
             return
-        deadline = time.monotonic() + timeout
-        state = "running"
-        while time.monotonic() < deadline:
-            summary = _load_summary(study, storage)
-            state = summary.state
-            if state != _study.SearchState.RUNNING:
-                break
-            time.sleep(0.5)
-        if state == _study.SearchState.RUNNING:
-            raise HPOError(f"study {study!r} did not stop within {timeout:g} s; is its controller alive?")
-        console.print(f"{study}: {state}")
+        console.print(
+            f"{study}: {result.state} (its controller had died; aborted {done.aborted} trial(s),"
+            f" discarded {done.discarded} never launched, stopped {done.agents} local agent(s))"
+        )
 
     run(work)

@@ -13,6 +13,7 @@ Two modes, chosen by :mod:`hpo.connection`:
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -70,15 +71,28 @@ class SearchOptions:
     retries: int | None = None
     poll_s: float = 0.5
     api_host: str | None = None
+    log_file: Path | None = None  # where the caller sends this process's logs; recorded in the study
 
 
 @dataclass
 class SearchResult:
+    """How a search ended.
+
+    Attributes:
+        summary: The study's summary at the end (its ``state`` is the search's state word).
+        reason: Why it ended: ``finished``, ``time limit``, ``stop requested``, ``Ctrl-C``, ``SIGTERM``...
+        error: What stopped it early, when it failed.
+        queues: The queues its trials ran on.
+        promotion: The promotion of its best model, when it finished with a completed trial.
+        interrupted: Whether Ctrl-C (or a signal the caller turned into ``KeyboardInterrupt``) ended it.
+    """
+
     summary: Summary
     reason: str
     error: str | None = None
     queues: list[str] = field(default_factory=list)
-    promotion: Promotion | None = None  # when the search finished with a completed trial
+    promotion: Promotion | None = None
+    interrupted: bool = False
 
 
 ProgressFn = Callable[[Summary], None]
@@ -118,6 +132,8 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
     check_template_parameters(space, template_params)
     queues = _queues(space, options, embedded)
     study = _open_study(storage, space, options, template_id, queues)
+    if options.log_file is not None:
+        study.set_user_attr(StudyAttr.LOG_FILE, str(options.log_file))
     budget = int(study.user_attrs[StudyAttr.BUDGET])
     workers = options.local_workers if options.local_workers is not None else (DEFAULT_LOCAL_WORKERS if embedded else 0)
     agents_home = local_agents_home(study.study_name)
@@ -135,6 +151,14 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
 def local_agents_home(study_name: str) -> Path:
     """Where ``--local-workers`` agents of a search keep their state and logs."""
     return hpo_home() / "searches" / _safe(study_name)
+
+
+def new_log_file() -> Path:
+    """A fresh log file for one controller run: ``$HPO_HOME/logs/search-<UTC time>-<pid>.log``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    path = hpo_home() / "logs" / f"search-{stamp}-{os.getpid()}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _safe(name: str) -> str:
@@ -326,7 +350,7 @@ def _drive(
         auto_connect_task=task,
     )
     optimizer.set_report_period(REPORT_PERIOD_MIN)
-    reason = _wait(optimizer, strategy, study, progress)
+    reason, interrupted = _wait(optimizer, strategy, study, progress)
     state = (
         SearchState.FAILED
         if strategy.error
@@ -345,7 +369,7 @@ def _drive(
         progress(summary)
     finished = state == SearchState.FINISHED and not others
     promotion = _promote(study) if finished and summary.counts.get(TrialLabel.COMPLETED) else None
-    return SearchResult(summary, reason, strategy.error, queues, promotion)
+    return SearchResult(summary, reason, strategy.error, queues, promotion, interrupted)
 
 
 def _promote(study: optuna.Study) -> Promotion | None:
@@ -359,23 +383,32 @@ def _promote(study: optuna.Study) -> Promotion | None:
         return None
 
 
-def _wait(optimizer: Any, strategy: OptunaStrategy, study: optuna.Study, progress: ProgressFn | None) -> str:
-    """Run until the strategy finishes; Ctrl-C asks it to stop (and clean up) first."""
+def _wait(
+    optimizer: Any, strategy: OptunaStrategy, study: optuna.Study, progress: ProgressFn | None
+) -> tuple[str, bool]:
+    """Run until the strategy finishes; Ctrl-C asks it to stop (and clean up) first.
+
+    Returns:
+        Why it ended, and whether a ``KeyboardInterrupt`` ended it (its message, e.g. ``SIGTERM``,
+        is the reason; a bare one is ``Ctrl-C``).
+    """
     optimizer.start()
     last = 0.0
+    interrupted = False
     try:
         while not strategy.finished.wait(0.25):
             if progress and time.monotonic() - last > 0.5:
                 last = time.monotonic()
                 progress(summarize(study))
-    except KeyboardInterrupt:
-        strategy.request_stop("interrupted")
+    except KeyboardInterrupt as err:
+        interrupted = True
+        strategy.request_stop(str(err) or "Ctrl-C")
         while not strategy.finished.wait(0.25):
             pass  # dequeuing and aborting the active trials
     finally:
         reason = strategy.stop_reason or "finished"
         optimizer.stop(timeout=1.0)
-    return reason
+    return reason, interrupted
 
 
 def _close_task(task: Any, state: str) -> None:

@@ -10,6 +10,7 @@
     pruner: none                         # or {name: median, n_startup_trials: 2, n_warmup_steps: 1}
     queue: gpu                           # optional: pin the template to this queue
     initial: [{General/alpha: 1.0}]      # optional: configurations tried first
+    fixed: {General/cv_folds: 5}         # optional: set on every trial, not searched
     parameters:
       General/alpha: {type: log-float, low: 0.001, high: 10}
       General/ngram_max: {type: int, low: 1, high: 3}
@@ -48,6 +49,7 @@ _TOP_LEVEL = {
     "pruner",
     "queue",
     "initial",
+    "fixed",
     "parameters",
     "retries",
     "description",
@@ -106,6 +108,7 @@ class SearchSpace:
     queue: str | None = None
     retries: int = 0
     initial: tuple[Mapping[str, Any], ...] = ()
+    fixed: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def objective(self) -> Objective:
@@ -206,6 +209,7 @@ def load_space(space: str | Path) -> SearchSpace:
         queue=queue,
         retries=check.positive_int(doc.get("retries", 0), "retries", minimum=0),
         initial=_initial(check, doc.get("initial"), params),
+        fixed=_fixed(check, doc.get("fixed"), params),
     )
     check_combination(result)
     return result
@@ -320,6 +324,18 @@ def _initial(check: _Checker, value: Any, params: Sequence[Param]) -> tuple[Mapp
     return tuple(out)
 
 
+def _fixed(check: _Checker, value: Any, params: Sequence[Param]) -> dict[str, Any]:
+    if value is None:
+        return {}
+    fixed = dict(check.mapping(value, "fixed"))
+    for name, setting in fixed.items():
+        if any(p.name == name for p in params):
+            raise check.fail(f"fixed.{name}", "is also a searched parameter", "keep it in one of the two")
+        if isinstance(setting, (dict, list)) or setting is None:
+            raise check.fail(f"fixed.{name}", f"expected one plain value, got {setting!r}", "write e.g. `8` or `word`")
+    return fixed
+
+
 def check_combination(space: SearchSpace) -> None:
     """Checks across fields: samplers and pruners that cannot serve this space.
 
@@ -344,16 +360,17 @@ def check_combination(space: SearchSpace) -> None:
 
 
 def check_template_parameters(space: SearchSpace, template_params: Mapping[str, Any]) -> None:
-    """Every searched parameter must exist on the template (a typo would otherwise search nothing).
+    """Every searched or fixed parameter must exist on the template (a typo would otherwise search nothing).
 
     Raises:
         ConfigError: A parameter the template does not have.
     """
-    missing = [p.name for p in space.params if p.name not in template_params]
+    missing = [f"parameters.{p.name}" for p in space.params if p.name not in template_params]
+    missing += [f"fixed.{name}" for name in space.fixed if name not in template_params]
     if missing:
         have = ", ".join(sorted(template_params)) or "none"
         raise ConfigError(
-            f"{space.path}: parameters.{missing[0]}: template {space.template!r} has no such parameter;"
+            f"{space.path}: {missing[0]}: template {space.template!r} has no such parameter;"
             f" use one of its parameters: {have}"
         )
 

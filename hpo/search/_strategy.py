@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 MAX_DUPLICATES_IN_A_ROW = 50  # a space this exhausted has nothing new to offer
 MAX_LAUNCH_FAILURES_IN_A_ROW = 5
 HEARTBEAT_S = 10.0  # well inside hpo.study.HEARTBEAT_STALE_S
+PROGRESS_EVERY_S = 2.0  # a running trial's progress attribute is rewritten at most this often
 
 
 @dataclass
@@ -67,6 +68,8 @@ class ActiveTrial:
     attempt: int = 1
     seen_marker: tuple[int, float | None] | None = None
     reported_steps: set[int] = field(default_factory=set)
+    progress_marker: tuple[int, float | None] | None = None  # what its progress attribute says
+    progress_at: float = 0.0
 
     @property
     def task_id(self) -> str:
@@ -256,7 +259,7 @@ class OptunaStrategy(SearchStrategy):
             active.attempt = int(frozen.user_attrs.get(TrialAttr.ATTEMPTS) or 1)
             active.reported_steps = set(frozen.intermediate_values)
             self._active[frozen.number] = active
-            self._jobs[task_id] = (job, as_override(frozen.params))
+            self._jobs[task_id] = (job, as_override({**self.space.fixed, **frozen.params}))
             if state.status == "created":  # cloned but never enqueued: it never ran, so run it now
                 job.launch(active.queue or self.queues[0])
             log.info("re-attached trial %d (task %s, %s)", frozen.number, task_id, state.status)
@@ -299,6 +302,8 @@ class OptunaStrategy(SearchStrategy):
         # (iteration, last objective value): a first point at iteration 0 moves the value, not the iteration
         objective = self.space.objective
         marker = (state.last_iteration, state.last_value(objective.title, objective.series))
+        if state.status == "in_progress":
+            self._record_progress(active, marker)
         if marker != active.seen_marker and state.status in ("in_progress", *task_status.ENDED):
             active.seen_marker = marker
             if self._report_intermediate(number, active):
@@ -317,6 +322,13 @@ class OptunaStrategy(SearchStrategy):
                 TrialLabel.STOPPED,
                 error=state.reason or state.message or "stopped",
             )
+
+    def _record_progress(self, active: ActiveTrial, marker: tuple[int, float | None]) -> None:
+        """Write how far a running trial got, for ``hpo status`` and the live view (throttled)."""
+        if marker == active.progress_marker or time.monotonic() - active.progress_at < PROGRESS_EVERY_S:
+            return
+        active.progress_marker, active.progress_at = marker, time.monotonic()
+        active.trial.set_user_attr(TrialAttr.PROGRESS, {"iteration": marker[0], "value": marker[1]})
 
     def _report_intermediate(self, number: int, active: ActiveTrial) -> bool:
         """Feed new reported points to the pruner; True when the trial was pruned."""
@@ -426,7 +438,7 @@ class OptunaStrategy(SearchStrategy):
     def _launch_trial(self, trial: optuna.Trial, params: dict[str, Any], queue: str, attempt: int) -> None:
         self._naming_number = trial.number
         try:
-            override = as_override(params)
+            override = as_override({**self.space.fixed, **params})
             job = self.helper_create_job(
                 self._base_task_id,
                 parameter_override=override,

@@ -67,6 +67,7 @@ class TrialAttr:
     ERROR: Final = "error"
     DUPLICATE_OF: Final = "duplicate_of"
     CLAIMED_BY: Final = "claimed_by"  # the controller that claimed the trial's share of the budget
+    PROGRESS: Final = "progress"  # while it runs: {"iteration": last reported, "value": last objective value}
 
 
 class StudyAttr:
@@ -90,6 +91,7 @@ class StudyAttr:
     CONTROLLER_RECORD: Final = "controller:"  # + owner: each sharing controller's own record (hpo.study._budget)
     HEARTBEAT: Final = "heartbeat"
     OPTIMIZER_TASK_ID: Final = "optimizer_task_id"
+    LOG_FILE: Final = "log_file"  # the log of its latest controller (the SDK's and the optimizer's lines)
 
 
 __all__ = ["FINISHED_LABELS", "SearchState", "StudyAttr", "TrialAttr", "TrialLabel"]

@@ -30,11 +30,19 @@ class Summary:
     objectives: list[list[str]]
     top: list[dict[str, Any]] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
+    active: list[dict[str, Any]] = field(default_factory=list)  # queued and running trials, see _active_row
+    best_number: int | None = None
 
     @property
     def done(self) -> int:
         """Trials that are over (a skipped duplicate is not one)."""
         return sum(self.counts.get(label, 0) for label in FINISHED_LABELS)
+
+    @property
+    def log_file(self) -> str | None:
+        """The log of the search's latest controller, when it recorded one."""
+        path = self.attrs.get(StudyAttr.LOG_FILE)
+        return str(path) if path else None
 
     @property
     def stop_reason(self) -> str | None:
@@ -48,14 +56,21 @@ class Summary:
             "stop_reason": self.stop_reason,
             "budget": self.budget,
             "counts": self.counts,
-            "best": {"value": self.best_value, "params": self.best_params, "task_id": self.best_task_id},
+            "best": {
+                "value": self.best_value,
+                "params": self.best_params,
+                "task_id": self.best_task_id,
+                "trial": self.best_number,
+            },
             "elapsed_s": round(self.elapsed_s, 1),
             "eta_s": None if self.eta_s is None else round(self.eta_s, 1),
             "objectives": self.objectives,
             "top": self.top,
+            "active": self.active,
             "template": self.attrs.get(StudyAttr.TEMPLATE),
             "template_id": self.attrs.get(StudyAttr.TEMPLATE_ID),
             "optimizer_task_id": self.attrs.get(StudyAttr.OPTIMIZER_TASK_ID),
+            "log_file": self.log_file,
         }
 
 
@@ -68,6 +83,26 @@ def _row(trial: FrozenTrial) -> dict[str, Any]:
         "queue": trial.user_attrs.get(TrialAttr.QUEUE),
         "model_id": trial.user_attrs.get(TrialAttr.MODEL_ID),
         "state": trial_label(trial),
+    }
+
+
+def _active_row(trial: FrozenTrial) -> dict[str, Any]:
+    """A queued or running trial: how far it got (its last reported iteration and objective value)."""
+    progress = trial.user_attrs.get(TrialAttr.PROGRESS) or {}
+    iteration, value = progress.get("iteration"), progress.get("value")
+    if iteration is None and trial.intermediate_values:  # what the pruner was fed, when nothing else
+        iteration = max(trial.intermediate_values)
+        value = trial.intermediate_values[iteration]
+    started = trial.datetime_start.timestamp() if trial.datetime_start else None
+    return {
+        "number": trial.number,
+        "state": trial_label(trial),
+        "task_id": trial.user_attrs.get(TrialAttr.TASK_ID),
+        "queue": trial.user_attrs.get(TrialAttr.QUEUE),
+        "iteration": iteration,
+        "value": value,
+        "started": started,
+        "params": dict(trial.params),
     }
 
 
@@ -115,7 +150,12 @@ def summarize(study: optuna.Study, top_k: int = 5) -> Summary:
         objectives=[list(o) for o in attrs.get(StudyAttr.OBJECTIVES) or []],
         top=[_row(t) for t in ranked[:top_k]],
         attrs=attrs,
+        active=[_active_row(t) for t in trials if launched(t) and trial_label(t) in _ACTIVE],
+        best_number=None if best is None else best.number,
     )
+
+
+_ACTIVE = (TrialLabel.QUEUED, TrialLabel.RUNNING)
 
 
 def _best(study: optuna.Study, completed: Sequence[FrozenTrial]) -> FrozenTrial | None:

@@ -1,6 +1,6 @@
 """Base tasks registered once on the server as templates; every trial is a clone of one."""
 
-from hpo.templates._catalog import CATALOG, PLANNED, TemplateSpec, base_tasks_dir, bundle
+from hpo.templates._catalog import CATALOG, PLANNED, TemplateSpec, base_tasks_dir, bundle, spec_for
 from hpo.templates._registry import TEMPLATE_TAG, Template, find_templates, latest_template, register
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "find_templates",
     "latest_template",
     "register",
+    "spec_for",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.agents.conftest import AgentEnv
+from tests.support.agents import AgentEnv
 
 ALIVE = """
 def alive(pid_file, timeout=60):

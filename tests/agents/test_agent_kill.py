@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from tests.agents.conftest import AgentEnv
+from tests.support.agents import AgentEnv
 
 
 def _running(pid: int) -> bool:

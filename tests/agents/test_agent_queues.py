@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.agents.conftest import AgentEnv
+from tests.support.agents import AgentEnv
 
 
 def test_two_queues_two_agents_each_runs_its_own(agents: AgentEnv) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.agents.conftest import AgentEnv
+from tests.support.agents import AgentEnv
 
 
 def test_agent_runs_clone_with_overridden_parameter(agents: AgentEnv) -> None:

@@ -22,3 +22,13 @@ def test_bracketed_defaults_are_shown(command: list[str], fragment: str) -> None
     result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
     assert fragment in result.output, result.output
+
+
+@pytest.mark.parametrize("command", [[], ["search"], ["server", "start"], ["promote"]])
+def test_yes_no_flags_take_no_value_in_help(command: list[str]) -> None:
+    """A flag is shown as `--debug`, never as `--debug <bool>`: it takes no value."""
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "<bool>" not in result.output, result.output
+    flag_lines = [line for line in result.output.splitlines() if "--help" in line]
+    assert flag_lines and all("<" not in line for line in flag_lines), flag_lines

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.support.server import free_port
 
 
 def hpo(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -22,7 +22,7 @@ import optuna
 import pytest
 import yaml
 
-from tests.search.conftest import SearchEnv, search_env  # noqa: F401 - the fixture this test runs on
+from tests.support.search import SearchEnv
 
 CHROMIUM = shutil.which("chromium")
 

@@ -8,7 +8,7 @@ import pytest
 
 from hpo.connection import connect, resolve
 from hpo.errors import ServerError
-from tests.conftest import free_port
+from tests.support.server import free_port
 
 
 @pytest.fixture

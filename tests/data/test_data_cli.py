@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import Env, free_port
-from tests.data.fixtures import add_reviews, hpo_cli, review_frame, write_reviews
+from tests.support.data import add_reviews, hpo_cli, review_frame, write_reviews
+from tests.support.server import Env, free_port
 
 
 def _listed(clearml: Env) -> list[dict]:

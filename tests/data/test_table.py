@@ -11,7 +11,7 @@ import pytest
 
 from hpo.data import Columns, _demo, group_split, normalise, read_table
 from hpo.errors import ConfigError, HPOError
-from tests.data.fixtures import review_frame, write_reviews
+from tests.support.data import review_frame, write_reviews
 
 COLUMNS = Columns(text="sentence", label="sentiment", group="review")
 

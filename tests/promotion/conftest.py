@@ -1,190 +1,18 @@
-"""A server holding what a finished search leaves: real TF-IDF trial tasks with models, and studies.
-
-The trial tasks are clones of the registered ``tfidf`` template run through the real SDK on the
-review fixture (as an agent would run them: the clone's stored code with ``CLEARML_TASK_ID``).
-They are trained once per test session; each test then writes its own Optuna studies pointing at them
-(a study is the search's memory; promotion only reads it and ClearML) and starts from models
-without promotion tags.
-"""
+"""Fixtures for promotion tests: one server per session holding real trained TF-IDF trials (see
+:mod:`tests.support.promotion`), and the same world stripped of earlier tests' promotion marks."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
 
-import optuna
 import pytest
 
 from hpo.server import _process
-from tests.conftest import Env, free_port, sdk_env
-from tests.data.fixtures import CLIResult, add_reviews, hpo_cli, write_reviews
-
-# Trials of the TF-IDF template: name -> (dataset version, overridden General arguments). The
-# arguments grade validation accuracy: "good" is the template's default, "poor" keeps three
-# features, "bad" binarizes every TF-IDF weight to 0 (the prior alone decides).
-TRIALS: dict[str, tuple[str, dict[str, Any]]] = {
-    "good": ("1.0.0", {}),
-    "medium": ("1.0.0", {"max_features": 6}),
-    "bad": ("1.0.0", {"binarize": 5.0}),
-    "running": ("1.0.0", {"alpha": 0.5}),
-    "failed": ("1.0.0", {"alpha": 0.2}),
-    "v2": ("2.0.0", {}),
-}
-
-CLONE = """
-import json, sys
-from clearml import Task
-template, trials = sys.argv[1], json.loads(sys.argv[2])
-out = {}
-for name, (version, params) in trials.items():
-    clone = Task.clone(source_task=template, name=f"trial {name}")
-    clone.set_parameters({"General/dataset_version": version, **{f"General/{k}": v for k, v in params.items()}})
-    out[name] = {"id": clone.id, "code": clone.export_task()["script"]["diff"]}
-print("RESULT " + json.dumps(out))
-"""
-
-# The trained "running" and "failed" trials are put in those states afterwards, as a search that
-# is still going, or whose trial crashed after saving its model, leaves them.
-FINISH = """
-import json, sys
-from clearml import Task
-ids = json.loads(sys.argv[1])
-out = {}
-for name, task_id in ids.items():
-    task = Task.get_task(task_id=task_id)
-    if name == "running":
-        task.mark_started(force=True)
-    elif name == "failed":
-        task.mark_failed(force=True)
-    task.reload()
-    [model] = task.models["output"]
-    metrics = task.get_last_scalar_metrics()
-    out[name] = {"task_id": task_id, "model_id": model.id, "status": task.get_status(),
-                 "accuracy": metrics["validation"]["accuracy"]["last"]}
-print("RESULT " + json.dumps(out))
-"""
-
-# Strips the promotion marks (tags and metadata; a publication cannot be undone, so only the last
-# test step that needs one publishes).
-RESET = """
-from clearml import Model
-from clearml.backend_api.session.client import APIClient
-client = APIClient()
-for model_id in [m.id for m in Model.query_models()]:
-    tags = client.models.get_by_id(model=model_id).tags or []
-    # models.update: the SDK's Model.tags setter cannot clear a tag list.
-    client.models.update(model=model_id, tags=[t for t in tags if t not in ("best", "champion")
-                                               and not t.startswith("study:")])
-    Model(model_id=model_id).set_all_metadata({}, replace=True)
-print("RESULT 0")
-"""
-
-# Every model's tags and metadata, by id.
-MARKS = """
-import json
-from clearml import Model
-out = {}
-for model in Model.query_models():
-    meta = {k: v.get("value") for k, v in (model.get_all_metadata() or {}).items()}
-    out[model.id] = {"tags": list(model.tags or []), "metadata": meta, "published": bool(model.published)}
-print("RESULT " + json.dumps(out))
-"""
-
-
-@dataclass(frozen=True)
-class Trial:
-    name: str
-    task_id: str
-    model_id: str
-    status: str
-    accuracy: float
-    version: str
-
-
-@dataclass
-class World:
-    """The module's server and its trained trials."""
-
-    env: Env
-    trials: dict[str, Trial]
-    storage: str
-    studies: list[str] = field(default_factory=list)
-
-    def cli(self, *args: str, timeout: float = 180) -> CLIResult:
-        return hpo_cli(self.env.vars, *args, cwd=self.env.root, timeout=timeout)
-
-    def study(
-        self,
-        name: str,
-        trials: list[tuple[str, float | list[float], optuna.trial.TrialState]],
-        objectives: Sequence[tuple[str, str, str]] = (("validation", "accuracy", "max"),),
-    ) -> str:
-        """Write study ``name`` as a finished search leaves it: trials point at the world's tasks."""
-        storage = optuna.storages.RDBStorage(self.storage)
-        directions = ["maximize" if o[2] == "max" else "minimize" for o in objectives]
-        study = optuna.create_study(storage=storage, study_name=name, directions=directions)
-        study.set_user_attr("template", "tfidf")
-        study.set_user_attr("objectives", [list(o) for o in objectives])
-        study.set_user_attr("state", "finished")
-        for number, (trial_name, value, state) in enumerate(trials):
-            trial = self.trials[trial_name]
-            values = value if isinstance(value, list) else [value]
-            attrs = {
-                "task_id": trial.task_id,
-                "queue": "hpo-local",
-                "model_id": trial.model_id,
-                "state": {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running"}[
-                    state.name
-                ],
-            }
-            frozen = optuna.trial.create_trial(
-                params={"General/alpha": 0.1 * (number + 1)},
-                distributions={"General/alpha": optuna.distributions.FloatDistribution(0.01, 2.0)},
-                values=values if state == optuna.trial.TrialState.COMPLETE else None,
-                state=state,
-                user_attrs=attrs,
-            )
-            study.add_trial(frozen)
-        return name
-
-    def marks(self) -> dict[str, dict[str, Any]]:
-        """Tags, metadata and published flag of every model, by trial name (other models by id)."""
-        by_id = self.env.run(MARKS).result
-        names = {t.model_id: n for n, t in self.trials.items()}
-        return {names.get(model_id, model_id): marks for model_id, marks in by_id.items()}
-
-    def champions(self) -> list[str]:
-        return sorted(name for name, marks in self.marks().items() if "champion" in marks["tags"])
-
-    def promote(self, study: str, *args: str) -> CLIResult:
-        return self.cli("promote", study, "--storage", self.storage, "--json", *args)
-
-    def reset(self) -> None:
-        self.env.run(RESET)
-
-
-def _run_clone(env: Env, name: str, task_id: str, code: str) -> subprocess.CompletedProcess[str]:
-    script = env.root / "trials" / name / "tfidf.py"
-    script.parent.mkdir(parents=True)
-    script.write_text(code)
-    return subprocess.run(
-        [sys.executable, str(script)],
-        env={**env.vars, "CLEARML_TASK_ID": task_id},
-        cwd=script.parent,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def _check(result: CLIResult) -> None:
-    assert result.returncode == 0, result.stdout + result.stderr
+from tests.support.data import add_reviews, hpo_cli, write_reviews
+from tests.support.promotion import CLONE, FINISH, TRIALS, Trial, World, check, run_clone
+from tests.support.server import Env, free_port, sdk_env
 
 
 @pytest.fixture(scope="session")
@@ -195,14 +23,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         env = Env(server, root, sdk_env(server, root))
         reviews = write_reviews(root / "reviews.csv", reviews=40)
-        _check(add_reviews(env.vars, reviews, version="1.0.0"))
-        _check(add_reviews(env.vars, write_reviews(root / "reviews2.csv", reviews=50, seed=1), version="2.0.0"))
+        check(add_reviews(env.vars, reviews, version="1.0.0"))
+        check(add_reviews(env.vars, write_reviews(root / "reviews2.csv", reviews=50, seed=1), version="2.0.0"))
         registered = hpo_cli(env.vars, "register", "tfidf", "--json")
-        _check(registered)
+        check(registered)
         template = registered.json()[0]["id"]
         clones = env.run(CLONE, template, json.dumps(TRIALS)).result
         with ThreadPoolExecutor(max_workers=2) as pool:
-            runs = list(pool.map(lambda n: _run_clone(env, n, clones[n]["id"], clones[n]["code"]), clones))
+            runs = list(pool.map(lambda n: run_clone(env, n, clones[n]["id"], clones[n]["code"]), clones))
         for run in runs:
             assert run.returncode == 0, run.stdout + run.stderr
         finished = env.run(FINISH, json.dumps({n: c["id"] for n, c in clones.items()})).result
@@ -220,10 +48,3 @@ def fresh(world: World) -> World:
     """The world with no promotion marks left by an earlier test."""
     world.reset()
     return world
-
-
-def dedent(script: str) -> str:
-    return textwrap.dedent(script)
-
-
-__all__ = ["TRIALS", "Trial", "World", "dedent"]

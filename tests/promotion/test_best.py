@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 
 import hpo
 from hpo import promotion
-from tests.promotion.conftest import World
+from tests.support.promotion import World
 
 pytestmark = pytest.mark.slow
 

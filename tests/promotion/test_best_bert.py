@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
 
-from tests.data.fixtures import review_frame
-from tests.promotion.conftest import World, _run_clone
-from tests.templates.test_bert import BUILD_TINY_BERT, TINY_ARGS
+from tests.support.bert import TINY_ARGS, build_tiny_bert
+from tests.support.promotion import World, run_clone
 
 pytest.importorskip("transformers")
 pytestmark = pytest.mark.slow
@@ -49,17 +46,12 @@ print("RESULT " + json.dumps({"model_id": model.model_id, "class": type(loaded).
 
 @pytest.fixture(scope="module")
 def bert_trial(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = tmp_path_factory.mktemp("bert")
-    texts, folder, build = root / "texts.txt", root / "tiny", root / "build.py"
-    texts.write_text("\n".join(review_frame(reviews=40)["sentence"]))
-    build.write_text(BUILD_TINY_BERT)
-    made = subprocess.run([sys.executable, str(build), str(texts), str(folder)], capture_output=True, text=True)
-    assert made.returncode == 0, made.stderr
+    folder = build_tiny_bert(tmp_path_factory.mktemp("bert"), reviews=40)
     registered = world.cli("register", "bert", "--json")
     assert registered.returncode == 0, registered.stderr
     params = {f"General/{k}": v for k, v in {**TINY_ARGS, "epochs": 1, "model": str(folder)}.items()}
     clone = world.env.run(CLONE, registered.json()[0]["id"], json.dumps(params)).result
-    run = _run_clone(world.env, "bert", clone["id"], clone["code"])
+    run = run_clone(world.env, "bert", clone["id"], clone["code"])
     assert run.returncode == 0, run.stdout + run.stderr
     return {"task_id": clone["id"], **world.env.run(TRAINED, clone["id"]).result}
 

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import Env
+from tests.support.server import Env
 
 CONTEND = """
 import json, os, sys, time

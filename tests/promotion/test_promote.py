@@ -7,7 +7,7 @@ import json
 import pytest
 from optuna.trial import TrialState
 
-from tests.promotion.conftest import World
+from tests.support.promotion import World
 
 pytestmark = pytest.mark.slow
 

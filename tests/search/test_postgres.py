@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 import optuna
 
-from tests.conftest import free_port
-from tests.search.conftest import SearchEnv, kill_group
 from tests.support.racing import assert_overlapped, race
+from tests.support.search import SearchEnv, kill_group
+from tests.support.server import free_port
+from tests.support.waiting import wait_for
 
 ALL_TASKS = """
 import json
@@ -73,18 +72,6 @@ def _assert_budget_ran_once(search_env: SearchEnv, trials: list[dict[str, Any]],
     assert all(t["state"] == "FAIL" for t in never), never  # asked but never launched (a kill): not counted
 
 
-def _wait_for(check: Callable[[], bool], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except KeyError:  # the study does not exist yet
-            pass
-        time.sleep(0.5)
-    raise AssertionError("timed out")
-
-
 def _space(search_env: SearchEnv, trials: int, sleep_s: float = 0.3) -> str:
     return str(
         search_env.space(
@@ -125,7 +112,12 @@ def test_search_on_postgres_resumes_after_a_sigkill_without_rerunning(search_env
     space = _space(search_env, trials=5, sleep_s=0.7)
     controller = search_env.spawn("search", space, "--storage", postgres_url, "--local-workers", "2", "--study", "pg")
     try:
-        _wait_for(lambda: sum(t["state"] == "COMPLETE" for t in _study(postgres_url, "pg")[0]) >= 2)
+        wait_for(
+            lambda: sum(t["state"] == "COMPLETE" for t in _study(postgres_url, "pg")[0]) >= 2,
+            timeout=180,
+            expected=(KeyError,),  # no such study yet
+            what="two completed trials",
+        )
     finally:
         kill_group(controller)
     before, _ = _study(postgres_url, "pg")

@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
+from pathlib import Path
 
 import optuna
 import pytest
 
 from hpo._processes import pid_alive
 from hpo.agents import read_state
-from tests.search.conftest import SearchEnv, kill_group
+from tests.support.search import SearchEnv, kill_group
+from tests.support.waiting import wait_for
 
 
 def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
-    space = search_env.space(trials=5, concurrency=2)
+    # `fixed` arguments reach every trial without being searched: 4 iterations instead of the template's 3
+    space = search_env.space(trials=5, concurrency=2, fixed={"General/iterations": 4})
     run = search_env.hpo("search", str(space), "--json", "--local-workers", "2", "--dashboard", "--dashboard-port", "0")
     assert run.returncode == 0, run.stderr[-6000:]
     assert "optuna-dashboard: http://127.0.0.1:" in run.stderr  # served beside the search, stopped with it
@@ -26,6 +28,7 @@ def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
     tasks = search_env.trials()
     assert len(tasks) == 5, tasks
     assert {t["status"] for t in tasks} == {"completed"}
+    assert {t["params"]["iterations"] for t in tasks} == {"4"}
     trials = search_env.study(summary["study"])
     assert sorted(t["attrs"]["task_id"] for t in trials) == sorted(t["id"] for t in tasks)
     for trial in trials:
@@ -34,11 +37,12 @@ def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
         assert trial["attrs"]["state"] == "completed"
         # intermediate values are the reported series, at the iterations the trial reported
         x = trial["params"]["General/x"]
-        expected = {i: (1.0 - (x - 0.3) ** 2) * (i + 1) / 3 for i in range(3)}
+        expected = {i: (1.0 - (x - 0.3) ** 2) * (i + 1) / 4 for i in range(4)}
         assert trial["intermediate"].keys() <= expected.keys()
         for step, value in trial["intermediate"].items():
             assert abs(value - expected[step]) < 1e-6
-        assert abs(trial["values"][0] - expected[2]) < 1e-6
+        assert abs(trial["values"][0] - expected[3]) < 1e-6
+        assert "General/iterations" not in trial["params"]  # fixed, not searched
     best = max(trials, key=lambda t: t["values"][0])
     assert summary["best"]["task_id"] == best["attrs"]["task_id"]
     assert search_env.queue_entries().get("default", 0) == 0
@@ -48,6 +52,17 @@ def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
     listed = search_env.hpo("studies", "--json")
     assert summary["study"] in listed.stdout
 
+    # ClearML's own lines go to the search's log file, not to the terminal
+    log = Path(summary["log_file"]).read_text()
+    for line in SDK_LINES:
+        assert line in log, log[-4000:]
+        assert line not in run.stderr, run.stderr[-4000:]
+    assert search_env.study_attrs(summary["study"])["log_file"] == summary["log_file"]
+
+
+# What the ClearML SDK and its optimizer log or print during every search.
+SDK_LINES = ("Auto Connect optimizer_class disabled", "Progress report #0 completed")
+
 
 def test_two_objectives_with_nsga2(search_env: SearchEnv) -> None:
     objectives = [
@@ -55,7 +70,10 @@ def test_two_objectives_with_nsga2(search_env: SearchEnv) -> None:
         {"title": "validation", "series": "cost", "direction": "min"},
     ]
     space = search_env.space(trials=4, concurrency=2, objective=objectives, sampler={"name": "nsga2", "seed": 2})
-    summary = search_env.search(space, "--local-workers", "2")
+    run = search_env.hpo("search", str(space), "--json", "--local-workers", "2", "--verbose")
+    assert run.returncode == 0, run.stderr[-6000:]
+    assert all(line in run.stderr for line in SDK_LINES), run.stderr[-6000:]  # --verbose shows them too
+    summary = json.loads(run.stdout)
     assert summary["state"] == "finished" and summary["counts"]["completed"] == 4
     trials = search_env.study(summary["study"])
     for trial in trials:
@@ -121,18 +139,6 @@ def test_pruning_stops_a_trial_whose_curve_is_poor(search_env: SearchEnv) -> Non
     assert summary["counts"]["pruned"] == 1 and summary["counts"]["completed"] == 2
 
 
-def _wait_for(condition, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except Exception:  # the study may not exist yet
-            pass
-        time.sleep(0.5)
-    raise AssertionError("timed out waiting for the search")
-
-
 def test_resume_after_kill_finishes_the_budget_without_rerunning(search_env: SearchEnv) -> None:
     space = search_env.space(
         trials=6,
@@ -144,7 +150,10 @@ def test_resume_after_kill_finishes_the_budget_without_rerunning(search_env: Sea
     )
     controller = search_env.spawn("search", str(space), "--local-workers", "2", "--study", "resumable")
     try:
-        _wait_for(lambda: sum(t["state"] == "COMPLETE" for t in search_env.study("resumable")) >= 2)
+        wait_for(
+            lambda: sum(t["state"] == "COMPLETE" for t in search_env.study_so_far("resumable")) >= 2,
+            what="two completed trials",
+        )
     finally:
         kill_group(controller)
     before = search_env.study("resumable")
@@ -223,11 +232,12 @@ def _slow_search(
     )
     controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", study, *extra)
     try:
-        _wait_for(
+        wait_for(
             lambda: (
                 controller.poll() is not None  # ended already (--time-limit)
-                or any(t["attrs"].get("state") == "running" for t in search_env.study(study))
-            )
+                or any(t["attrs"].get("state") == "running" for t in search_env.study_so_far(study))
+            ),
+            what="a running trial or the controller's end",
         )
     except BaseException:
         kill_group(controller)
@@ -245,9 +255,22 @@ def _assert_ended_cleanly(search_env: SearchEnv, study: str) -> None:
     assert {t["attrs"]["state"] for t in trials if t["attrs"].get("task_id")} == {"stopped"}
 
 
+def _reported_progress(search_env: SearchEnv, study: str) -> list[dict[str, object]]:
+    status = search_env.hpo("status", study, "--json")
+    assert status.returncode == 0, status.stderr
+    active = json.loads(status.stdout)["active"]
+    return [a for a in active if a["state"] == "running" and a["iteration"] is not None and a["value"] is not None]
+
+
 def test_stop_with_queued_trials_leaves_nothing_queued_or_running(search_env: SearchEnv) -> None:
     controller = _slow_search(search_env, "stoppable", concurrency=4, iterations=10)
     try:
+        # a running trial shows how far it got: its last reported iteration and objective value
+        seen: list[dict[str, object]] = []
+        wait_for(lambda: seen.extend(_reported_progress(search_env, "stoppable")) or seen, what="a trial's progress")
+        assert 0 <= int(str(seen[0]["iteration"])) < 10 and 0 < float(str(seen[0]["value"])) <= 1, seen
+        shown = search_env.hpo("status", "stoppable")
+        assert "running trials" in shown.stdout and "iteration" in shown.stdout, shown.stdout
         stopped = search_env.hpo("stop", "stoppable", "--timeout", "90")
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         assert controller.wait(timeout=60) == 0
@@ -257,9 +280,7 @@ def test_stop_with_queued_trials_leaves_nothing_queued_or_running(search_env: Se
     assert len(search_env.trials()) == 4 == len(search_env.study("stoppable"))
 
 
-@pytest.mark.parametrize(
-    ("how", "exit_code", "reason"), [("sigterm", 130, "interrupted"), ("time-limit", 0, "time limit")]
-)
+@pytest.mark.parametrize(("how", "exit_code", "reason"), [("sigterm", 130, "SIGTERM"), ("time-limit", 0, "time limit")])
 def test_sigterm_and_time_limit_leave_nothing_queued_or_running(
     search_env: SearchEnv, how: str, exit_code: int, reason: str
 ) -> None:
@@ -273,6 +294,10 @@ def test_sigterm_and_time_limit_leave_nothing_queued_or_running(
         kill_group(controller)
     assert search_env.study_attrs("ended")["stop_reason"] == reason
     _assert_ended_cleanly(search_env, "ended")
+    # one line, in the state word `hpo status` uses, with the reason; no "best None"
+    output = max(search_env.root.glob("controller-*.log")).read_text()  # what the controller printed
+    assert f"ended: stopped ({reason}) after " in output and "None" not in output, output[-3000:]
+    assert "[stopped: " + reason + "]" in search_env.hpo("status", "ended").stdout
 
 
 def test_stop_after_the_controller_died_does_its_cleanup(search_env: SearchEnv) -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from hpo.agents import read_state
 from hpo.server import _process
-from tests.conftest import free_port, sdk_env
-from tests.data.fixtures import add_reviews, hpo_cli, write_reviews
+from tests.support.data import add_reviews, hpo_cli, write_reviews
+from tests.support.server import free_port, sdk_env
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,11 @@ def test_search_tfidf_on_the_embedded_default(tmp_path: Path) -> None:
         assert promotion["champion"] and promotion["task_id"] == summary["best"]["task_id"]
         best = hpo_cli(env, "best", "tfidf", "--json")
         assert best.returncode == 0, best.stderr[-3000:]
-        assert json.loads(best.stdout)["model_id"] == promotion["model_id"]
+        champion = json.loads(best.stdout)
+        assert champion["model_id"] == promotion["model_id"]
+        # the shipped space optimises the template's grouped CV accuracy, not the small validation split
+        assert [o["name"] for o in champion["objectives"]] == ["cv/accuracy"]
+        assert champion["objective_value"] == champion["metrics"]["cv/accuracy"] == summary["best"]["value"]
         # the local agents are gone, the server stays up for `hpo status`
         agents_homes = list((home / "searches").glob("*"))
         assert agents_homes and all(not read_state(h) for h in agents_homes)

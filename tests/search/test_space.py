@@ -11,7 +11,7 @@ import yaml
 from hpo.errors import ConfigError
 from hpo.search._sampling import make_sampler, suggest
 from hpo.search._space import check_template_parameters, load_space, with_overrides
-from tests.search.conftest import SearchEnv
+from tests.support.search import SearchEnv
 
 BASE = {
     "template": "curve",
@@ -27,7 +27,7 @@ def _write(tmp_path: Path, **changes: object) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["tfidf", "bert"])
+@pytest.mark.parametrize("name", ["tfidf", "bert", "bert-quick"])
 def test_shipped_spaces_are_valid(name: str) -> None:
     space = load_space(name)
     assert space.name == name and space.params
@@ -79,6 +79,9 @@ def test_bad_parameters_name_file_field_value_and_fix(
         ({"trials": 0}, "trials: must be at least 1, got 0"),
         ({"bogus": 1}, "bogus: unknown field"),
         ({"sampler": "grid"}, "grid sampler needs discrete parameters"),
+        ({"fixed": {"General/x": 0.5}}, "fixed.General/x: is also a searched parameter"),
+        ({"fixed": {"General/y": [1, 2]}}, r"fixed.General/y: expected one plain value, got [1, 2]"),
+        ({"fixed": [1]}, "fixed: expected a mapping"),
     ],
 )
 def test_bad_top_level_fields(tmp_path: Path, changes: dict, fragment: str) -> None:
@@ -96,6 +99,9 @@ def test_template_parameters_are_checked(tmp_path: Path) -> None:
     check_template_parameters(space, {"General/x": "0.5"})
     with pytest.raises(ConfigError, match=r"parameters\.General/x: template 'curve' has no such parameter"):
         check_template_parameters(space, {"General/lr": "0.1"})
+    fixed = load_space(_write(tmp_path, fixed={"General/iterations": 2}))
+    with pytest.raises(ConfigError, match=r"fixed\.General/iterations: template 'curve' has no such parameter"):
+        check_template_parameters(fixed, {"General/x": "0.5"})
 
 
 def test_overrides_are_validated(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Env
+from tests.support.server import Env
 
 # A project and task name that need percent-encoding in download URLs ("#" becomes "%23" in the
 # object path, then "%2523" in the URL).

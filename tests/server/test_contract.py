@@ -20,8 +20,8 @@ from clearml.backend_api.services import v2_23
 from clearml.backend_api.session import Response
 
 from hpo.server.routes import ROUTERS
-from tests.api import RawAPI
-from tests.conftest import Env
+from tests.support.api import RawAPI
+from tests.support.server import Env
 
 Ctx = dict[str, str]
 Example = Callable[[Ctx], Any]

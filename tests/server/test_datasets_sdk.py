@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from tests.conftest import Env
+from tests.support.server import Env
 
 CREATE = """
 import json, sys

@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from hpo.server import _process
-from tests.conftest import Env, free_port
+from tests.support.server import Env, free_port
 
 
 class Files:

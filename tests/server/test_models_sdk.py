@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tests.conftest import Env
+from tests.support.server import Env
 
 WEIGHTS = bytes(range(256)) * 40
 

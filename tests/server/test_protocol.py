@@ -7,8 +7,8 @@ import stat
 import httpx
 import pytest
 
-from tests.api import RawAPI
-from tests.conftest import Env
+from tests.support.api import RawAPI
+from tests.support.server import Env
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Env
+from tests.support.server import Env
 
 QUEUE_OPS = """
 import json, time

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 from hpo.server import _process
-from tests.api import RawAPI
-from tests.conftest import Env, free_port, sdk_env
+from tests.support.api import RawAPI
+from tests.support.server import Env, free_port, sdk_env
 
 
 def test_kill_9_loses_no_acknowledged_write(clearml: Env) -> None:

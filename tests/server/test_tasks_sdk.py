@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Env
+from tests.support.server import Env
 
 
 def test_task_init_connect_and_scalars_roundtrip(clearml: Env) -> None:

@@ -139,3 +139,11 @@ def test_the_study_sits_below_search_promotion_and_dashboard(module: str, forbid
     out = subprocess.run([sys.executable, "-c", IMPORTS, module, *forbidden], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [], f"importing {module} imported {out.stdout.split()}"
+
+
+@pytest.mark.parametrize("module", ["hpo.study", "hpo.search"])
+def test_exports_are_what_is_public(module: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == sorted(n for n in vars(mod) if not n.startswith("_"))

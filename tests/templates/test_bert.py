@@ -12,40 +12,11 @@ from pathlib import Path
 import pytest
 
 from hpo.templates import base_tasks_dir
-from tests.conftest import Env
-from tests.data.fixtures import add_reviews, hpo_cli, review_frame, write_reviews
+from tests.support.bert import TINY_ARGS, build_tiny_bert
+from tests.support.data import add_reviews, hpo_cli, write_reviews
+from tests.support.server import Env
 
 pytestmark = pytest.mark.slow
-
-# A 2-layer BERT (hidden size 32) and a WordPiece tokenizer trained on the fixture's sentences, saved as a
-# Hugging Face model folder like the packaged MiniLM (a bare BertModel: the task adds the classifier head).
-BUILD_TINY_BERT = """
-import sys
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import BertConfig, BertModel, BertTokenizerFast
-
-texts, folder = open(sys.argv[1]).read().splitlines(), sys.argv[2]
-special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-wordpiece.normalizer = normalizers.BertNormalizer(lowercase=True)
-wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-wordpiece.decoder = decoders.WordPiece()
-wordpiece.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=200, special_tokens=special))
-cls, sep = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
-wordpiece.post_processor = processors.TemplateProcessing(
-    single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
-)
-tokenizer = BertTokenizerFast(tokenizer_object=wordpiece, model_max_length=64)
-config = BertConfig(
-    vocab_size=wordpiece.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-    intermediate_size=64, max_position_embeddings=64, pad_token_id=wordpiece.token_to_id("[PAD]"),
-)
-BertModel(config).save_pretrained(folder)
-tokenizer.save_pretrained(folder)
-"""
-
-# Fast settings for the tiny model: ~20 optimiser steps per epoch, validation every 5 steps.
-TINY_ARGS = {"batch_size": 4, "max_length": 32, "learning_rate": 0.005, "eval_every_steps": 5, "warmup_ratio": 0.0}
 
 INSPECT = """
 import json, sys
@@ -83,11 +54,13 @@ print("RESULT " + json.dumps({
     "url": output.url,
     "params": task.get_parameters_as_dict(cast=True)["General"],
     "labels": sorted(model.config.id2label.values()),
+    "layers": model.config.num_hidden_layers,
     "accuracy_here": float(np.mean(np.array(predicted) == validation["label"].to_numpy())),
     "embeddings": [list(embeddings.shape), str(embeddings.dtype)],
     "embeddings_match_model": bool(np.allclose(embeddings, pooled, atol=1e-4)),
     "embeddings_match_untrained": bool(np.allclose(embeddings, untrained, atol=1e-4)),
     "validation_rows": len(validation),
+    "train_rows_all": len(pd.read_csv(Path(dataset.get_local_copy()) / "train.csv")),
 }))
 """
 
@@ -102,15 +75,7 @@ def reviews(clearml: Env, tmp_path: Path) -> Env:
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("tiny_bert")
-    texts = root / "texts.txt"
-    texts.write_text("\n".join(review_frame(reviews=60)["sentence"]))
-    folder = root / "model"
-    build = root / "build.py"
-    build.write_text(BUILD_TINY_BERT)
-    proc = subprocess.run([sys.executable, str(build), str(texts), str(folder)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return folder
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
 def _run(env: dict[str, str], script: Path) -> str:
@@ -185,7 +150,9 @@ def test_bert_clone_of_template_runs_with_overridden_args(reviews: Env, tiny_ber
     registered = hpo_cli(reviews.vars, "register", "bert", "--json")
     assert registered.returncode == 0, registered.stderr
     [template] = registered.json()
-    overrides = {f"General/{name}": value for name, value in {**TINY_ARGS, "epochs": 1}.items()}
+    # A smaller model than the template's default: one of the tiny BERT's two layers, half of the training rows.
+    quick = {"epochs": 1, "keep_layers": 1, "train_subsample": 0.5}
+    overrides = {f"General/{name}": value for name, value in {**TINY_ARGS, **quick}.items()}
     overrides["General/model"] = str(tiny_bert)
     clone = reviews.run(
         textwrap.dedent(
@@ -210,3 +177,6 @@ def test_bert_clone_of_template_runs_with_overridden_args(reviews: Env, tiny_ber
     info = _inspect(reviews, clone["id"], tiny_bert)
     assert info["params"]["learning_rate"] == 0.005 and info["params"]["epochs"] == 1
     assert info["params"]["model"] == str(tiny_bert)
+    assert info["layers"] == 1  # the saved model is the truncated one
+    train_rows = info["metrics"]["Summary"]["train_rows"]["last"]
+    assert train_rows == round(info["train_rows_all"] * 0.5)

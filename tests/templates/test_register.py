@@ -10,8 +10,8 @@ import pytest
 from hpo.errors import ConfigError
 from hpo.templates import base_tasks_dir, bundle
 from hpo.templates._catalog import TemplateSpec, read_defaults, requirements, spec_for
-from tests.conftest import Env
-from tests.data.fixtures import hpo_cli
+from tests.support.data import hpo_cli
+from tests.support.server import Env
 
 
 def test_bundle_inlines_helpers_into_one_script() -> None:

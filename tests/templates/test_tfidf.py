@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from hpo.templates import base_tasks_dir
-from tests.agents import conftest as agent_fixtures
-from tests.conftest import Env
-from tests.data.fixtures import add_reviews, hpo_cli, write_reviews
+from tests.support.agents import AgentEnv
+from tests.support.data import add_reviews, hpo_cli, write_reviews
+from tests.support.server import Env
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,9 @@ task = Task.get_task(task_id=sys.argv[1])
 [model] = task.models["output"]
 pipeline = joblib.load(Model(model_id=model.id).get_local_copy())
 plots = [p["metric"] for p in task.get_reported_plots()]
+cv_folds = task.artifacts["cv_folds"].get()
 print("RESULT " + json.dumps({
+    "cv_folds": cv_folds,
     "status": task.get_status(),
     "metrics": task.get_last_scalar_metrics(),
     "plots": sorted(plots),
@@ -57,7 +59,14 @@ def _inspect(clearml: Env, task_id: str) -> dict:
     for title in ("validation", "test"):
         assert set(info["metrics"][title]) == {"accuracy", "macro_f1"}
     assert info["metrics"]["validation"]["accuracy"]["last"] > 0.8
-    assert info["plots"] == ["test classification report", "validation classification report"]
+    # Grouped 5-fold CV over train+validation: means, standard errors, and per-fold scores that agree.
+    cv, folds = info["metrics"]["cv"], info["cv_folds"]
+    assert set(cv) == {"accuracy", "accuracy_se", "macro_f1", "macro_f1_se"}
+    assert folds["k"] == 5 and len(folds["scores"]) == 5 and len(set(folds["signatures"])) == 5
+    per_fold = [fold["accuracy"] for fold in folds["scores"]]
+    assert abs(cv["accuracy"]["last"] - sum(per_fold) / 5) < 1e-9
+    assert 0 < cv["accuracy_se"]["last"] < 0.5 and cv["accuracy"]["last"] > 0.7
+    assert info["plots"] == ["cv folds", "test classification report", "validation classification report"]
     assert info["framework"] == "scikit-learn"
     assert info["url"].startswith(clearml.vars["CLEARML_FILES_HOST"])
     assert info["predicted"] == ["pos", "neg"]
@@ -106,11 +115,30 @@ def test_tfidf_clone_of_template_runs_with_overridden_args(reviews: Env, tmp_pat
     assert os.path.basename(info["url"]) == "model.joblib"
 
 
-# The agents fixture of tests/agents: a server with short timeouts; agents stopped after the test.
-agents = agent_fixtures.agents
+def test_tfidf_rejects_more_folds_than_groups(reviews: Env, tmp_path: Path) -> None:
+    registered = hpo_cli(reviews.vars, "register", "tfidf", "--json")
+    assert registered.returncode == 0, registered.stderr
+    [template] = registered.json()
+    clone = reviews.run(
+        f"""
+        import json
+        from clearml import Task
+        clone = Task.clone(source_task="{template["id"]}", name="too many folds")
+        clone.set_parameters({{"General/cv_folds": 500}})
+        print("RESULT " + json.dumps({{"id": clone.id, "code": clone.export_task()["script"]["diff"]}}))
+        """
+    ).result
+    script = tmp_path / "trial" / "tfidf.py"
+    script.parent.mkdir()
+    script.write_text(clone["code"])
+    env = {**reviews.vars, "CLEARML_TASK_ID": clone["id"]}
+    proc = subprocess.run([sys.executable, str(script)], env=env, cwd=script.parent, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "cv_folds: 500 is not between 2 and the " in proc.stdout + proc.stderr
+    assert "fix: set cv_folds to a value in 2.." in proc.stdout + proc.stderr
 
 
-def test_tfidf_clone_runs_on_clearml_agent(agents: agent_fixtures.AgentEnv, tmp_path: Path) -> None:
+def test_tfidf_clone_runs_on_clearml_agent(agents: AgentEnv, tmp_path: Path) -> None:
     env = agents.env
     added = add_reviews(env.vars, write_reviews(tmp_path / "reviews.csv", reviews=40))
     assert added.returncode == 0, added.stderr

@@ -1,4 +1,4 @@
-"""Fixtures for tests with the real ``clearml-agent``: a server with a short task timeout, and agents.
+"""Helpers for tests with the real ``clearml-agent``: a server with a short task timeout, and agents.
 
 Agents are started and stopped through the real ``hpo agent`` command line, in their own
 ``$HPO_HOME`` under the test's tmp dir, with a fast poll so that tests stay short.
@@ -6,6 +6,7 @@ Agents are started and stopped through the real ``hpo agent`` command line, in t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -13,12 +14,11 @@ import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import pytest
-
 from hpo.server import _process
-from tests.conftest import Env, free_port, sdk_env
+from tests.support.server import Env, free_port, sdk_env
 
 # Short, so that a killed agent's task is failed quickly (local agents report every 2 s).
 TASK_TIMEOUT_S = 5.0
@@ -125,9 +125,9 @@ class AgentEnv:
         return self.env.run(DRIVER + textwrap.dedent(script)).result
 
 
-@pytest.fixture
-def agents(tmp_path: Any) -> Iterator[AgentEnv]:
-    """A fresh server with a short task timeout; agents started in the test are stopped after it."""
+@contextlib.contextmanager
+def start_agents_env(tmp_path: Path) -> Iterator[AgentEnv]:
+    """A fresh server with a short task timeout; agents started meanwhile are stopped at the end."""
     data_dir = tmp_path / "server"
     server, _ = _process.start(data_dir, port=free_port(), task_timeout_s=TASK_TIMEOUT_S)
     ctx = AgentEnv(Env(server, tmp_path, sdk_env(server, tmp_path)))

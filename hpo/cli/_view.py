@@ -1,0 +1,165 @@
+"""How a search looks in a terminal: the live view while it runs, the tables, and the one-line outcome.
+
+Only renderables and strings are built here; the commands print them. Every line says the study's
+state with the same word (a :class:`~hpo.study.SearchState`), and says why it ended when it has.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from hpo.study import SearchState, Summary, TrialLabel
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _params(params: dict[str, Any]) -> str:
+    return " ".join(f"{name.split('/', 1)[-1]}={_value(value)}" for name, value in params.items())
+
+
+def _objective(summary: Summary, default: str = "objective") -> str:
+    return "/".join(summary.objectives[0][:2]) if summary.objectives else default
+
+
+def state_word(summary: Summary) -> str:
+    """``stopped: Ctrl-C``: the state, and why it ended when it has (``finished`` needs no reason)."""
+    reason = summary.stop_reason
+    if summary.state in (SearchState.STOPPED, SearchState.FAILED) and reason:
+        return f"{summary.state}: {reason}"
+    return summary.state
+
+
+def best_text(summary: Summary) -> str:
+    """``best validation/accuracy 0.8312 (trial 4, task abc)``, or that no trial completed yet."""
+    if summary.best_value is None:
+        return "no completed trial yet" if summary.state == SearchState.RUNNING else "no trial completed"
+    trial = f"trial {summary.best_number}, " if summary.best_number is not None else ""
+    return f"best {_objective(summary)} {_value(summary.best_value)} ({trial}task {summary.best_task_id})"
+
+
+def outcome_line(summary: Summary) -> str:
+    """The one line a search ends with: ``tfidf-3: stopped (Ctrl-C) after 2/10 trials; no trial completed``."""
+    reason = f" ({summary.stop_reason})" if summary.stop_reason and summary.state != SearchState.FINISHED else ""
+    return (
+        f"{summary.study}: {summary.state}{reason} after {summary.done}/{summary.budget} trials; {best_text(summary)}"
+    )
+
+
+def _time_left(summary: Summary) -> str:
+    if summary.eta_s is not None:
+        return f"left ~{_duration(summary.eta_s)}"
+    if summary.state == SearchState.RUNNING:
+        return "time left: known once a trial ends"
+    return ""
+
+
+def status_line(summary: Summary) -> Text:
+    """Counts, elapsed and estimated time left, the best so far."""
+    c = summary.counts
+    text = Text()
+    text.append(f"{summary.study}", style="bold")
+    text.append(f" [{state_word(summary)}]  ")
+    text.append(f"{summary.done}/{summary.budget} done  ")
+    text.append(
+        f"{c[TrialLabel.COMPLETED]} completed  {c[TrialLabel.RUNNING]} running  {c[TrialLabel.QUEUED]} queued  ",
+        style="cyan",
+    )
+    text.append(f"{c[TrialLabel.PRUNED]} pruned  {c[TrialLabel.FAILED]} failed", style="yellow")
+    if c[TrialLabel.STOPPED]:
+        text.append(f"  {c[TrialLabel.STOPPED]} stopped", style="yellow")
+    if c[TrialLabel.DUPLICATE]:
+        text.append(f"  {c[TrialLabel.DUPLICATE]} duplicates skipped")
+    text.append(f"\nelapsed {_duration(summary.elapsed_s)}  {_time_left(summary)}".rstrip())
+    if summary.best_value is not None:
+        text.append(f"\nbest {_objective(summary)} = {_value(summary.best_value)}", style="green")
+        text.append(f"  ({_params(summary.best_params)})  task {summary.best_task_id}")
+    return text
+
+
+def active_table(summary: Summary, now: float | None = None) -> Table:
+    """The queued and running trials: how far each got (last reported iteration and objective value)."""
+    now = time.time() if now is None else now
+    table = Table(title="running trials", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("state")
+    table.add_column("iteration", justify="right")
+    table.add_column(f"last {_objective(summary, 'value')}", justify="right")
+    table.add_column("for", justify="right")
+    table.add_column("queue")
+    table.add_column("task id", overflow="fold")
+    for row in summary.active:
+        age = now - row["started"] if row.get("started") else None
+        table.add_row(
+            str(row["number"]),
+            str(row["state"]),
+            _value(row["iteration"]),
+            _value(row["value"]),
+            _duration(age),
+            row["queue"] or "-",
+            row["task_id"] or "-",
+        )
+    return table
+
+
+def top_table(summary: Summary) -> Table:
+    """The top completed trials with their task ids."""
+    table = Table(title=f"top trials of {summary.study}")
+    table.add_column("#", justify="right")
+    table.add_column(_objective(summary, "value"), justify="right")
+    table.add_column("params", overflow="fold", min_width=24)
+    table.add_column("queue")
+    table.add_column("task id", overflow="fold")
+    for row in summary.top:
+        table.add_row(
+            str(row["number"]), _value(row["value"]), _params(row["params"]), row["queue"] or "-", row["task_id"]
+        )
+    return table
+
+
+def live_view(summary: Summary, log_file: str | None = None) -> RenderableType:
+    """What the terminal shows while a search runs."""
+    parts: list[RenderableType] = [status_line(summary)]
+    if summary.active:
+        parts.append(active_table(summary))
+    if summary.top:
+        parts.append(top_table(summary))
+    if log_file:
+        parts.append(Text(f"log: {log_file} (--verbose shows it here)", style="dim"))
+    return Group(*parts)
+
+
+def as_json(summary: Summary, **extra: Any) -> str:
+    return json.dumps({**summary.as_dict(), **extra}, default=str)
+
+
+__all__ = [
+    "active_table",
+    "as_json",
+    "best_text",
+    "live_view",
+    "outcome_line",
+    "state_word",
+    "status_line",
+    "top_table",
+]
