@@ -60,7 +60,8 @@ def _launched(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _assert_budget_ran_once(search_env: SearchEnv, trials: list[dict[str, Any]], budget: int) -> None:
     """Exactly ``budget`` trials completed, each with its own task, and the server has no other trial task."""
     counted = _launched(trials)
-    assert len(counted) == budget and {t["state"] for t in counted} == {"COMPLETE"}, trials
+    outcomes = [(t["number"], t["state"], t["attrs"]) for t in trials if t["state"] != "COMPLETE"]
+    assert len(counted) == budget and {t["state"] for t in counted} == {"COMPLETE"}, outcomes
     ids = [t["attrs"]["task_id"] for t in counted]
     assert len(set(ids)) == budget, f"a task counts for two trials: {trials}"
     tasks = search_env.trials()
