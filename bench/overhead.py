@@ -56,6 +56,8 @@ from typing import Any
 from hpo import agents
 from hpo.agents._api import Client
 from hpo.server import _process
+from hpo.study import TrialAttr, load
+from hpo.study import launched as launched_trial
 
 # The trivial template. An atexit hook registered BEFORE Task.init runs AFTER the SDK's own exit
 # handler (atexit is last-in first-out): its timestamp minus "end" is the SDK's shutdown.
@@ -244,8 +246,6 @@ def run_floor(sleep_s: float, trials: int, workers: int) -> Run:
 
 def run_ours(bench: Bench, key: str, sleep_s: float, trials: int, workers: int) -> Run:
     """``hpo search`` through the real CLI, with its own local agents."""
-    import optuna
-
     name = f"ours-{sleep_s:g}"
     space = bench.root / f"{name}.yaml"
     space.write_text(SPACE.format(key=key, trials=trials, workers=workers))
@@ -257,10 +257,10 @@ def run_ours(bench: Bench, key: str, sleep_s: float, trials: int, workers: int) 
     if proc.returncode != 0:
         raise SystemExit(f"hpo search failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     storage = f"sqlite:///{bench.root / 'home' / 'studies.db'}"
-    launched = [t for t in optuna.load_study(study_name=name, storage=storage).trials if t.user_attrs.get("task_id")]
+    launched = [t for t in load(name, storage).trials if launched_trial(t)]
     starts = [t.datetime_start.timestamp() for t in launched if t.datetime_start]
     ends = [t.datetime_complete.timestamp() for t in launched if t.datetime_complete]
-    ids = [str(t.user_attrs["task_id"]) for t in launched]
+    ids = [str(t.user_attrs[TrialAttr.TASK_ID]) for t in launched]
     return Run("ours (hpo search)", sleep_s, len(ids), workers, max(ends) - min(starts), ids, command_wall)
 
 

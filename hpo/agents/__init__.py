@@ -6,6 +6,6 @@ needed on the workers of a real ClearML Server (see ``docs/agents.md``).
 
 from __future__ import annotations
 
-from hpo.agents._local import AgentStatus, LocalAgent, agents_dir, read_state, start, status, stop
+from hpo.agents._local import AgentStatus, LocalAgent, agents_dir, read_state, recorded, start, status, stop
 
-__all__ = ["AgentStatus", "LocalAgent", "agents_dir", "read_state", "start", "status", "stop"]
+__all__ = ["AgentStatus", "LocalAgent", "agents_dir", "read_state", "recorded", "start", "status", "stop"]

@@ -46,6 +46,15 @@ class Client:
         self._auth = (key, secret)
         self._token: str | None = None
 
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _login(self) -> str:
         data = self._send("auth.login", {}, auth=self._auth)
         return str(data["token"])

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from hpo.connection import SDK_OVERRIDES, hocon_include
 
 # Settings that never make sense for workers that reuse this environment: no caches of venvs,
 # clones or downloads, no update check, no per-task pip freeze.
@@ -27,10 +29,6 @@ agent {{
     disable_agent_update_check: true
     task_ping_interval_sec: {ping_s}
 }}
-sdk {{
-    # Trials end faster when the SDK reports from a thread instead of a subprocess.
-    development {{ report_use_subprocess: false }}
-}}
 """
 
 
@@ -39,11 +37,11 @@ def _q(value: str) -> str:
     return json.dumps(value)
 
 
-def write_agent_config(folder: Path, worker_id: str, base_config: Path | None, ping_s: float) -> Path:
-    """Write ``folder/clearml.conf`` for one worker; ``base_config`` (the user's) is included first."""
+def write_agent_config(folder: Path, worker_id: str, base_configs: Sequence[Path], ping_s: float) -> Path:
+    """Write ``folder/clearml.conf`` for one worker; ``base_configs`` (the user's) are included first."""
     folder.mkdir(parents=True, exist_ok=True)
-    include = f"include file({_q(str(base_config))})\n" if base_config else ""
-    text = include + _AGENT_CONF.format(
+    include = "".join(hocon_include(path) for path in base_configs)
+    body = _AGENT_CONF.format(
         worker_id=_q(worker_id),
         venvs_dir=_q(str(folder / "venvs")),
         venvs_cache=_q(str(folder / "venvs-cache")),
@@ -51,8 +49,9 @@ def write_agent_config(folder: Path, worker_id: str, base_config: Path | None, p
         pip_cache=_q(str(folder / "pip-download-cache")),
         ping_s=max(1, round(ping_s)),
     )
+    # SDK_OVERRIDES: tasks end faster and cannot deadlock with the SDK's reporting subprocess off.
     path = folder / "clearml.conf"
-    path.write_text(text)
+    path.write_text(include + SDK_OVERRIDES + body)
     return path
 
 

@@ -24,9 +24,9 @@ from pathlib import Path
 from hpo._processes import pid_alive, write_atomic
 from hpo.agents import _api
 from hpo.agents._config import agent_env, write_agent_config
-from hpo.connection import config_file
+from hpo.connection import config_files
 from hpo.errors import ConfigError, ServerError
-from hpo.paths import hpo_home
+from hpo.paths import hpo_home, searches_dir
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class LocalAgent:
 
 @dataclass(frozen=True)
 class AgentStatus:
-    """What :func:`status` reports for one recorded daemon."""
+    """What :func:`status` reports for one recorded daemon; ``study``: the search that started it, if any."""
 
     worker_id: str
     pid: int
@@ -58,6 +58,7 @@ class AgentStatus:
     task_id: str | None
     task_name: str | None
     log_path: str
+    study: str | None = None
 
 
 def agents_dir(home: Path | None = None) -> Path:
@@ -118,19 +119,20 @@ def start(
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     running = [a for a in read_state(home) if pid_alive(a.pid)]
     base_env = dict(os.environ if env is None else env)
-    client = _api.Client(base_env)
-    if any(a.api_host != client.api_host for a in running):
-        raise ConfigError(
-            f"agents in {agents_dir(home)} serve another server ({running[0].api_host}); `hpo agent stop` them first"
-        )
-    for name in queues:
-        client.ensure_queue(name)
-    used = {a.worker_id.rsplit("-", 1)[-1] for a in running}
-    indices = [i for i in range(len(running) + workers) if str(i) not in used][:workers]
-    agents = [_spawn(queues, f"{prefix}-{i}", base_env, client.api_host, poll_s, report_s, home) for i in indices]
-    _write_state([*running, *agents], home)
-    if wait:
-        _wait_registered(client, agents)
+    with _api.Client(base_env) as client:
+        if any(a.api_host != client.api_host for a in running):
+            raise ConfigError(
+                f"agents in {agents_dir(home)} serve another server ({running[0].api_host});"
+                " `hpo agent stop` them first"
+            )
+        for name in queues:
+            client.ensure_queue(name)
+        used = {a.worker_id.rsplit("-", 1)[-1] for a in running}
+        indices = [i for i in range(len(running) + workers) if str(i) not in used][:workers]
+        agents = [_spawn(queues, f"{prefix}-{i}", base_env, client.api_host, poll_s, report_s, home) for i in indices]
+        _write_state([*running, *agents], home)
+        if wait:
+            _wait_registered(client, agents)
     return agents
 
 
@@ -146,7 +148,7 @@ def _spawn(
     worker_id = f"{socket.gethostname()}:{name}"
     folder = agents_dir(home) / name
     (agents_dir(home) / "tmp").mkdir(parents=True, exist_ok=True)
-    config = write_agent_config(folder, worker_id, config_file(base_env), ping_s=max(report_s * 2, 1.0))
+    config = write_agent_config(folder, worker_id, config_files(base_env), ping_s=max(report_s * 2, 1.0))
     log_path = folder / "agent.log"
     cmd = [sys.executable, "-m", "clearml_agent", "--config-file", str(config), "daemon", "--foreground"]
     cmd += ["--queue", *queues]
@@ -243,18 +245,41 @@ def _group_members(pgid: int, marker: bytes) -> list[int]:
     return members
 
 
-def status(home: Path | None = None, env: Mapping[str, str] | None = None) -> list[AgentStatus]:
-    """The recorded daemons, whether they live, and what the server says each one runs."""
-    agents = read_state(home)
-    if not agents:
+def _recorded(home: Path | None, searches: bool) -> list[tuple[str | None, LocalAgent]]:
+    """``(study, agent)`` for the daemons of ``home`` and, with ``searches``, of each search's own home.
+
+    A search's agents live in ``searches_dir(home)/<study>/agents`` (``hpo.search`` starts them
+    there); the folder's name is the study's (made file-safe).
+    """
+    found: list[tuple[str | None, LocalAgent]] = [(None, agent) for agent in read_state(home)]
+    if searches:
+        for folder in sorted(searches_dir(home).glob(f"*/agents/{STATE_FILE}")):
+            search_home = folder.parent.parent
+            found += [(search_home.name, agent) for agent in read_state(search_home)]
+    return found
+
+
+def status(
+    home: Path | None = None, env: Mapping[str, str] | None = None, *, searches: bool = False
+) -> list[AgentStatus]:
+    """The recorded daemons, whether they live, and what the server says each one runs.
+
+    Args:
+        home: ``$HPO_HOME`` override.
+        env: Environment naming the server (default ``os.environ``).
+        searches: Also the agents that running searches started for themselves, marked with their study.
+    """
+    recorded = _recorded(home, searches)
+    if not recorded:
         return []
     workers: dict[str, dict[str, object]] = {}
     try:
-        workers = {str(w["id"]): w for w in _api.Client(dict(os.environ if env is None else env)).workers()}
+        with _api.Client(dict(os.environ if env is None else env)) as client:
+            workers = {str(w["id"]): w for w in client.workers()}
     except ServerError as err:
         log.warning("cannot ask the server about workers: %s", err)
     out = []
-    for agent in agents:
+    for study, agent in recorded:
         worker = workers.get(agent.worker_id)
         task = worker.get("task") if worker else None
         out.append(
@@ -267,6 +292,12 @@ def status(home: Path | None = None, env: Mapping[str, str] | None = None) -> li
                 task_id=str(task["id"]) if isinstance(task, dict) else None,
                 task_name=str(task.get("name")) if isinstance(task, dict) else None,
                 log_path=agent.log_path,
+                study=study,
             )
         )
     return out
+
+
+def recorded(home: Path | None = None, *, searches: bool = False) -> bool:
+    """Whether any daemon is recorded (alive or not), as :func:`status` would list it."""
+    return bool(_recorded(home, searches))

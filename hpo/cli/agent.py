@@ -59,27 +59,27 @@ def stop(
 def status(
     as_json: JsonOpt = False,
 ) -> None:
-    """Show the local agents: pid, queues, and the task each one runs."""
+    """Show the local agents (yours and those of running searches): pid, queues, the task each one runs."""
 
     def work() -> None:
         from hpo import agents
         from hpo.connection import connect
 
-        known = agents.read_state()
-        if known:
+        if agents.recorded(searches=True):
             connect()
-        rows = agents.status()
+        rows = agents.status(searches=True)
         if as_json:
             console.print_json(json.dumps([asdict(r) for r in rows]))
             return
         if not rows:
             console.print("no agent started (hpo agent start --queue NAME)")
             return
-        table = Table("worker", "pid", "state", "queues", "running task", "log")
+        table = Table("worker", "pid", "state", "search", "queues", "running task", "log")
         for row in rows:
             state = ("registered" if row.registered else "not registered") if row.alive else "dead"
             task = f"{row.task_name} ({row.task_id})" if row.task_id else "-"
-            table.add_row(row.worker_id, str(row.pid), state, ", ".join(row.queues), task, row.log_path)
+            search = row.study or "-"
+            table.add_row(row.worker_id, str(row.pid), state, search, ", ".join(row.queues), task, row.log_path)
         console.print(table)
 
     run(work)

@@ -29,20 +29,51 @@ DatasetOpt = Annotated[
 
 def promote(
     study: Annotated[str, typer.Argument(help="The search's study name (see `hpo studies`).")],
-    force: Annotated[bool, typer.Option("--force", help="Make it the champion even if it does not beat it.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Make it the champion even if it does not beat it (skips the gate).")
+    ] = False,
     publish: Annotated[bool, typer.Option("--publish", help="Publish the champion (model and task).")] = False,
+    gate: Annotated[
+        str,
+        typer.Option(
+            "--gate",
+            help="How a new champion must prove itself on the same folds: bootstrap (paired, seeded), t-test"
+            " (paired), or none (the mean values alone).",
+        ),
+    ] = "bootstrap",
+    confidence: Annotated[float, typer.Option("--confidence", help="Confidence of the gate's interval.")] = 0.95,
+    min_improvement: Annotated[
+        float, typer.Option("--min-improvement", help="The interval's lower end must exceed this (objective units).")
+    ] = 0.0,
+    top_k: Annotated[int, typer.Option("--top-k", help="How many of the search's best trials are compared.")] = 3,
+    queue: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--queue", help="Where to re-run the champion when its folds differ \\[default: the search's]."),
+    ] = None,
+    rerun_timeout: Annotated[
+        float, typer.Option("--rerun-timeout", help="Seconds the champion's re-run may take (an agent must serve it).")
+    ] = 600.0,
     storage: StorageOpt = None,
     api_host: ApiHostOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Tag the best completed trial's model `best`; make it the champion if it beats the current one."""
+    """Tag the best completed trial's model `best`; make it the champion if it surely beats the current one."""
     from hpo.connection import connect
-    from hpo.promotion import promote_study
+    from hpo.promotion import Gate, promote_study
 
     def work() -> None:
+        rule = Gate(gate, confidence, min_improvement, top_k)  # bad values fail before any server work
         with sdk_output_to_stderr():
             connect(api_host)
-            result = promote_study(study, storage=storage, force=force, publish=publish)
+            result = promote_study(
+                study,
+                storage=storage,
+                force=force,
+                publish=publish,
+                gate=rule,
+                queue=queue,
+                rerun_timeout_s=rerun_timeout,
+            )
         if as_json:
             console.print_json(json.dumps(result.as_dict(), default=str))
             return
@@ -50,10 +81,32 @@ def promote(
         role = "[green]champion[/green]" if result.champion else "[yellow]challenger[/yellow]"
         console.print(f"study {escape(result.study)}: best trial {result.trial} ({values}), model {result.model_id}")
         console.print(f"{role}: {escape(result.reason)}")
+        folds = _per_fold(result.evidence or {})
+        if folds:
+            console.print(f"evidence: {escape(folds)}")
         if result.published:
             console.print(f"published champion {result.published} (model and task)")
 
     run(work)
+
+
+def _per_fold(evidence: dict[str, Any]) -> str:
+    """``per fold: this 0.96 0.86 ..., champion 0.46 0.62 ...`` (empty when nothing was compared)."""
+    champ = evidence.get("champion") or {}
+    chosen = next((c for c in evidence.get("candidates", []) if c["trial"] == evidence.get("chosen")), None)
+    if not chosen or not champ.get("scores"):
+        return ""
+    mine = " ".join(f"{v:.4f}" for v in chosen["scores"])
+    theirs = " ".join(f"{v:.4f}" for v in champ["scores"])
+    return f"per fold: trial {chosen['trial']} {mine}, champion {theirs}"
+
+
+def evidence_line(evidence: dict[str, Any] | None) -> str:
+    """The promotion gate's evidence in one line (``hpo best``)."""
+    if not evidence:
+        return "- (promoted before the gate existed)"
+    folds = _per_fold(evidence)
+    return f"{evidence['decision']} ({evidence['rule']}): {evidence['reason']}" + (f"; {folds}" if folds else "")
 
 
 def _templates_then_texts(args: list[str], template: str | None) -> tuple[str | None, list[str]]:
@@ -79,6 +132,7 @@ def _row(model: Any) -> Table:
         ("objective", objective or "-"),
         ("dataset", f"{d['dataset']['project']}/{d['dataset']['name']} {d['dataset']['version']}"),
         ("params", json.dumps(d["params"], sort_keys=True, default=str)),
+        ("evidence", evidence_line(d["evidence"])),
         ("tags", ", ".join(d["tags"])),
         ("web", d["web_url"] or "-"),
     ]

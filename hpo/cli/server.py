@@ -96,11 +96,35 @@ def status(
 
 @app.command()
 def env(data_dir: DataDirOpt = None) -> None:
-    """Print ``export CLEARML_...`` lines for ``eval``; starts the server when it is not running."""
+    """Print ``export CLEARML_...`` lines for ``eval``; starts the server when it is not running.
+
+    Its CLEARML_CONFIG_FILE includes your clearml.conf and turns the SDK's reporting subprocess off.
+    """
 
     def work() -> None:
         server, _ = _process.start(_dir(data_dir))
         for key, value in server.env().items():
             print(f"export {key}={shlex.quote(value)}")
+
+    run(work)
+
+
+@app.command()
+def ui(
+    data_dir: DataDirOpt = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Also open the link in a web browser.")] = False,
+) -> None:
+    """Print a one-time sign-in link to the web UI (valid 5 minutes); starts the server when needed."""
+
+    def work() -> None:
+        from hpo.server.ui import sign_in_link
+
+        server, _ = _process.start(_dir(data_dir))
+        link = sign_in_link(server.credentials(), server.url, "/projects")
+        print(link)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(link)
 
     run(work)

@@ -4,16 +4,21 @@
 - ``_records.py``: promotion tags and metadata on ClearML models;
 - ``_lock.py``: a mutex through the ClearML server (unique queue names), so racing promotions agree;
 - ``_promote.py``: ``hpo promote`` and the champion rule;
+- ``_evidence.py`` (pure statistics), ``_gate.py`` (per-fold scores of tasks, the champion's re-run),
+  ``_judge.py`` (the verdict): the promotion gate, a new champion only on evidence;
 - ``_best.py``, ``_loaders.py``: ``get_best_model``: find, download, load and predict.
 """
 
 from hpo.promotion._best import BestModel, find_champion, get_best_model
+from hpo.promotion._evidence import RULES, Gate
 from hpo.promotion._loaders import Prediction
 from hpo.promotion._lock import LockError, ServerLock
 from hpo.promotion._promote import Promotion, promote_study
 
 __all__ = [
+    "RULES",
     "BestModel",
+    "Gate",
     "LockError",
     "Prediction",
     "Promotion",

@@ -35,6 +35,8 @@ class BestModel:
         objectives: ``[{name, direction, value}]`` it was promoted on.
         params: The trial's searched parameters.
         tags: The model's tags.
+        evidence: The promotion gate's evidence (per-fold scores, difference, interval, rule, decision),
+            None for a model promoted before the gate existed.
         web_url: The task's page in the configured ClearML web UI (None when it cannot be told).
     """
 
@@ -51,6 +53,7 @@ class BestModel:
     params: dict[str, Any]
     tags: list[str]
     web_url: str | None
+    evidence: dict[str, Any] | None = None
     _path: Path | None = field(default=None, repr=False)
     _loaded: Any = field(default=None, repr=False)
 
@@ -110,6 +113,7 @@ class BestModel:
             "framework": self.framework,
             "url": self.url,
             "web_url": self.web_url,
+            "evidence": self.evidence,
         }
 
 
@@ -202,6 +206,7 @@ def best_model_of(record: ModelRecord) -> BestModel:
         params=record.params,
         tags=record.tags,
         web_url=_web_url(str(task.project or record.project_id), record.task_id),
+        evidence=record.evidence,
     )
 
 

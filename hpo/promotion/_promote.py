@@ -1,15 +1,20 @@
 """``hpo promote``: mark a search's best model and apply the champion rule.
 
 The champion rule, per template and dataset (project and name): exactly one model carries
-``champion``. A new best takes it when there is none, when ``force`` is set, or when it beats
-the champion on the same objectives and the same dataset version (strictly better on a single
+``champion``. A new best takes it when there is none, or when ``force`` is set. Otherwise the
+gate decides (:mod:`hpo.promotion._judge`): the search's top candidates against the champion on
+the same folds; the one whose improvement is surely above the threshold takes it. Where there is
+no per-fold evidence, the rule on recorded values decides (:func:`decide`): it must beat the
+champion on the same objectives and the same dataset version (strictly better on a single
 objective; Pareto-dominating it on several). Otherwise it stays a challenger and the result says
 why. The previous champion loses only the ``champion`` tag.
 
-Concurrency: the whole promotion runs under a :class:`~hpo.promotion._lock.ServerLock` keyed by
-template and dataset. Under it the new champion is tagged *before* the old one is untagged (so
-there is never none), and the champions are then re-read and repaired to exactly the one chosen
-(so a broken lease cannot leave two).
+Concurrency: the tags and metadata are written under a :class:`~hpo.promotion._lock.ServerLock`
+keyed by template and dataset. Under it the new champion is tagged *before* the old one is untagged
+(so there is never none), and the champions are then re-read and repaired to exactly the one
+chosen (so a broken lease cannot leave two). The gate's evidence is gathered before the lock (a
+champion's re-run takes longer than a lease) and used under it only if the champion is unchanged;
+otherwise it is gathered again under the lock, from recorded folds only.
 """
 
 from __future__ import annotations
@@ -18,16 +23,18 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import optuna
 
 from hpo.errors import NotFoundError
 from hpo.promotion import _records as records
+from hpo.promotion._evidence import Gate
+from hpo.promotion._judge import FALLBACK, FIRST, FORCED, PROMOTE, Evidence, judge
 from hpo.promotion._lock import ServerLock
 from hpo.promotion._records import BEST, CHAMPION, STUDY_PREFIX, DatasetRef, ModelRecord
-from hpo.promotion._select import Candidate, choose, completed_in_study
+from hpo.promotion._select import Candidate, completed_in_study, ranked
 from hpo.study import Objective, StudyAttr, TrialAttr, load, objectives_of
 
 log = logging.getLogger(__name__)
@@ -50,6 +57,7 @@ class Promotion:
     previous_champion: str | None = None
     published: str | None = None
     skipped: list[str] = field(default_factory=list)
+    evidence: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,28 +164,106 @@ def _repair(winner: str | None, template: str, dataset: DatasetRef) -> None:
         records.set_tags(winner, add=[CHAMPION])
 
 
-def _candidate(study: optuna.Study) -> tuple[Candidate, list[str]]:
+def _ranked(study: optuna.Study, limit: int) -> tuple[list[Candidate], list[str]]:
     ids = [str(t.user_attrs[TrialAttr.TASK_ID]) for t in completed_in_study(study)]
-    candidate, skipped = choose(study, _statuses(ids))
-    if candidate is None:
+    found, skipped = ranked(study, _statuses(ids), limit)
+    if not found:
         why = "; ".join(skipped) or "no trial completed"
         raise NotFoundError(
             f"study {study.study_name!r} has no completed trial whose ClearML task completed ({why});"
             " let the search finish (`hpo search ... --resume`) and promote again"
         )
-    return candidate, skipped
+    return found, skipped
+
+
+def _model_of(candidate: Candidate) -> str:
+    model_id = candidate.model_id or records.output_model(candidate.task_id)
+    if model_id is None:
+        raise NotFoundError(f"trial {candidate.number}'s task {candidate.task_id} saved no output model to promote")
+    return model_id
+
+
+@dataclass
+class _Plan:
+    """What the gate found before the lock: the champion it compared with and its evidence."""
+
+    champion: ModelRecord | None
+    evidence: Evidence | None
+
+
+def _gated(
+    top: list[Candidate], version: str, objectives: Sequence[Objective], champion: ModelRecord, opts: _Options
+) -> Evidence:
+    return judge(
+        [c for c in top if c.model_id != champion.id],  # a champion is no candidate against itself
+        version,
+        objectives,
+        champion,
+        opts.gate,
+        queue=opts.queue,
+        timeout_s=opts.timeout_s,
+        allow_rerun=opts.allow_rerun,
+    )
+
+
+@dataclass(frozen=True)
+class _Options:
+    gate: Gate
+    force: bool
+    queue: str | None
+    timeout_s: float
+    allow_rerun: bool = True
+
+
+def _settle(
+    top: list[Candidate],
+    version: str,
+    objectives: Sequence[Objective],
+    incumbent: ModelRecord | None,
+    evidence: Evidence | None,
+    opts: _Options,
+) -> tuple[Candidate, bool, str, Evidence]:
+    """Which candidate the promotion is about, whether it takes ``champion``, why, and the evidence."""
+    rows = _objective_rows(objectives, top[0].values)
+    if incumbent is None:
+        return top[0], True, "no champion yet: it becomes the champion", Evidence(opts.gate, FIRST, "no champion yet")
+    if opts.force:
+        ev = Evidence(opts.gate, FORCED, "--force: the gate was skipped")
+        return top[0], True, f"--force: replaces champion {incumbent.id} (the gate was skipped)", ev
+    if evidence is None:
+        evidence = _gated(top, version, objectives, incumbent, opts)
+    if evidence.decision == FALLBACK:
+        take, reason = decide(rows, version, incumbent, force=False)
+        return top[0], take, f"{reason} ({evidence.reason})", evidence
+    chosen = next((c for c in top if c.number == evidence.chosen), top[0])
+    return chosen, evidence.decision == PROMOTE, evidence.reason, evidence
 
 
 def promote_study(
-    study: str | optuna.Study, *, storage: str | None = None, force: bool = False, publish: bool = False
+    study: str | optuna.Study,
+    *,
+    storage: str | None = None,
+    force: bool = False,
+    publish: bool = False,
+    gate: Gate | None = None,
+    queue: str | None = None,
+    rerun_timeout_s: float = 600.0,
 ) -> Promotion:
     """Promote the best completed trial of ``study`` (the SDK must already point at the server).
+
+    With a champion in place, the gate (``gate``, default :class:`Gate`'s bootstrap at 95%) compares
+    the search's top candidates with it on the same folds, re-running the champion's configuration
+    on ``queue`` (default: the search's first queue) where its folds differ; see
+    :mod:`hpo.promotion._judge`.
 
     Args:
         study: The study, or its name in ``storage``.
         storage: Optuna storage URL (default: the one ``hpo search`` uses).
-        force: Take ``champion`` even when the model does not beat the current champion.
+        force: Take ``champion`` without the gate and the champion rule.
         publish: Publish the champion (model and task) afterwards.
+        gate: The rule, confidence, minimum improvement and number of candidates.
+        queue: Where the champion is re-run (default: the study's first queue).
+        rerun_timeout_s: How long the champion's re-run may take (an agent must take it within a minute).
 
     Raises:
         NotFoundError: No such study, no eligible trial, or the trial saved no model.
@@ -187,42 +273,67 @@ def promote_study(
     loaded = load(study, storage) if isinstance(study, str) else study
     objectives = objectives_of(loaded)
     template = str(loaded.user_attrs.get(StudyAttr.TEMPLATE) or "")
-    candidate, skipped = _candidate(loaded)
-    model_id = candidate.model_id or records.output_model(candidate.task_id)
-    if model_id is None:
-        raise NotFoundError(f"trial {candidate.number}'s task {candidate.task_id} saved no output model to promote")
-    dataset = records.dataset_of(candidate.task_id)
-    rows = _objective_rows(objectives, candidate.values)
+    gate = gate or Gate()
+    queues = loaded.user_attrs.get(StudyAttr.QUEUES) or []
+    opts = _Options(gate, force, queue or (str(queues[0]) if queues else None), rerun_timeout_s)
+    top, skipped = _ranked(loaded, gate.top_k)
+    top[0] = replace(top[0], model_id=_model_of(top[0]))
+    dataset = records.dataset_of(top[0].task_id)
     name = loaded.study_name
+    # The gate runs before the lock: a re-run takes minutes, the lock's lease two. Under the lock the
+    # evidence is used only if the champion is still the one it was gathered against.
+    plan = _plan(top, dataset, objectives, template, opts)
     with ServerLock(records.champion_key(template, dataset)) as lock:
-        records.write_metadata(model_id, _metadata(name, template, candidate, rows, dataset))
-        records.set_tags(model_id, add=[BEST, STUDY_PREFIX + name])
-        incumbents = [r for r in records.champions(template, dataset) if r.id != model_id]
-        mine = CHAMPION in records.read_model(model_id).tags
-        incumbent = incumbents[0] if incumbents else None
-        if mine and not force:
-            take, reason = True, "already the champion"
+        incumbents = records.champions(template, dataset)
+        incumbent = next((r for r in incumbents if r.id != top[0].model_id), None)
+        evidence: Evidence | None = None
+        if any(r.id == top[0].model_id for r in incumbents) and not force:
+            chosen, take, reason = top[0], True, "already the champion"  # its evidence stays as recorded
         else:
-            take, reason = decide(rows, dataset.version, incumbent, force)
+            same = plan.champion is not None and incumbent is not None and plan.champion.id == incumbent.id
+            again = replace(opts, allow_rerun=False)
+            chosen, take, reason, evidence = _settle(
+                top, dataset.version, objectives, incumbent, plan.evidence if same else None, again
+            )
+        model_id = _model_of(chosen)
+        rows = _objective_rows(objectives, chosen.values)
+        meta = _metadata(name, template, chosen, rows, dataset)
+        if evidence is not None:
+            meta[records.EVIDENCE] = json.dumps(evidence.as_dict(), default=str)
+        records.write_metadata(model_id, meta)
+        records.set_tags(model_id, add=[BEST, STUDY_PREFIX + name])
+        others = [r for r in incumbents if r.id != model_id]
         if take:
-            _crown(model_id, incumbents, lock)
+            _crown(model_id, others, lock)
         _repair(model_id if take else None, template, dataset)
         published = _publish(template, dataset) if publish else None
     return Promotion(
         study=name,
         template=template,
         model_id=model_id,
-        task_id=candidate.task_id,
-        trial=candidate.number,
+        task_id=chosen.task_id,
+        trial=chosen.number,
         objectives=rows,
-        params=candidate.params,
+        params=chosen.params,
         dataset=dataset,
         champion=take,
         reason=reason,
         previous_champion=incumbent.id if take and incumbent else None,
         published=published,
         skipped=skipped,
+        evidence=evidence.as_dict() if evidence is not None else records.read_model(model_id).evidence,
     )
+
+
+def _plan(
+    top: list[Candidate], dataset: DatasetRef, objectives: Sequence[Objective], template: str, opts: _Options
+) -> _Plan:
+    """The gate's evidence against the champion as it is now (read without the lock)."""
+    current = records.champions(template, dataset)
+    champion = next((r for r in current if r.id != top[0].model_id), None)
+    if champion is None or opts.force or any(r.id == top[0].model_id for r in current):
+        return _Plan(champion, None)
+    return _Plan(champion, _gated(top, dataset.version, objectives, champion, opts))
 
 
 def _publish(template: str, dataset: DatasetRef) -> str | None:

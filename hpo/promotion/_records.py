@@ -12,6 +12,8 @@ Metadata (strings, as ClearML stores them; JSON for structured values)::
     objectives      JSON [{name, direction, value}] of every objective
     params          JSON of the trial's parameters
     dataset_project, dataset_name, dataset_version, template, study, task_id, trial
+    evidence        JSON of the promotion gate's evidence (hpo.promotion._judge.Evidence): per-fold
+                    scores of the candidates and the champion, differences, intervals, rule, decision
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 BEST, CHAMPION, STUDY_PREFIX = "best", "champion", "study:"
+EVIDENCE = "evidence"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,12 @@ class ModelRecord:
     def params(self) -> dict[str, Any]:
         raw = self.metadata.get("params")
         return dict(json.loads(raw)) if raw else {}
+
+    @property
+    def evidence(self) -> dict[str, Any] | None:
+        """The promotion gate's evidence (None when promoted before the gate existed)."""
+        raw = self.metadata.get(EVIDENCE)
+        return dict(json.loads(raw)) if raw else None
 
     @property
     def is_champion(self) -> bool:
@@ -181,6 +190,7 @@ def output_model(task_id: str) -> str | None:
 __all__ = [
     "BEST",
     "CHAMPION",
+    "EVIDENCE",
     "STUDY_PREFIX",
     "DatasetRef",
     "ModelRecord",

@@ -9,6 +9,8 @@ With one objective the best is the extreme value. With several, the best is take
 first non-dominated front of the eligible trials (a true Pareto sort, not Optuna's
 ``best_trials`` over all trials), and the tie-break among the front is lexicographic: the best
 value of the first objective, then of the second, ..., then the lowest trial number.
+:func:`ranked` lists the best few (what the promotion gate compares): the best first, then the
+other eligible trials by the same lexicographic order.
 """
 
 from __future__ import annotations
@@ -72,12 +74,25 @@ def completed_in_study(study: optuna.Study) -> list[FrozenTrial]:
     return out
 
 
-def choose(study: optuna.Study, task_status: Mapping[str, str]) -> tuple[Candidate | None, list[str]]:
-    """The best eligible trial of ``study`` given each task's ClearML status; and why others were skipped.
+def _candidate(trial: FrozenTrial) -> Candidate:
+    model_id = trial.user_attrs.get(TrialAttr.MODEL_ID)
+    return Candidate(
+        number=trial.number,
+        values=tuple(float(v) for v in trial.values),
+        params=dict(trial.params),
+        task_id=str(trial.user_attrs[TrialAttr.TASK_ID]),
+        model_id=str(model_id) if model_id else None,
+    )
+
+
+def ranked(study: optuna.Study, task_status: Mapping[str, str], limit: int = 1) -> tuple[list[Candidate], list[str]]:
+    """The ``limit`` best eligible trials of ``study``, best first, given each task's ClearML status; and
+    why others were skipped. The first is :func:`best_of`'s; the rest follow by the same tie-break.
 
     Args:
         study: The search's study.
         task_status: ClearML status by task id (a task missing from it was deleted).
+        limit: How many to return at most.
     """
     objectives = objectives_of(study)
     eligible, skipped = [], []
@@ -90,16 +105,20 @@ def choose(study: optuna.Study, task_status: Mapping[str, str]) -> tuple[Candida
             skipped.append(f"trial {trial.number}: task {task_id} is {status or 'deleted'}")
     best = best_of(eligible, objectives)
     if best is None:
-        return None, skipped
-    model_id = best.user_attrs.get(TrialAttr.MODEL_ID)
-    candidate = Candidate(
-        number=best.number,
-        values=tuple(float(v) for v in best.values),
-        params=dict(best.params),
-        task_id=str(best.user_attrs[TrialAttr.TASK_ID]),
-        model_id=str(model_id) if model_id else None,
-    )
-    return candidate, skipped
+        return [], skipped
+    rest = sorted((t for t in eligible if t is not best), key=lambda t: _rank_key(t, objectives))
+    return [_candidate(t) for t in [best, *rest][: max(limit, 1)]], skipped
+
+
+def choose(study: optuna.Study, task_status: Mapping[str, str]) -> tuple[Candidate | None, list[str]]:
+    """The best eligible trial of ``study`` given each task's ClearML status; and why others were skipped.
+
+    Args:
+        study: The search's study.
+        task_status: ClearML status by task id (a task missing from it was deleted).
+    """
+    found, skipped = ranked(study, task_status)
+    return (found[0] if found else None), skipped
 
 
 __all__ = [
@@ -109,4 +128,5 @@ __all__ = [
     "completed_in_study",
     "dominates",
     "first_front",
+    "ranked",
 ]

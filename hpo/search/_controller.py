@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from hpo.errors import ConfigError, HPOError
-from hpo.paths import hpo_home
+from hpo.paths import hpo_home, searches_dir
 from hpo.search._sampling import make_pruner, make_sampler
 from hpo.search._space import SearchSpace, check_template_parameters, load_space, with_overrides
 from hpo.study import (
@@ -150,7 +150,7 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
 
 def local_agents_home(study_name: str) -> Path:
     """Where ``--local-workers`` agents of a search keep their state and logs."""
-    return hpo_home() / "searches" / _safe(study_name)
+    return searches_dir() / _safe(study_name)
 
 
 def new_log_file() -> Path:
@@ -377,7 +377,7 @@ def _drive(
 
 def _promote(study: optuna.Study) -> Promotion | None:
     """Promote the best model at the end of a finished search; a failed promotion never fails the search."""
-    from hpo.promotion import promote_study
+    from hpo.promotion import promote_study  # here, so that `hpo status` (which imports hpo.search) skips it
 
     try:
         return promote_study(study)

@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from hpo.errors import ConfigError
+from hpo.paths import beside_package
 from hpo.study import Objective
 
 KINDS = ("float", "log-float", "int", "log-int", "categorical", "stepped")
@@ -58,7 +59,7 @@ _TOP_LEVEL = {
 
 def spaces_dir() -> Path:
     """The ``search_spaces`` folder next to the ``hpo`` package (names like ``tfidf`` resolve there)."""
-    return Path(__file__).resolve().parents[2] / "search_spaces"
+    return beside_package("search_spaces")
 
 
 @dataclass(frozen=True)

@@ -48,13 +48,14 @@ from hpo.study import (
     study_lock,
     write_controller_record,
 )
+from hpo.templates import without_template_tags
 
 log = logging.getLogger(__name__)
 
 MAX_DUPLICATES_IN_A_ROW = 50  # a space this exhausted has nothing new to offer
 MAX_LAUNCH_FAILURES_IN_A_ROW = 5
-HEARTBEAT_S = 10.0  # well inside hpo.study.HEARTBEAT_STALE_S
 PROGRESS_EVERY_S = 2.0  # a running trial's progress attribute is rewritten at most this often
+HEARTBEAT_S = 10.0  # well inside hpo.study.HEARTBEAT_STALE_S
 
 
 @dataclass
@@ -444,6 +445,10 @@ class OptunaStrategy(SearchStrategy):
                 parameter_override=override,
                 tags=[f"study:{self.study.study_name}", f"trial:{trial.number}"],
             )
+            # The clone came with the template's tags: a trial must never be found as a template.
+            clone = job.task
+            assert clone is not None, "ClearmlJob clones the template (caching and clone skipping are off)"
+            clone.set_tags(without_template_tags(clone.get_tags()))
             trial.set_user_attr(TrialAttr.TASK_ID, job.task_id())
             trial.set_user_attr(TrialAttr.QUEUE, queue)
             trial.set_user_attr(TrialAttr.ATTEMPTS, attempt)

@@ -30,6 +30,7 @@ from hpo.server._errors import APIError, bad_json, invalid_endpoint
 from hpo.server._router import Call, Data, Handler, Runtime
 from hpo.server.routes import PERIODIC, ROUTERS
 from hpo.server.store import Database, Store
+from hpo.server.ui import routes as ui_routes
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ def create_app(config: ServerConfig) -> Starlette:
         routes=[
             Route("/files", files, methods=methods),
             Route("/files/{path:path}", files, methods=methods),
+            *ui_routes(state),  # the web UI at the SDK's result-page paths; none looks like service.action
             Route("/{path:path}", api, methods=["GET", "POST", "PUT"]),
         ],
         lifespan=lifespan,

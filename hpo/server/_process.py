@@ -10,12 +10,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from hpo._processes import pid_alive
+from hpo.connection import sdk_config_file
 from hpo.errors import ServerError
 from hpo.server._auth import Credentials, load_or_create_credentials
 from hpo.server._serve import last_port, state_path
@@ -49,8 +51,13 @@ class RunningServer:
     def credentials(self) -> Credentials:
         return load_or_create_credentials(self.data_dir / "credentials.json")
 
-    def env(self) -> dict[str, str]:
-        """``CLEARML_*`` variables that point any ClearML program at this server."""
+    def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """``CLEARML_*`` variables that point any ClearML program at this server.
+
+        ``CLEARML_CONFIG_FILE`` names a generated ``clearml.conf`` that includes the files a program
+        run with ``base`` (default: this process's environment) would read and turns the SDK's
+        reporting subprocess off, which deadlocks after a Dataset (``hpo.connection.SDK_OVERRIDES``).
+        """
         creds = self.credentials()
         return {
             "CLEARML_API_HOST": self.url,
@@ -58,6 +65,7 @@ class RunningServer:
             "CLEARML_FILES_HOST": self.files_url,
             "CLEARML_API_ACCESS_KEY": creds.access_key,
             "CLEARML_API_SECRET_KEY": creds.secret_key,
+            "CLEARML_CONFIG_FILE": str(sdk_config_file(self.data_dir / "sdk", base)),
         }
 
 

@@ -206,29 +206,28 @@ def _multi_field(pattern: str, fields: list[str], need_all: bool) -> Callable[[D
 
 
 def project(doc: Doc, only_fields: Sequence[str] | None) -> Doc:
-    """Keep only the given dotted fields (and ``id``)."""
+    """Keep only the given dotted fields (and ``id``), as a MongoDB inclusion projection does.
+
+    An object on the path is kept even when the leaf is missing (``runtime.version`` of a task
+    whose ``runtime`` is ``{}`` gives ``runtime: {}``): the SDK reads ``task.runtime.get(...)``
+    from such answers (``Dataset._get_dataset_id``) and fails on a missing ``runtime``.
+    """
     if not only_fields:
         return doc
     out: Doc = {}
     for path in ["id", *only_fields]:
-        value = get_path(doc, path)
-        if value is None and not _has_path(doc, path):
-            continue
+        src: Any = doc
         cur = out
         parts = path.split(".")
         for part in parts[:-1]:
+            src = src.get(part) if isinstance(src, dict) else None
+            if not isinstance(src, dict):
+                break
             cur = cur.setdefault(part, {})
-        cur[parts[-1]] = value
+        else:
+            if isinstance(src, dict) and parts[-1] in src:
+                cur[parts[-1]] = src[parts[-1]]
     return out
-
-
-def _has_path(doc: Doc, path: str) -> bool:
-    cur: Any = doc
-    for part in path.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return False
-        cur = cur[part]
-    return True
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

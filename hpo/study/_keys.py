@@ -66,8 +66,8 @@ class TrialAttr:
     FAILED_TASK_IDS: Final = "failed_task_ids"  # tasks of earlier attempts (--retries)
     ERROR: Final = "error"
     DUPLICATE_OF: Final = "duplicate_of"
-    CLAIMED_BY: Final = "claimed_by"  # the controller that claimed the trial's share of the budget
     PROGRESS: Final = "progress"  # while it runs: {"iteration": last reported, "value": last objective value}
+    CLAIMED_BY: Final = "claimed_by"  # the controller that claimed the trial's share of the budget
 
 
 class StudyAttr:

@@ -1,7 +1,14 @@
 """Base tasks registered once on the server as templates; every trial is a clone of one."""
 
 from hpo.templates._catalog import CATALOG, PLANNED, TemplateSpec, base_tasks_dir, bundle, spec_for
-from hpo.templates._registry import TEMPLATE_TAG, Template, find_templates, latest_template, register
+from hpo.templates._registry import (
+    TEMPLATE_TAG,
+    Template,
+    find_templates,
+    latest_template,
+    register,
+    without_template_tags,
+)
 
 __all__ = [
     "CATALOG",
@@ -15,4 +22,5 @@ __all__ = [
     "latest_template",
     "register",
     "spec_for",
+    "without_template_tags",
 ]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo.errors import ConfigError, NotFoundError
+from hpo.paths import beside_package
 
 INLINE_MARK = "# hpo: inline"
 _INLINE_IMPORT = re.compile(r"^from\s+(\w+)\s+import\s+.*" + re.escape(INLINE_MARK) + r"\s*$")
@@ -81,7 +82,7 @@ PLANNED: dict[str, str] = {}
 def base_tasks_dir() -> Path:
     """``$HPO_BASE_TASKS``, else the ``base_tasks`` folder next to the ``hpo`` package."""
     configured = os.environ.get("HPO_BASE_TASKS")
-    folder = Path(configured).expanduser() if configured else Path(__file__).resolve().parents[2] / "base_tasks"
+    folder = Path(configured).expanduser() if configured else beside_package("base_tasks")
     if not folder.is_dir():
         raise NotFoundError(f"base tasks folder {folder} does not exist; set HPO_BASE_TASKS to the base_tasks folder")
     return folder

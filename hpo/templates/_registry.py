@@ -6,8 +6,11 @@ A template is a draft task (status ``created``, no parent) holding the bundled s
     hpo-template  template:<key>  template-version:<hash of script, requirements and defaults>
 
 The tags are added last, so a task whose registration failed half-way is never found (and is
-deleted). Clones made with ``Task.clone`` keep the tags but get a parent, which is how they are
-told apart from templates. Only the public SDK is used: the same code works on a real server.
+deleted). Clones made with ``Task.clone`` keep the tags and get a parent: lookups here skip tasks
+with a parent, and a search drops ``hpo-template`` and ``template:<key>`` from its trial clones
+(``without_template_tags``) so that nothing that finds templates by tag takes a trial for one
+(``template-version:`` stays, to tell which version a trial ran). Only the public SDK is used:
+the same code works on a real server.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import hashlib
 import json
 import logging
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -74,6 +78,11 @@ def _build(key: str) -> _Build:
 
 def _tags(key: str, version: str) -> list[str]:
     return [TEMPLATE_TAG, f"template:{key}", f"template-version:{version}"]
+
+
+def without_template_tags(tags: Sequence[str]) -> list[str]:
+    """``tags`` without those that mark a template (``hpo-template``, ``template:<key>``): a clone's tags."""
+    return [t for t in tags if t != TEMPLATE_TAG and not t.startswith("template:")]
 
 
 def find_templates(key: str, version: str | None = None) -> list[Template]:
@@ -160,4 +169,4 @@ def register(key: str) -> Template:
     return Template(key, task_id, build.version, build.spec.project, build.spec.task_name, created_now=True)
 
 
-__all__ = ["TEMPLATE_TAG", "Template", "find_templates", "latest_template", "register"]
+__all__ = ["TEMPLATE_TAG", "Template", "find_templates", "latest_template", "register", "without_template_tags"]

@@ -35,7 +35,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             assert run.returncode == 0, run.stdout + run.stderr
         finished = env.run(FINISH, json.dumps({n: c["id"] for n, c in clones.items()})).result
         trials = {
-            n: Trial(n, f["task_id"], f["model_id"], f["status"], f["accuracy"], TRIALS[n][0])
+            n: Trial(n, f["task_id"], f["model_id"], f["status"], f["accuracy"], TRIALS[n][0], f["cv"], f["folds"])
             for n, f in finished.items()
         }
         yield World(env, trials, f"sqlite:///{root / 'studies.db'}")

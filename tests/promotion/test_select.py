@@ -10,7 +10,7 @@ from optuna.trial import TrialState, create_trial
 from hpo.errors import ConfigError
 from hpo.promotion._promote import decide
 from hpo.promotion._records import ModelRecord
-from hpo.promotion._select import best_of, choose, first_front
+from hpo.promotion._select import best_of, choose, first_front, ranked
 from hpo.study import Objective
 
 ACC = Objective("validation", "accuracy", "max")
@@ -136,3 +136,20 @@ def test_champion_rule(
     new = [{"name": "validation/accuracy", "direction": "max", "value": value}]
     taken, reason = decide(new, version, incumbent, force)
     assert taken is takes and why in reason
+
+
+def test_ranked_gives_the_top_k_eligible_trials_best_first() -> None:
+    done = TrialState.COMPLETE
+    rows: list[tuple[list[float] | None, TrialState, str | None]] = [
+        ([0.91], done, "completed"),
+        ([0.99], done, "completed"),  # its task failed: never a candidate
+        ([0.95], done, "completed"),
+        ([0.93], done, "completed"),
+        ([0.95], done, "completed"),  # ties with trial 2: the lower number first
+    ]
+    study = _study([LOSS], [([1 - v[0]] if v else None, s, lbl) for v, s, lbl in rows])
+    status = {f"t{n}": "completed" for n in range(5)} | {"t1": "failed"}
+    top, skipped = ranked(study, status, 3)
+    assert [c.number for c in top] == [2, 4, 3] and skipped == ["trial 1: task t1 is failed"]
+    assert [c.number for c in ranked(study, status, 10)[0]] == [2, 4, 3, 0]
+    assert choose(study, status)[0] == top[0]

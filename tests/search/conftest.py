@@ -1,4 +1,4 @@
-"""Fixtures of the search tests that need more than the shared ones: a throwaway PostgreSQL."""
+"""Fixtures for search tests on PostgreSQL study storage (the ``search_env`` fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 

@@ -22,8 +22,11 @@ from tests.support.data import CLIResult, hpo_cli
 from tests.support.server import Env
 
 # Trials of the TF-IDF template: name -> (dataset version, overridden General arguments). The
-# arguments grade validation accuracy: "good" is the template's default, "poor" keeps three
-# features, "bad" binarizes every TF-IDF weight to 0 (the prior alone decides).
+# arguments grade validation accuracy: "good" is the template's default, "medium" keeps six
+# features, "bad" binarizes every TF-IDF weight to 0 (the prior alone decides). On the grouped
+# 5-fold CV (every trial reports it) "medium" loses to "good" clearly, on every fold; "close"
+# beats "good" barely: by one fold, equal on the others. "v2-poor" is "medium"'s configuration on
+# the other dataset version: a champion whose folds differ from the 1.0.0 trials'.
 TRIALS: dict[str, tuple[str, dict[str, Any]]] = {
     "good": ("1.0.0", {}),
     "medium": ("1.0.0", {"max_features": 6}),
@@ -31,7 +34,11 @@ TRIALS: dict[str, tuple[str, dict[str, Any]]] = {
     "running": ("1.0.0", {"alpha": 0.5}),
     "failed": ("1.0.0", {"alpha": 0.2}),
     "v2": ("2.0.0", {}),
+    "close": ("1.0.0", {"alpha": 0.9}),
+    "v2-poor": ("2.0.0", {"max_features": 6}),
 }
+
+CV = (("cv", "accuracy", "max"),)  # the objective of a study that the gate can judge
 
 CLONE = """
 import json, sys
@@ -61,13 +68,15 @@ for name, task_id in ids.items():
     task.reload()
     [model] = task.models["output"]
     metrics = task.get_last_scalar_metrics()
+    folds = task.artifacts["cv_folds"].get()
     out[name] = {"task_id": task_id, "model_id": model.id, "status": task.get_status(),
-                 "accuracy": metrics["validation"]["accuracy"]["last"]}
+                 "accuracy": metrics["validation"]["accuracy"]["last"], "cv": metrics["cv"]["accuracy"]["last"],
+                 "folds": [fold["accuracy"] for fold in folds["scores"]]}
 print("RESULT " + json.dumps(out))
 """
 
 # Strips the promotion marks (tags and metadata; a publication cannot be undone, so only the last
-# test step that needs one publishes).
+# test step that needs one publishes) and deletes champion re-runs.
 RESET = """
 from clearml import Model
 from clearml.backend_api.session.client import APIClient
@@ -78,7 +87,21 @@ for model_id in [m.id for m in Model.query_models()]:
     client.models.update(model=model_id, tags=[t for t in tags if t not in ("best", "champion")
                                                and not t.startswith("study:")])
     Model(model_id=model_id).set_all_metadata({}, replace=True)
+# Champion re-runs (and their models) of earlier tests: a later promotion would reuse them.
+from clearml import Task
+for task_id in Task.query_tasks(tags=["hpo-champion-rerun"], task_filter={"search_hidden": True}):
+    Task.get_task(task_id=task_id).delete(raise_on_error=True)
 print("RESULT 0")
+"""
+
+# Tasks tagged as champion re-runs: id, status and tags.
+RERUNS = """
+import json
+from clearml import Task
+rows = Task.query_tasks(tags=["hpo-champion-rerun"], task_filter={"search_hidden": True},
+                        additional_return_fields=["status", "tags"])
+print("RESULT " + json.dumps([{"id": r["id"], "status": getattr(r["status"], "value", r["status"]),
+                                "tags": r["tags"]} for r in rows]))
 """
 
 # Every model's tags and metadata, by id.
@@ -101,6 +124,8 @@ class Trial:
     status: str
     accuracy: float
     version: str
+    cv: float  # cv/accuracy: the mean of folds
+    folds: list[float]  # per-fold accuracy (the cv_folds artifact)
 
 
 @dataclass
@@ -120,6 +145,7 @@ class World:
         name: str,
         trials: list[tuple[str, float | list[float], optuna.trial.TrialState]],
         objectives: Sequence[tuple[str, str, str]] = (("validation", "accuracy", "max"),),
+        queues: Sequence[str] = (),
     ) -> str:
         """Write study ``name`` as a finished search leaves it: trials point at the world's tasks."""
         storage = optuna.storages.RDBStorage(self.storage)
@@ -128,6 +154,8 @@ class World:
         study.set_user_attr("template", "tfidf")
         study.set_user_attr("objectives", [list(o) for o in objectives])
         study.set_user_attr("state", "finished")
+        if queues:
+            study.set_user_attr("queues", list(queues))
         for number, (trial_name, value, state) in enumerate(trials):
             trial = self.trials[trial_name]
             values = value if isinstance(value, list) else [value]
@@ -164,6 +192,9 @@ class World:
     def reset(self) -> None:
         self.env.run(RESET)
 
+    def reruns(self) -> list[dict[str, Any]]:
+        return list(self.env.run(RERUNS).result)
+
 
 def run_clone(env: Env, name: str, task_id: str, code: str) -> subprocess.CompletedProcess[str]:
     script = env.root / "trials" / name / "tfidf.py"
@@ -187,4 +218,4 @@ def dedent(script: str) -> str:
     return textwrap.dedent(script)
 
 
-__all__ = ["CLONE", "FINISH", "TRIALS", "Trial", "World", "check", "dedent", "run_clone"]
+__all__ = ["CLONE", "CV", "FINISH", "TRIALS", "Trial", "World", "check", "dedent", "run_clone"]

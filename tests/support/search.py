@@ -144,7 +144,9 @@ class SearchEnv:
         """The study's trials as stored: number, Optuna state, values, user attrs, intermediate values."""
         import optuna
 
-        study = optuna.load_study(study_name=name, storage=self.storage_url)
+        from hpo.study import open_storage  # retries a storage that the controller is still creating
+
+        study = optuna.load_study(study_name=name, storage=open_storage(self.storage_url))
         return [
             {
                 "number": t.number,

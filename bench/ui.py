@@ -1,0 +1,178 @@
+"""Server time and size of the web UI's heaviest pages.
+
+Run by hand::
+
+    python bench/ui.py [--tasks 10000] [--points 200000] [--repeat 30]
+
+Seeds a fresh data dir through the server's own API (in process: ``--tasks`` tasks in one
+project, each with 4 hyper-parameters and 2 reported metrics; one task with ``--points`` points
+in one series plus 3 short ones; 10 tasks with 3 series of 1,000 points for compare), then times
+GET requests of the signed-in UI through Starlette's TestClient (server time: the app's handling
+of the request, no network). Prints p50 and p95 of
+
+- the experiments table page (50 rows of the 10,000, sorted by a metric column, with a
+  metric and a parameter column), beside the anchor: ``tasks.get_all`` of the same 50 tasks
+  sorted the same way through the API, in the same run;
+- the scalars page of the long task, and the most points any of its series ships, beside the
+  anchor: ``events.scalar_metrics_iter_histogram`` of that task (every point, as the SDK reads them);
+- the compare page of 10 tasks;
+
+and the bytes of each page's HTML (plotly.js, ~4.8 MB, is a separate file the browser caches).
+Goals: table p50 < 150 ms, scalars < 300 ms with at most ~5,000 points a series, compare < 400 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hpo.server._app import create_app  # noqa: E402
+from hpo.server._config import ServerConfig  # noqa: E402
+from hpo.server.routes.events import metric_key  # noqa: E402
+from hpo.server.ui import sign_in_link  # noqa: E402
+from hpo.server.ui._dispatch import dispatch  # noqa: E402
+
+BASE = "http://127.0.0.1:8008"
+TABLE, SCALARS, COMPARE = "experiments table page", "scalars page of the long task", "compare page (10 tasks)"
+SCALARS_ANCHOR = "anchor: its scalars, all points (API)"
+
+
+def _seed_tasks(state: Any, project: str, count: int) -> list[str]:
+    ids: list[str] = []
+    for start in range(0, count, 500):
+        calls = [("tasks.create", {"name": f"trial {i:05d}", "project": project, "type": "training"})
+                 for i in range(start, min(count, start + 500))]  # fmt: skip
+        ids += [str(r["id"]) for r in dispatch(state, *calls)]
+    for start in range(0, count, 500):
+        calls = []
+        for i, task_id in enumerate(ids[start : start + 500], start):
+            params = [{"section": "General", "name": n, "value": str(v), "type": t}
+                      for n, v, t in (("lr", 10 ** -(i % 5), "float"), ("epochs", i % 7, "int"),
+                                      ("opt", ["adam", "sgd"][i % 2], "str"), ("seed", i, "int"))]  # fmt: skip
+            calls.append(("tasks.edit_hyper_params", {"task": task_id, "hyperparams": params}))
+        dispatch(state, *calls)
+    return ids
+
+
+def _events(api: Callable[..., Any], task_id: str, series: dict[str, int], step: int = 20_000) -> None:
+    lines = [
+        {"type": "training_stats_scalar", "task": task_id, "metric": title, "variant": name,
+         "value": (i % 977) / 977.0, "iter": i, "timestamp": 1_700_000_000_000 + i}
+        for key, n in series.items() for title, name in [key.split("/")] for i in range(n)
+    ]  # fmt: skip
+    for start in range(0, len(lines), step):
+        api("events.add_batch", lines=lines[start : start + step])
+
+
+def _time(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
+    fn()  # warm caches once, as a user's second visit
+    times, last = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        last = fn()
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(0.95 * len(times)))], last
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--points", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(ServerConfig(data_dir=Path(tmp) / "server", watchdog_period_s=3600))
+        with TestClient(app, base_url=BASE) as client:
+            run(app, client, args)
+
+
+def run(app: Any, client: TestClient, args: argparse.Namespace) -> None:
+    state = app.state.server
+    creds = state.credentials
+    basic = base64.b64encode(f"{creds.access_key}:{creds.secret_key}".encode()).decode()
+    token = client.post("/auth.login", headers={"Authorization": f"Basic {basic}"}).json()["data"]["token"]
+
+    def api(endpoint: str, body: dict[str, Any] | None = None, lines: list[dict[str, Any]] | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"}
+        if lines is not None:
+            headers["Content-Type"] = "application/json-lines"
+        content = "\n".join(json.dumps(x) for x in lines) if lines is not None else json.dumps(body or {})
+        response = client.post(f"/v2.23/{endpoint}", content=content, headers=headers)
+        assert response.status_code == 200, response.text[:500]
+        return response.json()["data"]
+
+    t0 = time.perf_counter()
+    (project,) = dispatch(state, ("projects.create", {"name": "bench"}))
+    ids = _seed_tasks(state, project["id"], args.tasks)
+    for start in range(0, len(ids), 1000):  # 2 metrics on each task: last values for the columns
+        lines = [{"type": "training_stats_scalar", "task": t, "metric": "validation", "variant": v,
+                  "value": (i * 37 % 1000) / 1000, "iter": 0} for i, t in enumerate(ids[start : start + 1000], start)
+                 for v in ("accuracy", "loss")]  # fmt: skip
+        api("events.add_batch", lines=lines)
+    long_task = ids[0]
+    short = {"validation/accuracy": 500, "validation/loss": 500, "lr/lr": 500}
+    _events(api, long_task, {"train/loss": args.points, **short})
+    compared = ids[1:11]
+    for task_id in compared:
+        _events(api, task_id, {"train/loss": 1000, "validation/accuracy": 1000, "validation/loss": 1000})
+    print(f"seeded {args.tasks} tasks, {args.points} points on one, in {time.perf_counter() - t0:.1f} s")
+
+    response = client.get(sign_in_link(creds, BASE, "/projects"))
+    assert response.status_code == 200
+    columns = "cols=m:validation/accuracy,p:General/lr&sort=m:validation/accuracy"
+    table_url = f"/projects/{project['id']}/experiments?{columns}"
+    by_metric = f"-last_metrics.{metric_key('validation')}.{metric_key('accuracy')}.value"
+    anchor_body = {"project": [project["id"]], "order_by": [by_metric], "page": 0,
+                   "page_size": 50, "only_fields": ["id", "name", "status", "type", "tags", "started",
+                                                    "last_metrics", "hyperparams"]}  # fmt: skip
+    pages = {
+        "anchor: tasks.get_all (API, 50 rows)": lambda: client.post(
+            "/v2.23/tasks.get_all", json=anchor_body, headers={"Authorization": f"Bearer {token}"}
+        ),
+        TABLE: lambda: client.get(table_url),
+        SCALARS_ANCHOR: lambda: client.post(
+            "/v2.23/events.scalar_metrics_iter_histogram",
+            json={"task": long_task},
+            headers={"Authorization": f"Bearer {token}"},
+        ),
+        SCALARS: lambda: client.get(f"/projects/*/experiments/{long_task}/output/scalars"),
+        COMPARE: lambda: client.get("/compare?ids=" + ",".join(compared)),
+    }
+    results: dict[str, tuple[float, float, int]] = {}
+    print(f"\n{'page':42} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>10}")
+    for name, fn in pages.items():
+        p50, p95, response = _time(fn, args.repeat)
+        assert response.status_code == 200, (name, response.status_code, response.text[:300])
+        results[name] = (p50, p95, len(response.content))
+        print(f"{name:42} {p50:8.1f} {p95:8.1f} {len(response.content):10,}")
+    scalars = pages[SCALARS]().text
+    blocks = re.findall(r'<script type="application/json" id="fig-[^"]+">(.*?)</script>', scalars, re.S)
+    most = max(len(trace["x"]) for block in blocks for trace in json.loads(block)["data"])
+    anchor = results["anchor: tasks.get_all (API, 50 rows)"][0]
+    table = results[TABLE][0]
+    print(f"\nmost points in one scalar series sent: {most:,} (of {args.points:,} stored)")
+    print(f"table page / tasks.get_all anchor: {table / anchor:.2f}x")
+    print(f"scalars page / all-points API anchor: {results[SCALARS][0] / results[SCALARS_ANCHOR][0]:.2f}x")
+    goals = {TABLE: 150, SCALARS: 300, COMPARE: 400}
+    for name, goal in goals.items():
+        verdict = "meets" if results[name][0] < goal else "MISSES"
+        print(f"{name}: p50 {results[name][0]:.0f} ms {verdict} the goal of < {goal} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Plotly figures as plain JSON-ready dicts, built on the server; the page only hands them to Plotly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hpo.server.ui._events import Series
+
+Figure = dict[str, Any]
+
+_LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 320, "legend": {"orientation": "h"}}
+
+
+def scalar_figure(title: str, series: Sequence[tuple[str, Series]]) -> Figure:
+    """One chart of a scalar title: a line per (legend name, series)."""
+    data = [
+        {"type": "scatter", "mode": "lines", "name": name, "x": s.x, "y": s.y, "hovertemplate": "%{x}: %{y}"}
+        for name, s in series
+    ]
+    layout = {**_LAYOUT, "title": {"text": title}, "xaxis": {"title": {"text": "iteration"}}}
+    return {"data": data, "layout": layout}
+
+
+def by_title(series: Sequence[Series]) -> dict[str, list[Series]]:
+    out: dict[str, list[Series]] = {}
+    for s in series:
+        out.setdefault(s.title, []).append(s)
+    return out
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def parallel_coordinates(
+    names: list[str], params: dict[str, list[str | None]], metric: str, values: list[float]
+) -> Figure:
+    """Parameters (numeric axes, or categorical ones with their labels) then the metric, one line per task.
+
+    Every task given must have the metric: JSON has no NaN to stand for a missing value.
+    """
+    dims: list[dict[str, Any]] = []
+    for key, column in params.items():
+        numbers = [_number(v) for v in column]
+        if all(n is not None for n in numbers):
+            dims.append({"label": key, "values": numbers})
+            continue
+        labels = sorted({str(v) for v in column})
+        dims.append({"label": key, "values": [labels.index(str(v)) for v in column],
+                     "tickvals": list(range(len(labels))), "ticktext": labels})  # fmt: skip
+    dims.append({"label": metric, "values": values})
+    line: dict[str, Any] = {"color": values, "colorscale": "Viridis", "showscale": True}
+    trace = {"type": "parcoords", "dimensions": dims, "line": line, "customdata": names}
+    return {"data": [trace], "layout": {**_LAYOUT, "height": 380, "margin": {"l": 80, "r": 80, "t": 60, "b": 30}}}
