@@ -157,7 +157,7 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
     try:
         if workers:
             _start_local_agents(queues, workers, agents_home, _safe(study.study_name))
-        return _drive(space, study, storage, template_id, project, queues, budget, options, progress)
+        return _drive(space, study, storage, template_id, project, queues, budget, options, progress, bool(workers))
     finally:
         if workers:
             from hpo.agents import stop as stop_agents
@@ -327,6 +327,7 @@ def _drive(
     budget: int,
     options: SearchOptions,
     progress: ProgressFn | None,
+    serves_others: bool = False,
 ) -> SearchResult:
     from clearml.automation.optimization import HyperParameterOptimizer, MultiObjective
 
@@ -383,6 +384,8 @@ def _drive(
         study.set_user_attr(StudyAttr.STOP_REASON, strategy.error or reason)
         study.set_user_attr(StudyAttr.ENDED, time.time())
         _close_task(task, state, strategy.error or reason)
+    if others and serves_others and state == SearchState.FINISHED:
+        _serve_others(study, strategy.owner, progress)
     summary = summarize(study)
     if progress:
         progress(summary)
@@ -428,6 +431,18 @@ def _wait(
         reason = strategy.stop_reason or strategy.end_reason or "finished"
         optimizer.stop(timeout=1.0)
     return reason, interrupted
+
+
+def _serve_others(study: optuna.Study, owner: str, progress: ProgressFn | None) -> None:
+    """Keep this machine's local agents until the other controllers of the study end: the agents
+    serve their queue, so they may be running those controllers' trials (Ctrl-C stops waiting)."""
+    others = others_alive(study, owner)
+    log.info("this search's share is done; its local agents keep serving %s until they end", ", ".join(others))
+    while others:
+        if progress:
+            progress(summarize(study))
+        time.sleep(1.0)
+        others = others_alive(study, owner)
 
 
 def _close_task(task: Any, state: str, reason: str) -> None:

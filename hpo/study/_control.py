@@ -45,9 +45,15 @@ def request_stop(storage: StorageLike, name: str) -> dict[str, Any]:
 
 def controller_gone(attrs: Mapping[str, Any], now: float | None = None) -> bool:
     """Whether the controller of a study that says it is running has died: its process is gone
-    (same host), or it has not written its heartbeat for :data:`HEARTBEAT_STALE_S` (any host)."""
-    if attrs.get(StudyAttr.STATE) != SearchState.RUNNING:
+    (same host), or it has not written its heartbeat for :data:`HEARTBEAT_STALE_S` (any host),
+    and no other controller sharing the study (its ``controller:<owner>`` record) still runs."""
+    if attrs.get(StudyAttr.STATE) != SearchState.RUNNING or not _process_gone(attrs, now):
         return False
+    sharing = [r for k, r in attrs.items() if k.startswith(StudyAttr.CONTROLLER_RECORD) and isinstance(r, Mapping)]
+    return not any(r.get(StudyAttr.STATE) == SearchState.RUNNING and not _process_gone(r, now) for r in sharing)
+
+
+def _process_gone(attrs: Mapping[str, Any], now: float | None) -> bool:
     controller = attrs.get(StudyAttr.CONTROLLER) or {}
     if controller.get("host") == socket.gethostname() and controller.get("pid"):
         return not pid_alive(int(controller["pid"]))

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 import optuna
@@ -18,6 +16,7 @@ import optuna
 from tests.support.racing import assert_overlapped, race
 from tests.support.search import SearchEnv, kill_group
 from tests.support.server import free_port
+from tests.support.waiting import wait_for
 
 ALL_TASKS = """
 import json
@@ -61,7 +60,8 @@ def _launched(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _assert_budget_ran_once(search_env: SearchEnv, trials: list[dict[str, Any]], budget: int) -> None:
     """Exactly ``budget`` trials completed, each with its own task, and the server has no other trial task."""
     counted = _launched(trials)
-    assert len(counted) == budget and {t["state"] for t in counted} == {"COMPLETE"}, trials
+    outcomes = [(t["number"], t["state"], t["attrs"]) for t in trials if t["state"] != "COMPLETE"]
+    assert len(counted) == budget and {t["state"] for t in counted} == {"COMPLETE"}, outcomes
     ids = [t["attrs"]["task_id"] for t in counted]
     assert len(set(ids)) == budget, f"a task counts for two trials: {trials}"
     tasks = search_env.trials()
@@ -71,18 +71,6 @@ def _assert_budget_ran_once(search_env: SearchEnv, trials: list[dict[str, Any]],
     assert {t["status"] for t in tasks} == {"completed"}, tasks
     never = [t for t in trials if not t["attrs"].get("task_id")]
     assert all(t["state"] == "FAIL" for t in never), never  # asked but never launched (a kill): not counted
-
-
-def _wait_for(check: Callable[[], bool], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except KeyError:  # the study does not exist yet
-            pass
-        time.sleep(0.5)
-    raise AssertionError("timed out")
 
 
 def _space(search_env: SearchEnv, trials: int, sleep_s: float = 0.3) -> str:
@@ -125,7 +113,12 @@ def test_search_on_postgres_resumes_after_a_sigkill_without_rerunning(search_env
     space = _space(search_env, trials=5, sleep_s=0.7)
     controller = search_env.spawn("search", space, "--storage", postgres_url, "--local-workers", "2", "--study", "pg")
     try:
-        _wait_for(lambda: sum(t["state"] == "COMPLETE" for t in _study(postgres_url, "pg")[0]) >= 2)
+        wait_for(
+            lambda: sum(t["state"] == "COMPLETE" for t in _study(postgres_url, "pg")[0]) >= 2,
+            timeout=180,
+            expected=(KeyError,),  # no such study yet
+            what="two completed trials",
+        )
     finally:
         kill_group(controller)
     before, _ = _study(postgres_url, "pg")

@@ -3,6 +3,7 @@ and shared by controllers that claim the budget and pick study names at the same
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import optuna
 import pytest
 
 from tests.support.racing import assert_overlapped, race
+from tests.support.search import SearchEnv
 
 OPEN = """
 from hpo import study as _study
@@ -118,6 +120,28 @@ def test_a_name_chosen_twice_at_once_goes_to_one_and_the_other_gets_an_error(sto
     assert outcomes[:-1] == ["error: study 'mine' exists; pass --resume to continue it, or another --study name"] * 3
 
 
+SEARCH = """
+import json, subprocess, sys
+
+def race(space):
+    proc = subprocess.run(
+        [sys.executable, "-c", "from hpo.cli import main; main()", "search", space, "--json", "--local-workers", "1"],
+        capture_output=True, text=True, timeout=600,
+    )
+    return {"rc": proc.returncode, "out": proc.stdout, "err": proc.stderr[-3000:]}
+"""
+
+
+def test_two_searches_started_at_the_same_instant_both_run_under_distinct_names(search_env: SearchEnv) -> None:
+    space = search_env.space(trials=1, concurrency=1)
+    racers = race(SEARCH, str(space), n=2, env=search_env.env.vars, timeout=900)
+    assert_overlapped(racers)
+    assert [r.outcome["rc"] for r in racers] == [0, 0], [r.outcome["err"] for r in racers]
+    summaries = [json.loads(r.outcome["out"]) for r in racers]
+    assert sorted(s["study"] for s in summaries) == ["curve", "curve-2"], summaries
+    assert [s["state"] for s in summaries] == ["finished", "finished"], summaries
+
+
 def test_controller_gone_by_pid_on_this_host_and_by_heartbeat_elsewhere() -> None:
     import os
     import socket
@@ -137,3 +161,10 @@ def test_controller_gone_by_pid_on_this_host_and_by_heartbeat_elsewhere() -> Non
     assert not controller_gone(attrs("elsewhere", dead_pid, fresh), now)
     assert controller_gone(attrs("elsewhere", dead_pid, stale), now)
     assert not controller_gone(attrs(here, dead_pid, stale, state="finished"), now)
+    # Two controllers share the study: it is gone only when every one is.
+    shared = {**attrs(here, dead_pid, fresh), "controller:other": attrs(here, os.getpid(), stale)}
+    assert not controller_gone(shared, now)
+    shared["controller:other"] = attrs(here, os.getpid(), stale, state="stopped")  # it ended
+    assert controller_gone(shared, now)
+    shared["controller:other"] = attrs("elsewhere", dead_pid, stale)
+    assert controller_gone(shared, now)

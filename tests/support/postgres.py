@@ -21,6 +21,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.server import free_port
+
 USER = "hpo"
 PASSWORD = "s3cret-pw"
 RUN_AS = "postgres"  # the Debian package's system user
@@ -47,12 +49,6 @@ def _version(path: str) -> float:
         return float(Path(path).parents[1].name)
     except ValueError:
         return 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -128,7 +124,7 @@ def start() -> PostgresServer:
         entry = pwd.getpwnam(run_as)
         for path in (root, root / "sock", root / "pwfile"):
             os.chown(path, entry.pw_uid, entry.pw_gid)
-    server = PostgresServer(root=root, port=_free_port(), run_as=run_as)
+    server = PostgresServer(root=root, port=free_port(), run_as=run_as)
     try:
         _run(
             server._command(
