@@ -190,6 +190,10 @@ def _report(result: SearchResult, as_json: bool, log_file: str) -> None:
     if result.promotion is not None:
         role = "champion" if result.promotion.champion else "challenger"
         console.print(f"model {result.promotion.model_id} promoted as {role}: {escape(result.promotion.reason)}")
+    if result.summary.attrs.get(StudyAttr.OPTIMIZER_URL):
+        err_console.print(
+            f"trials in the web UI: {result.summary.attrs[StudyAttr.OPTIMIZER_URL]}", highlight=False, soft_wrap=True
+        )
     err_console.print(f"log: {escape(log_file)}", highlight=False)
 
 
@@ -206,6 +210,7 @@ def status(
     def work() -> None:
         from hpo.cli import _view
         from hpo.search import search_status
+        from hpo.study import StudyAttr
 
         _quiet_optuna()
         summary = search_status(study, storage)
@@ -219,6 +224,10 @@ def status(
             console.print(_view.top_table(summary))
         if summary.log_file:
             console.print(f"log: {escape(summary.log_file)}", style="dim", highlight=False)
+        if summary.attrs.get(StudyAttr.OPTIMIZER_URL):
+            console.print(
+                f"trials in the web UI: {summary.attrs[StudyAttr.OPTIMIZER_URL]}", highlight=False, soft_wrap=True
+            )
 
     run(work)
 

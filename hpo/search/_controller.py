@@ -302,18 +302,24 @@ def _optimizer_task(study: optuna.Study, project: str) -> Any:
     from clearml import Task
 
     previous = study.user_attrs.get(StudyAttr.OPTIMIZER_TASK_ID)
-    task: Any
+    task: Any = None
     if previous:
         try:
             task = Task.get_task(task_id=str(previous))
             task.mark_started(force=True)
-            return task
         except Exception as err:  # deleted meanwhile: a new one carries on
             log.warning("cannot reuse optimizer task %s (%s); creating another", previous, err)
-    task = Task.create(project_name=project or "HPO", task_name=f"HPO {study.study_name}", task_type="optimizer")
-    task.add_tags([f"study:{study.study_name}"])
-    task.mark_started(force=True)
-    study.set_user_attr(StudyAttr.OPTIMIZER_TASK_ID, str(task.id))
+            task = None
+    if task is None:
+        task = Task.create(project_name=project or "HPO", task_name=f"HPO {study.study_name}", task_type="optimizer")
+        task.add_tags([f"study:{study.study_name}"])
+        task.mark_started(force=True)
+        study.set_user_attr(StudyAttr.OPTIMIZER_TASK_ID, str(task.id))
+    try:  # the page that lists the search's trials (its info tab), from the link the SDK prints
+        url = str(task.get_output_log_web_page())
+        study.set_user_attr(StudyAttr.OPTIMIZER_URL, url.removesuffix("/output/log") + "/general")
+    except Exception as err:  # links are optional
+        log.warning("cannot build the web UI link of optimizer task %s: %s", task.id, err)
     return task
 
 

@@ -95,6 +95,7 @@ class StudyAttr:
     CONTROLLER_RECORD: Final = "controller:"  # + owner: each sharing controller's own record (hpo.study._budget)
     HEARTBEAT: Final = "heartbeat"
     OPTIMIZER_TASK_ID: Final = "optimizer_task_id"
+    OPTIMIZER_URL: Final = "optimizer_url"  # the optimizer task's page in the ClearML web UI (its trials)
     CONVERGENCE: Final = "convergence"  # --stop-when converged: the rule and its latest verdict
     WARM_START: Final = "warm_start"  # --warm-start: the source, what was added and what was skipped
     LOG_FILE: Final = "log_file"  # the log of its latest controller (the SDK's and the optimizer's lines)

@@ -72,6 +72,7 @@ class Summary:
             "template": self.attrs.get(StudyAttr.TEMPLATE),
             "template_id": self.attrs.get(StudyAttr.TEMPLATE_ID),
             "optimizer_task_id": self.attrs.get(StudyAttr.OPTIMIZER_TASK_ID),
+            "optimizer_url": self.attrs.get(StudyAttr.OPTIMIZER_URL),
             "log_file": self.log_file,
         }
 

@@ -21,7 +21,11 @@ def test_optimizer_page_lists_the_trials_of_a_real_search(search_env: SearchEnv)
         row = r'href="(/projects/[^/]+/experiments/[0-9a-f]+)/output/log">[^<]+</a></td><td><span[^>]*>\w+</span></td>'
         optimizers = re.findall(row + "<td>optimizer</td>", table)
         assert len(optimizers) == 1, table
-        page = client.get(optimizers[0] + "/general").text
+        # `hpo search` and `hpo status` name this page: the optimizer task's info tab
+        url = summary["optimizer_url"]
+        assert url.startswith(server.url) and url.endswith(optimizers[0].split("/experiments/")[1] + "/general")
+        assert f"trials in the web UI: {url}" in search_env.hpo("status", summary["study"]).stdout
+        page = client.get(url).text
     assert "objective validation/score (max)" in page
     trials = re.findall(r'<td class="num objective">([\d.]+)</td>', page)
     values = [float(v) for v in trials]
