@@ -148,9 +148,7 @@ class SearchEnv:
         """The study's trials as stored: number, Optuna state, values, user attrs, intermediate values."""
         import optuna
 
-        from hpo.study import open_storage  # retries a storage that the controller is still creating
-
-        study = optuna.load_study(study_name=name, storage=open_storage(self.storage_url))
+        study = optuna.load_study(study_name=name, storage=self.open_storage())
         return [
             {
                 "number": t.number,
@@ -175,7 +173,13 @@ class SearchEnv:
     def study_attrs(self, name: str) -> dict[str, Any]:
         import optuna
 
-        return dict(optuna.load_study(study_name=name, storage=self.storage_url).user_attrs)
+        return dict(optuna.load_study(study_name=name, storage=self.open_storage()).user_attrs)
+
+    def open_storage(self) -> Any:
+        """The storage as the suite opens it: a busy timeout, and retries while a search creates its schema."""
+        from hpo.study import open_storage
+
+        return open_storage(self.storage_url)
 
 
 def kill_group(proc: subprocess.Popen[str]) -> None:
