@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hpo.cli._common import JsonOpt, console, run
+from hpo.cli._common import ApiHostOpt, JsonOpt, console, run
 
 app = typer.Typer(help="Run local clearml-agent workers on the configured ClearML server.", no_args_is_help=True)
 
@@ -24,6 +24,7 @@ def start(
     poll_interval: Annotated[
         float, typer.Option(help="Seconds between queue polls; also how fast aborts are noticed.")
     ] = 0.5,
+    api_host: ApiHostOpt = None,
 ) -> None:
     """Start agents (the queues are created when missing) and return once they are registered."""
 
@@ -31,7 +32,7 @@ def start(
         from hpo import agents
         from hpo.connection import connect
 
-        conn = connect()
+        conn = connect(api_host)
         started = agents.start(queue, workers, poll_s=poll_interval)
         for agent in started:
             console.print(f"agent {agent.worker_id} (pid {agent.pid}) serves {', '.join(queue)}; log {agent.log_path}")
@@ -57,6 +58,7 @@ def stop(
 
 @app.command()
 def status(
+    api_host: ApiHostOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the local agents (yours and those of running searches): pid, queues, the task each one runs."""
@@ -66,7 +68,7 @@ def status(
         from hpo.connection import connect
 
         if agents.recorded(searches=True):
-            connect()
+            connect(api_host)
         rows = agents.status(searches=True)
         if as_json:
             console.print_json(json.dumps([asdict(r) for r in rows]))

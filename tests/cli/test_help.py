@@ -32,3 +32,27 @@ def test_yes_no_flags_take_no_value_in_help(command: list[str]) -> None:
     assert "<bool>" not in result.output, result.output
     flag_lines = [line for line in result.output.splitlines() if "--help" in line]
     assert flag_lines and all("<" not in line for line in flag_lines), flag_lines
+
+
+# Every command that talks to a ClearML server (the SDK, agents, the API) takes --api-host; the ones
+# left out read only the study storage (status, studies, dashboard) or manage local processes.
+SERVER_COMMANDS = [
+    ["search"],
+    ["stop"],
+    ["promote"],
+    ["best"],
+    ["predict"],
+    ["register"],
+    ["data", "demo"],
+    ["data", "add"],
+    ["data", "list"],
+    ["agent", "start"],
+    ["agent", "status"],
+]
+
+
+@pytest.mark.parametrize("command", SERVER_COMMANDS, ids=" ".join)
+def test_commands_that_talk_to_a_server_take_api_host(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "--api-host" in result.output, result.output
