@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -237,8 +238,13 @@ def _open_study(
         name = options.study or latest(storage, space.name)
         if name is None:
             raise ConfigError(f"no study of search space {space.name!r} to resume; run without --resume first")
-        count = len(load(name, storage).get_trials(deepcopy=False))
-        study = load(name, storage, sampler=make_sampler(space, seed_offset=count), pruner=pruner)
+        current = load(name, storage)
+        offset = len(current.get_trials(deepcopy=False))
+        if others_alive(current, owner=""):
+            # Joining controllers that run now would share a seed and propose the same configurations:
+            # each takes its own (a lone resume keeps the reproducible count-based one).
+            offset += random.SystemRandom().randrange(1, 2**31)
+        study = load(name, storage, sampler=make_sampler(space, seed_offset=offset), pruner=pruner)
         if options.trials is not None:
             study.set_user_attr(StudyAttr.BUDGET, options.trials)
         mark_controller(study)
