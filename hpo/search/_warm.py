@@ -6,7 +6,7 @@ so the sampler starts informed. A task is taken when it ran the search's templat
 
 - the same script: the basename of ``script.entry_point`` equals the template's, and
 - the template's task name (a run by hand: ``python base_tasks/tfidf.py``), or the tag
-  ``template:<key>`` (a clone of the template: a trial of an earlier search);
+  ``from-template:<key>`` (a trial of an earlier search) or ``template:<key>`` (another clone);
 
 and its configuration lies in the space, so its objective value means what a trial's would:
 
@@ -37,6 +37,7 @@ from hpo.search._sampling import active, as_override, distribution
 from hpo.search._space import Param, SearchSpace
 from hpo.search._trials import TaskState, _plain
 from hpo.study import StudyAttr, TrialAttr, TrialLabel
+from hpo.templates import TRIAL_OF_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,8 @@ def is_template_run(row: dict[str, Any], template: TemplateInfo) -> bool:
     if not entry or entry != _entry(template.entry_point):
         return False
     tags = row.get("tags") or []
-    return str(row.get("name") or "") == template.name or f"template:{template.key}" in tags
+    lineage = {f"{TRIAL_OF_PREFIX}{template.key}", f"template:{template.key}"}  # a search's trial, a hand clone
+    return str(row.get("name") or "") == template.name or not lineage.isdisjoint(tags)
 
 
 def task_params(row: dict[str, Any]) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from hpo.templates._catalog import CATALOG, PLANNED, TemplateSpec, base_tasks_dir, bundle, spec_for
 from hpo.templates._registry import (
     TEMPLATE_TAG,
+    TRIAL_OF_PREFIX,
     Template,
     find_templates,
     latest_template,
@@ -14,6 +15,7 @@ __all__ = [
     "CATALOG",
     "PLANNED",
     "TEMPLATE_TAG",
+    "TRIAL_OF_PREFIX",
     "Template",
     "TemplateSpec",
     "base_tasks_dir",

@@ -7,9 +7,9 @@ A template is a draft task (status ``created``, no parent) holding the bundled s
 
 The tags are added last, so a task whose registration failed half-way is never found (and is
 deleted). Clones made with ``Task.clone`` keep the tags and get a parent: lookups here skip tasks
-with a parent, and a search drops ``hpo-template`` and ``template:<key>`` from its trial clones
-(``without_template_tags``) so that nothing that finds templates by tag takes a trial for one
-(``template-version:`` stays, to tell which version a trial ran). Only the public SDK is used:
+with a parent, and a search drops ``hpo-template`` from its trial clones and turns ``template:<key>``
+into ``from-template:<key>`` (``without_template_tags``), so that nothing that finds templates by tag
+takes a trial for one (``template-version:`` stays, to tell which version a trial ran). Only the public SDK is used:
 the same code works on a real server.
 """
 
@@ -80,9 +80,17 @@ def _tags(key: str, version: str) -> list[str]:
     return [TEMPLATE_TAG, f"template:{key}", f"template-version:{version}"]
 
 
+TRIAL_OF_PREFIX = "from-template:"  # a clone's lineage: ``from-template:<key>``, never taken for a template
+
+
 def without_template_tags(tags: Sequence[str]) -> list[str]:
-    """``tags`` without those that mark a template (``hpo-template``, ``template:<key>``): a clone's tags."""
-    return [t for t in tags if t != TEMPLATE_TAG and not t.startswith("template:")]
+    """A clone's tags: ``tags`` without those that mark a template (``hpo-template``), ``template:<key>``
+    turned into the lineage tag ``from-template:<key>`` (what a warm start finds earlier trials by)."""
+    return [
+        TRIAL_OF_PREFIX + t.removeprefix("template:") if t.startswith("template:") else t
+        for t in tags
+        if t != TEMPLATE_TAG
+    ]
 
 
 def find_templates(key: str, version: str | None = None) -> list[Template]:
@@ -169,4 +177,12 @@ def register(key: str) -> Template:
     return Template(key, task_id, build.version, build.spec.project, build.spec.task_name, created_now=True)
 
 
-__all__ = ["TEMPLATE_TAG", "Template", "find_templates", "latest_template", "register", "without_template_tags"]
+__all__ = [
+    "TEMPLATE_TAG",
+    "TRIAL_OF_PREFIX",
+    "Template",
+    "find_templates",
+    "latest_template",
+    "register",
+    "without_template_tags",
+]

@@ -47,6 +47,7 @@ def test_trial_clones_carry_no_template_tags(search_env: SearchEnv) -> None:
     assert len(trials) == 3
     for trial in trials:
         assert "hpo-template" not in trial["tags"] and not any(t.startswith("template:") for t in trial["tags"])
+        assert "from-template:curve" in trial["tags"]  # its lineage, which no template lookup takes
         assert "study:tags" in trial["tags"]
     assert search_env.env.run(LOOKUP).result == {"raw": [template_id], "ours": [template_id]}
     # The search is over: its agents are gone, and so are they from `hpo agent status`.

@@ -73,6 +73,8 @@ def test_template_runs_are_told_by_script_and_name_or_template_tag() -> None:
     assert is_template_run(_row(), TEMPLATE)
     assert is_template_run(_row(entry="base_tasks/curve.py"), TEMPLATE)  # run from the repository root
     assert is_template_run(_row(name="curve [curve #3]", tags=["template:curve", "trial:3"]), TEMPLATE)
+    assert is_template_run(_row(name="curve [curve #4]", tags=["from-template:curve", "trial:4"]), TEMPLATE)
+    assert not is_template_run(_row(name="curve [x #4]", tags=["from-template:other", "trial:4"]), TEMPLATE)
     assert not is_template_run(_row(name="curve [x #3]"), TEMPLATE)  # renamed, not a clone of the template
     assert not is_template_run(_row(entry="other.py"), TEMPLATE)
     assert not is_template_run(_row(entry=""), TEMPLATE)  # the optimizer task: no script

@@ -20,6 +20,8 @@ import pytest
 from tests.support.agents import AgentEnv, start_agents_env
 from tests.support.waiting import wait_for
 
+pytestmark = pytest.mark.xdist_group("ui-browser")  # its module-scoped fixtures are built once, on one worker
+
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
@@ -210,8 +212,6 @@ def test_abort_a_running_task(fed: Fed, page: Any) -> None:
         f"""
 import json
 from clearml import Task
-
-pytestmark = pytest.mark.xdist_group("ui-browser")  # its module-scoped fixtures are built once, on one worker
 source = Task.get_task(task_id={_task_id(fed.links["run-c"])!r})
 task = Task.clone(source_task=source, name="long run")
 task.set_parameters({{"Args/sleep_s": 120}})
