@@ -92,7 +92,8 @@ def test_tfidf_runs_by_hand(reviews: Env, tmp_path: Path) -> None:
     assert info["alpha"] == 1.0 and info["ngram_range"] == [1, 1]
 
 
-def test_tfidf_clone_of_template_runs_with_overridden_args(reviews: Env, tmp_path: Path) -> None:
+def _clone_as_script(reviews: Env, tmp_path: Path, name: str, params: dict) -> tuple[str, Path]:
+    """A clone of the registered template with ``params``, and its stored code written where an agent would."""
     registered = hpo_cli(reviews.vars, "register", "tfidf", "--json")
     assert registered.returncode == 0, registered.stderr
     [template] = registered.json()
@@ -100,38 +101,29 @@ def test_tfidf_clone_of_template_runs_with_overridden_args(reviews: Env, tmp_pat
         f"""
         import json
         from clearml import Task
-        clone = Task.clone(source_task="{template["id"]}", name="trial 1")
-        clone.set_parameters({{"General/alpha": 0.25, "General/ngram_max": 2}})
+        clone = Task.clone(source_task="{template["id"]}", name={name!r})
+        clone.set_parameters({params!r})
         print("RESULT " + json.dumps({{"id": clone.id, "code": clone.export_task()["script"]["diff"]}}))
         """
     ).result
-    # Run the clone as an agent would, without one: its stored code, with CLEARML_TASK_ID set.
     script = tmp_path / "trial" / "tfidf.py"
     script.parent.mkdir()
     script.write_text(clone["code"])
-    _run({**reviews.vars, "CLEARML_TASK_ID": clone["id"]}, script, script.parent)
-    info = _inspect(reviews, clone["id"])
+    return clone["id"], script
+
+
+def test_tfidf_clone_of_template_runs_with_overridden_args(reviews: Env, tmp_path: Path) -> None:
+    task_id, script = _clone_as_script(reviews, tmp_path, "trial 1", {"General/alpha": 0.25, "General/ngram_max": 2})
+    # Run the clone as an agent would, without one: its stored code, with CLEARML_TASK_ID set.
+    _run({**reviews.vars, "CLEARML_TASK_ID": task_id}, script, script.parent)
+    info = _inspect(reviews, task_id)
     assert info["alpha"] == 0.25 and info["ngram_range"] == [1, 2]
     assert os.path.basename(info["url"]) == "model.joblib"
 
 
 def test_tfidf_rejects_more_folds_than_groups(reviews: Env, tmp_path: Path) -> None:
-    registered = hpo_cli(reviews.vars, "register", "tfidf", "--json")
-    assert registered.returncode == 0, registered.stderr
-    [template] = registered.json()
-    clone = reviews.run(
-        f"""
-        import json
-        from clearml import Task
-        clone = Task.clone(source_task="{template["id"]}", name="too many folds")
-        clone.set_parameters({{"General/cv_folds": 500}})
-        print("RESULT " + json.dumps({{"id": clone.id, "code": clone.export_task()["script"]["diff"]}}))
-        """
-    ).result
-    script = tmp_path / "trial" / "tfidf.py"
-    script.parent.mkdir()
-    script.write_text(clone["code"])
-    env = {**reviews.vars, "CLEARML_TASK_ID": clone["id"]}
+    task_id, script = _clone_as_script(reviews, tmp_path, "too many folds", {"General/cv_folds": 500})
+    env = {**reviews.vars, "CLEARML_TASK_ID": task_id}
     proc = subprocess.run([sys.executable, str(script)], env=env, cwd=script.parent, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "cv_folds: 500 is not between 2 and the " in proc.stdout + proc.stderr
