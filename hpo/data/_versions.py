@@ -20,8 +20,8 @@ import pandas as pd
 
 from hpo import task_status
 from hpo.connection import check_files_server
-from hpo.data._table import COLUMNS, SPLIT, SPLITS
-from hpo.errors import ConfigError, HPOError
+from hpo.data._table import COLUMNS, GROUP, SPLIT, SPLITS
+from hpo.errors import ConfigError, HPOError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -207,4 +207,32 @@ def list_versions(project: str | None = None, name: str | None = None) -> list[D
     ]
 
 
-__all__ = ["DatasetVersion", "content_hash", "list_versions", "register", "split_files"]
+def count_groups(name: str, project: str, version: str, splits: tuple[str, ...] = ("train", "validation")) -> int:
+    """Distinct groups in ``splits`` of a dataset version (empty ``version``: the newest).
+
+    Raises:
+        NotFoundError: No such completed version, or it lacks a split file.
+    """
+    from clearml import Dataset
+
+    try:
+        dataset = Dataset.get(
+            dataset_name=name, dataset_project=project, dataset_version=version or None, only_completed=True
+        )
+        folder = Path(dataset.get_local_copy())
+    except ValueError as err:  # what Dataset.get raises for a version that is not there
+        raise NotFoundError(
+            f"dataset {name!r} version {version or '(newest)'} in project {project!r} is not on this server ({err});"
+            " list them with `hpo data list`"
+        ) from err
+    groups: set[str] = set()
+    for split in splits:
+        path = folder / f"{split}.csv"
+        if not path.is_file():
+            raise NotFoundError(f"dataset {name!r} version {version}: no {path.name}; register it with `hpo data add`")
+        column = pd.read_csv(path, usecols=[GROUP], dtype=str, keep_default_na=False)[GROUP]
+        groups.update(column)
+    return len(groups)
+
+
+__all__ = ["DatasetVersion", "content_hash", "count_groups", "list_versions", "register", "split_files"]

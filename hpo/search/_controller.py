@@ -27,6 +27,7 @@ import optuna
 from hpo.errors import ConfigError, HPOError
 from hpo.paths import hpo_home, searches_dir
 from hpo.search import _converge
+from hpo.search._preflight import preflight
 from hpo.search._sampling import make_pruner, make_sampler
 from hpo.search._space import SearchSpace, check_template_parameters, load_space, with_overrides
 from hpo.search._warm import add_warm_start, find_warm_start
@@ -145,6 +146,7 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
     embedded = conn.source == "embedded"
     template_id, template_params, project = _template(space, embedded)
     check_template_parameters(space, template_params)
+    _preflight(space, template_params)
     queues = _queues(space, options, embedded)
     warm = find_warm_start(options.warm_start, space, template_id, template_params) if options.warm_start else None
     study = _open_study(storage, space, options, template_id, queues)
@@ -204,6 +206,15 @@ def _template(space: SearchSpace, embedded: bool) -> tuple[str, dict[str, Any], 
         template_id = found[0].id
     task: Any = Task.get_task(task_id=template_id)
     return template_id, dict(task.get_parameters(backwards_compatibility=False)), str(task.get_project_name() or "")
+
+
+def _preflight(space: SearchSpace, template_params: dict[str, Any]) -> None:
+    """The space against what a shipped template reports and takes (see :mod:`hpo.search._preflight`)."""
+    from hpo.data import count_groups
+    from hpo.templates import CATALOG, contract_of
+
+    if space.template in CATALOG:
+        preflight(space, contract_of(space.template), template_params, count_groups)
 
 
 def _ensure_demo_data() -> None:

@@ -1,6 +1,7 @@
 """Base tasks registered once on the server as templates; every trial is a clone of one."""
 
-from hpo.templates._catalog import CATALOG, PLANNED, TemplateSpec, base_tasks_dir, bundle, spec_for
+from hpo.templates._catalog import CATALOG, PLANNED, TemplateSpec, base_tasks_dir, bundle, contract_of, spec_for
+from hpo.templates._contract import Contract, Limit
 from hpo.templates._registry import (
     TEMPLATE_TAG,
     TRIAL_OF_PREFIX,
@@ -13,6 +14,8 @@ from hpo.templates._registry import (
 
 __all__ = [
     "CATALOG",
+    "Contract",
+    "Limit",
     "PLANNED",
     "TEMPLATE_TAG",
     "TRIAL_OF_PREFIX",
@@ -20,6 +23,7 @@ __all__ = [
     "TemplateSpec",
     "base_tasks_dir",
     "bundle",
+    "contract_of",
     "find_templates",
     "latest_template",
     "register",

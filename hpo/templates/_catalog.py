@@ -20,6 +20,7 @@ from typing import Any
 
 from hpo.errors import ConfigError, NotFoundError
 from hpo.paths import beside_package
+from hpo.templates._contract import Contract, parse_contract
 
 INLINE_MARK = "# hpo: inline"
 _INLINE_IMPORT = re.compile(r"^from\s+(\w+)\s+import\s+.*" + re.escape(INLINE_MARK) + r"\s*$")
@@ -122,22 +123,45 @@ def bundle(script: Path) -> str:
     return "".join(out)
 
 
+def read_literal(code: str, where: str, name: str) -> Any:
+    """The value of the module-level ``name = <literal>`` assignment of a script (``None`` when absent).
+
+    Raises:
+        ConfigError: The assignment is there but its value is no literal.
+    """
+    for node in ast.parse(code, filename=where).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            try:
+                return ast.literal_eval(node.value)
+            except ValueError as err:
+                raise ConfigError(f"{where}: {name} must be a literal of plain values ({err})") from err
+    return None
+
+
 def read_defaults(code: str, where: str) -> dict[str, Any]:
     """The module-level ``DEFAULTS = {...}`` literal of a script.
 
     Raises:
         ConfigError: No such literal, or it is not a dict of plain values.
     """
-    for node in ast.parse(code, filename=where).body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "DEFAULTS" for t in node.targets):
-            try:
-                value = ast.literal_eval(node.value)
-            except ValueError as err:
-                raise ConfigError(f"{where}: DEFAULTS must be a literal dict of plain values ({err})") from err
-            if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-                return value
-            break
+    value = read_literal(code, where, "DEFAULTS")
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return value
     raise ConfigError(f"{where} has no module-level `DEFAULTS = {{...}}` dict of its arguments; add one")
+
+
+def contract_of(key: str) -> Contract:
+    """The ``REPORTS`` and ``LIMITS`` the base task of ``key`` declares (see :mod:`hpo.templates._contract`).
+
+    Raises:
+        ConfigError: Unknown key, or the literals are malformed.
+        NotFoundError: The base task's script is missing.
+    """
+    script = base_tasks_dir() / spec_for(key).script
+    if not script.is_file():
+        raise NotFoundError(f"base task {script} does not exist; set HPO_BASE_TASKS to the base_tasks folder")
+    code, where = script.read_text(), str(script)
+    return parse_contract(read_literal(code, where, "REPORTS"), read_literal(code, where, "LIMITS"), where)
 
 
 def requirements(spec: TemplateSpec) -> list[str]:
@@ -164,7 +188,9 @@ __all__ = [
     "TemplateSpec",
     "base_tasks_dir",
     "bundle",
+    "contract_of",
     "read_defaults",
+    "read_literal",
     "requirements",
     "spec_for",
 ]
