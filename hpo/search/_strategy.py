@@ -342,15 +342,19 @@ class OptunaStrategy(SearchStrategy):
         task = getattr(active.job, "task", None)
         if task is None:
             return False
-        for step, value in _trials.reported_points(task, objective.title, objective.series):
-            if step not in active.reported_steps:
-                active.trial.report(value, step)
-                active.reported_steps.add(step)
-        if active.reported_steps and active.trial.should_prune():
-            log.info("pruning trial %d at iteration %d", number, max(active.reported_steps))
-            self._abort([active])
-            self._finish(number, TrialState.PRUNED, TrialLabel.PRUNED)
-            return True
+        # One point at a time, asking the pruner after each: a poll that finds several new points decides
+        # as if each had been seen when reported (ASHA's rungs and the median compare at that step).
+        points = sorted(_trials.reported_points(task, objective.title, objective.series))
+        for step, value in points:
+            if step in active.reported_steps:
+                continue
+            active.trial.report(value, step)
+            active.reported_steps.add(step)
+            if active.trial.should_prune():
+                log.info("pruning trial %d at iteration %d (it reached %d)", number, step, points[-1][0])
+                self._abort([active])
+                self._finish(number, TrialState.PRUNED, TrialLabel.PRUNED)
+                return True
         return False
 
     def _complete(self, number: int, active: ActiveTrial, state: _trials.TaskState) -> None:

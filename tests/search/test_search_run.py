@@ -115,17 +115,27 @@ def test_failing_trials_do_not_end_the_search_and_are_retried(search_env: Search
     assert sum(t["status"] == "failed" for t in tasks) == 2 * len(failed)
 
 
-def test_pruning_stops_a_trial_whose_curve_is_poor(search_env: SearchEnv) -> None:
+@pytest.mark.parametrize(
+    "pruner",
+    [
+        {"name": "median", "n_startup_trials": 2, "n_warmup_steps": 1},
+        # Multi-fidelity: the resource is the reported iteration; rungs at iterations 2, 4, 8.
+        {"name": "asha", "min_resource": 2, "reduction_factor": 2},
+    ],
+    ids=["median", "asha"],
+)
+def test_pruning_stops_a_trial_whose_curve_is_poor(search_env: SearchEnv, pruner: dict[str, object]) -> None:
     space = search_env.space(
         trials=3,
         concurrency=1,
-        pruner={"name": "median", "n_startup_trials": 2, "n_warmup_steps": 1},
+        pruner=pruner,
         parameters={
             "General/x": {"type": "float", "low": 0.0, "high": 1.0},
             "General/iterations": {"type": "categorical", "choices": [8]},
             "General/sleep_s": {"type": "categorical", "choices": [0.6]},
         },
-        initial=[{"General/x": 0.3}, {"General/x": 0.35}, {"General/x": 1.0}],
+        # the second beats the first at every step, which ASHA (best half of two promoted) needs
+        initial=[{"General/x": 0.35}, {"General/x": 0.3}, {"General/x": 1.0}],
     )
     summary = search_env.search(space, "--local-workers", "1")
     trials = search_env.study(summary["study"])
