@@ -1,4 +1,5 @@
-"""``hpo search tfidf`` on the embedded default: nothing configured, everything started on demand."""
+"""``hpo search tfidf`` on the embedded default: nothing configured, everything started on demand; bad
+spaces refused before launch; a second search promoted only through the gate."""
 
 from __future__ import annotations
 
@@ -6,16 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hpo.agents import read_state
 from hpo.server import _process
 from tests.support.data import add_reviews, hpo_cli, write_reviews
 from tests.support.server import free_port, sdk_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
-def test_search_tfidf_on_the_embedded_default(tmp_path: Path) -> None:
+def test_search_tfidf_on_the_embedded_default_then_a_gated_second_search(tmp_path: Path) -> None:
     home = tmp_path / "hpo_home"
     # The embedded server of $HPO_HOME, started on a free port (the default port may be taken by
     # another test); `hpo search` finds it running exactly as it would find one it started.
@@ -26,6 +28,28 @@ def test_search_tfidf_on_the_embedded_default(tmp_path: Path) -> None:
         env.pop("CLEARML_WEB_HOST", None)
         added = add_reviews(env, write_reviews(tmp_path / "reviews.csv", reviews=40))
         assert added.returncode == 0, added.stderr
+        # More CV folds than the data has reviews, an objective the template does not report, or a dataset
+        # version that is not there (to count its reviews in) fail before launch: no trial, no study.
+        for fixed, objective, problem in (
+            ({"General/cv_folds": 500}, "accuracy", "fixed.General/cv_folds: 500 is above the "),
+            ({}, "acc", "objective: template 'tfidf' does not report cv/acc; fix: pick one it reports:"),
+            ({"General/dataset_version": "9.9.9"}, "accuracy", "version 9.9.9 in project 'Amazon reviews' is not on"),
+        ):
+            bad = tmp_path / "bad.yaml"
+            bad.write_text(
+                yaml.safe_dump(
+                    {
+                        "template": "tfidf",
+                        "objective": {"title": "cv", "series": objective, "direction": "max"},
+                        "fixed": fixed,
+                        "parameters": {"General/alpha": {"type": "log-float", "low": 0.1, "high": 2.0}},
+                    }
+                )
+            )
+            refused = hpo_cli(env, "search", str(bad), "--json", timeout=200)
+            assert refused.returncode == 1 and problem in " ".join(refused.stderr.split()), refused.stderr[-3000:]
+        studies = hpo_cli(env, "studies", "--json")
+        assert studies.returncode == 0 and json.loads(studies.stdout) == [], studies.stdout
         result = hpo_cli(env, "search", "tfidf", "--trials", "3", "--json", timeout=400)
         assert result.returncode == 0, result.stderr[-5000:]
         summary = json.loads(result.stdout)
@@ -50,5 +74,24 @@ def test_search_tfidf_on_the_embedded_default(tmp_path: Path) -> None:
         assert agents_homes and all(not read_state(h) for h in agents_homes)
         status = hpo_cli(env, "status", "--json")
         assert status.returncode == 0 and json.loads(status.stdout)["counts"]["completed"] == 3
+        _second_search_goes_through_the_gate(env, promotion)
     finally:
         _process.stop(home / "server")
+
+
+def _second_search_goes_through_the_gate(env: dict[str, str], first: dict) -> None:
+    """A second search's promotion is judged against the first's champion (its local agents are still up)."""
+    assert first["champion"] is True and first["evidence"]["decision"] == "first"
+    run = hpo_cli(env, "search", "tfidf", "--trials", "2", "--study", "second", "--json", timeout=500)
+    assert run.returncode == 0, run.stderr[-5000:]
+    second = json.loads(run.stdout)["promotion"]
+    evidence = second["evidence"]
+    # Same data, same folds: the champion's own task's folds, no re-run; the default gate.
+    assert evidence["decision"] in ("promote", "keep") and evidence["rule"] == "bootstrap"
+    assert evidence["champion"]["model_id"] == first["model_id"] and evidence["champion"]["source"] == "its task"
+    assert len(evidence["champion"]["scores"]) == 5 and evidence["candidates"]
+    assert second["champion"] is (evidence["decision"] == "promote")
+    best = hpo_cli(env, "best", "tfidf", "--json")
+    assert best.returncode == 0, best.stderr[-3000:]
+    expected = second["model_id"] if second["champion"] else first["model_id"]
+    assert json.loads(best.stdout)["model_id"] == expected

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hpo.templates import base_tasks_dir
+from hpo.templates import base_tasks_dir, contract_of
 from tests.support.bert import TINY_ARGS, build_tiny_bert
 from tests.support.data import add_reviews, hpo_cli, write_reviews
 from tests.support.server import Env
@@ -97,6 +97,14 @@ def _inspect(clearml: Env, task_id: str, tiny_bert: Path) -> dict:
     assert info["status"] == "completed"
     for title in ("validation", "test"):
         assert set(info["metrics"][title]) == {"accuracy", "macro_f1"}
+    # What the script declares it reports (checked by `hpo search` before launch) is what it reported.
+    reported = {f"{title}/{series}" for title, series in info["metrics"].items() for series in series}
+    # (train/loss comes every 10 steps: not in a run this short, so a subset.)
+    assert (
+        {"validation/accuracy", "test/accuracy"}
+        <= reported - {"Summary/train_rows"}
+        <= set(contract_of("bert").reports)
+    )
     # Intermediate validation scalars at several global steps (what a pruner reads), not only at the end.
     iterations = info["validation_iterations"]
     assert len(iterations) > 1 and iterations == sorted(iterations) and iterations[0] > 0
@@ -141,9 +149,12 @@ def test_bert_runs_by_hand(reviews: Env, tiny_bert: Path, tmp_path: Path) -> Non
 
 
 def _replace_default(code: str, name: str, value: object) -> tuple[str, bool]:
+    """``code`` with the default of ``name`` in its ``DEFAULTS = {...}`` block set to ``value``."""
+    start = code.index("DEFAULTS = {")
+    end = code.index("\n}\n", start)
     pattern = re.compile(rf'^(\s*"{name}": )[^,]+,$', re.MULTILINE)
-    new, count = pattern.subn(lambda m: f"{m.group(1)}{value!r},", code)
-    return new, count == 1
+    block, count = pattern.subn(lambda m: f"{m.group(1)}{value!r},", code[start:end])
+    return code[:start] + block + code[end:], count == 1
 
 
 def test_bert_clone_of_template_runs_with_overridden_args(reviews: Env, tiny_bert: Path, tmp_path: Path) -> None:

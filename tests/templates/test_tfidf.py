@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hpo.templates import base_tasks_dir
+from hpo.templates import base_tasks_dir, contract_of
 from tests.support.agents import AgentEnv
 from tests.support.data import add_reviews, hpo_cli, write_reviews
 from tests.support.server import Env
@@ -59,6 +59,9 @@ def _inspect(clearml: Env, task_id: str) -> dict:
     for title in ("validation", "test"):
         assert set(info["metrics"][title]) == {"accuracy", "macro_f1"}
     assert info["metrics"]["validation"]["accuracy"]["last"] > 0.8
+    # What the script declares it reports (checked by `hpo search` before launch) is what it reported.
+    reported = {f"{title}/{series}" for title, series in info["metrics"].items() for series in series}
+    assert reported - {"Summary/train_rows"} == set(contract_of("tfidf").reports)
     # Grouped 5-fold CV over train+validation: means, standard errors, and per-fold scores that agree.
     cv, folds = info["metrics"]["cv"], info["cv_folds"]
     assert set(cv) == {"accuracy", "accuracy_se", "macro_f1", "macro_f1_se"}
