@@ -41,10 +41,11 @@ RESAMPLES, SEED, CONFIDENCE = 2000, 0, 0.95
 # In a process pointed at the home: test labels and groups, and each model's test predictions.
 PREDICT = """
 import json, sys
+from pathlib import Path
 import pandas as pd
 from clearml import Dataset, Model, Task
 from hpo.promotion import _loaders  # the loaders get_best_model uses, for models that are not champions
-out = {"predicted": {}}
+out = {"predicted": {}, "metrics": {}}
 for task_id in sys.argv[1:]:
     task = Task.get_task(task_id=task_id)
     general = task.get_parameters_as_dict().get("General", {})
@@ -54,14 +55,22 @@ for task_id in sys.argv[1:]:
         test = pd.read_csv(f"{dataset.get_local_copy()}/test.csv", dtype=str, keep_default_na=False)
         out.update(labels=list(test["label"]), groups=list(test["group"]), version=general["dataset_version"])
         texts = list(test["text"])
+    metrics = task.get_last_scalar_metrics()
+    out["metrics"][task_id] = {f"{t}/{s}": v["last"] for t, ss in metrics.items() for s, v in ss.items()}
     model = Model(model_id=task.models["output"][-1].id)
-    path = model.get_local_copy(raise_on_error=True)
-    from pathlib import Path
-    kind = _loaders.kind_of(model.framework, Path(path))
-    predictions = _loaders.predict(kind, _loaders.load(kind, Path(path)), texts)
-    out["predicted"][task_id] = [p.label for p in predictions]
+    path = Path(model.get_local_copy(raise_on_error=True))
+    kind = _loaders.kind_of(model.framework, path)
+    out["predicted"][task_id] = [p.label for p in _loaders.predict(kind, _loaders.load(kind, path), texts)]
 print("RESULT " + json.dumps(out))
 """
+
+
+def say(*lines: str) -> None:
+    """Human-readable output: stdout, or stderr under ``--json`` (stdout then holds the JSON alone)."""
+    print(*lines, file=sys.stderr if _JSON else sys.stdout)
+
+
+_JSON = False
 
 
 def _pick(rows: list[dict[str, Any]], best_trial: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -73,40 +82,37 @@ def _pick(rows: list[dict[str, Any]], best_trial: int) -> tuple[dict[str, Any], 
     return default, tuned
 
 
-def _selection(home: Path, task_id: str, objective: str) -> dict[str, float | None]:
-    code = """
-    import json, sys
-    from clearml import Task
-    metrics = Task.get_task(task_id=sys.argv[1]).get_last_scalar_metrics()
-    print("RESULT " + json.dumps({f"{t}/{s}": v["last"] for t, ss in metrics.items() for s, v in ss.items()}))
+class GroupBootstrap:
+    """Test accuracies of several models and their paired differences, resampling the test split's groups.
+
+    Every model is scored on the same resampled groups (``RESAMPLES`` draws from a seeded generator),
+    so a difference's interval is paired; intervals are percentile intervals at ``CONFIDENCE``.
     """
-    metrics = in_home(home, code, task_id)
-    return {"score": metrics.get(objective), "se": metrics.get(f"{objective}_se")}
+
+    def __init__(self, correct: dict[str, np.ndarray], groups: list[str]) -> None:
+        names = sorted(set(groups))
+        index = {g: i for i, g in enumerate(names)}
+        member = np.array([index[g] for g in groups])
+        rows = np.bincount(member, minlength=len(names)).astype(float)
+        draws = np.random.default_rng(SEED).integers(0, len(names), size=(RESAMPLES, len(names)))
+        counts = np.stack([np.bincount(d, minlength=len(names)) for d in draws])  # (resamples, groups)
+        self.accuracy = {k: float(v.mean()) for k, v in correct.items()}
+        self._samples = {
+            k: (counts @ np.bincount(member, weights=v.astype(float), minlength=len(names))) / (counts @ rows)
+            for k, v in correct.items()
+        }
+
+    def interval(self, name: str) -> list[float]:
+        return _percentiles(self._samples[name])
+
+    def difference(self, name: str, other: str) -> tuple[float, list[float]]:
+        """``name`` minus ``other``: the difference of the accuracies and its paired interval."""
+        return self.accuracy[name] - self.accuracy[other], _percentiles(self._samples[name] - self._samples[other])
 
 
-def _grouped_bootstrap(correct: dict[str, np.ndarray], groups: list[str]) -> dict[str, Any]:
-    """Accuracy of each model and paired differences, with percentile intervals over resampled groups."""
-    names = sorted(set(groups))
-    index = {g: i for i, g in enumerate(names)}
-    member = np.array([index[g] for g in groups])
-    rows = np.bincount(member, minlength=len(names)).astype(float)
-    hits = {k: np.bincount(member, weights=v.astype(float), minlength=len(names)) for k, v in correct.items()}
-    rng = np.random.default_rng(SEED)
-    draws = rng.integers(0, len(names), size=(RESAMPLES, len(names)))
-    counts = np.stack([np.bincount(d, minlength=len(names)) for d in draws])  # (resamples, groups)
-    total = counts @ rows
-    acc = {k: (counts @ h) / total for k, h in hits.items()}
+def _percentiles(samples: np.ndarray) -> list[float]:
     tail = (1 - CONFIDENCE) / 2 * 100
-
-    def interval(samples: np.ndarray) -> list[float]:
-        return [round(float(np.percentile(samples, tail)), 4), round(float(np.percentile(samples, 100 - tail)), 4)]
-
-    return {
-        "accuracy": {k: round(float(v.mean()), 4) for k, v in correct.items()},
-        "interval": {k: interval(v) for k, v in acc.items()},
-        "acc_samples": acc,
-        "interval_of": interval,
-    }
+    return [round(float(np.percentile(samples, tail)), 4), round(float(np.percentile(samples, 100 - tail)), 4)]
 
 
 def _template(run: Run, objective: str) -> dict[str, Any]:
@@ -117,6 +123,11 @@ def _template(run: Run, objective: str) -> dict[str, Any]:
     labels = np.array(predicted["labels"])
     picks = (("default", default), ("tuned", tuned))
     correct = {name: np.array(predicted["predicted"][row["task_id"]]) == labels for name, row in picks}
+
+    def selection(task_id: str) -> dict[str, float | None]:
+        metrics = predicted["metrics"][task_id]
+        return {"score": metrics.get(objective), "se": metrics.get(f"{objective}_se")}
+
     return {
         "study": run.summary["study"],
         "trials": len(rows),
@@ -125,18 +136,13 @@ def _template(run: Run, objective: str) -> dict[str, Any]:
         "dataset_version": predicted["version"],
         "groups": predicted["groups"],
         "correct": correct,
-        **{
-            name: {"trial": row["number"], "params": row["params"], **_selection(run.home, row["task_id"], objective)}
-            for name, row in picks
-        },
+        **{name: {"trial": row["number"], "params": row["params"], **selection(row["task_id"])} for name, row in picks},
     }
 
 
 def _report(name: str, part: dict[str, Any]) -> dict[str, Any]:
-    stats = _grouped_bootstrap(part["correct"], part["groups"])
-    diff = stats["acc_samples"]["tuned"] - stats["acc_samples"]["default"]
-    gain = stats["accuracy"]["tuned"] - stats["accuracy"]["default"]
-    low, high = stats["interval_of"](diff)
+    stats = GroupBootstrap(part["correct"], part["groups"])
+    gain, (low, high) = stats.difference("tuned", "default")
     summary = {
         "study": part["study"],
         "trials": part["trials"],
@@ -149,15 +155,15 @@ def _report(name: str, part: dict[str, Any]) -> dict[str, Any]:
     for which in ("default", "tuned"):
         summary[which] = {
             **part[which],
-            "test_accuracy": stats["accuracy"][which],
-            "test_interval": stats["interval"][which],
+            "test_accuracy": round(stats.accuracy[which], 4),
+            "test_interval": stats.interval(which),
         }
     summary["tuned_minus_default"] = {"value": round(gain, 4), "interval": [low, high]}
-    print(f"\n{name}: {part['trials']} trials, selected on {part['objective']}, test: {summary['test_rows']} rows")
+    say(f"\n{name}: {part['trials']} trials, selected on {part['objective']}, test: {summary['test_rows']} rows")
     for which in ("default", "tuned"):
         s = summary[which]
         se = f" +- {s['se']:.4f}" if s.get("se") is not None else ""
-        print(
+        say(
             f"  {which:<8} trial {s['trial']:>2}  selection {s['score']:.4f}{se}  test {s['test_accuracy']:.4f}"
             f" [{s['test_interval'][0]:.4f}, {s['test_interval'][1]:.4f}]"
         )
@@ -165,7 +171,7 @@ def _report(name: str, part: dict[str, Any]) -> dict[str, Any]:
         verdict = "the defaults were the best configuration found: nothing to compare"
     else:
         verdict = "the interval is " + ("above zero" if low > 0 else ("below zero" if high < 0 else "across zero"))
-    print(f"  tuned - default on test: {gain:+.4f} [{low:+.4f}, {high:+.4f}] ({verdict})")
+    say(f"  tuned - default on test: {gain:+.4f} [{low:+.4f}, {high:+.4f}] ({verdict})")
     return summary
 
 
@@ -176,6 +182,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="where new homes go (default: a new tmp dir)")
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args()
+    global _JSON
+    _JSON = options.json
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="hpo-quality-"))
     result: dict[str, Any] = {}
     parts: dict[str, dict[str, Any]] = {}
@@ -200,7 +208,7 @@ def main() -> None:
         result["bert_minus_tfidf"] = _across(parts["tfidf"], parts["bert"])
         bert_ok = result["bert_minus_tfidf"]["value"] > 0
         result["goals"]["bert_tuned_above_tfidf_tuned"] = bert_ok
-    print(f"\ngoals: {json.dumps(result['goals'])}")
+    say(f"\ngoals: {json.dumps(result['goals'])}")
     if options.json:
         print(json.dumps(result, indent=2, default=str))
 
@@ -209,11 +217,9 @@ def _across(tfidf: dict[str, Any], bert: dict[str, Any]) -> dict[str, Any]:
     """Tuned BERT minus tuned TF-IDF on the same test rows (the same dataset version), paired."""
     if tfidf["dataset_version"] != bert["dataset_version"] or tfidf["groups"] != bert["groups"]:
         raise SystemExit("the TF-IDF and BERT searches read different test splits: no paired comparison")
-    stats = _grouped_bootstrap({"tfidf": tfidf["correct"]["tuned"], "bert": bert["correct"]["tuned"]}, bert["groups"])
-    diff = stats["acc_samples"]["bert"] - stats["acc_samples"]["tfidf"]
-    value = stats["accuracy"]["bert"] - stats["accuracy"]["tfidf"]
-    low, high = stats["interval_of"](diff)
-    print(f"\ntuned BERT - tuned TF-IDF on test: {value:+.4f} [{low:+.4f}, {high:+.4f}]")
+    stats = GroupBootstrap({"tfidf": tfidf["correct"]["tuned"], "bert": bert["correct"]["tuned"]}, bert["groups"])
+    value, (low, high) = stats.difference("bert", "tfidf")
+    say(f"\ntuned BERT - tuned TF-IDF on test: {value:+.4f} [{low:+.4f}, {high:+.4f}]")
     return {"value": round(value, 4), "interval": [low, high]}
 
 

@@ -80,20 +80,13 @@ def _check_objectives(space: SearchSpace, contract: Contract, template_params: M
             )
         if not switch:
             continue
-        off = contract.limits[switch].off
+        limit = contract.limits[switch]
         for where, value in values_of(space, SECTION + switch, template_params):
-            if str(value) == str(off) or _numeric_equal(value, off):
+            if limit.is_off(value):
                 raise ConfigError(
                     f"{space.path}: {where}: {value!r} switches off {metric}, the objective;"
-                    f" fix: keep {SECTION + switch} other than {off!r}, or optimise another metric"
+                    f" fix: keep {SECTION + switch} other than {limit.off!r}, or optimise another metric"
                 )
-
-
-def _numeric_equal(value: Any, other: Any) -> bool:
-    try:
-        return float(value) == float(other)
-    except (TypeError, ValueError):
-        return False
 
 
 def _groups(space: SearchSpace, template_params: Mapping[str, Any], groups: GroupsFn) -> int:

@@ -38,8 +38,12 @@ class Limit:
     def needs_groups(self) -> bool:
         return GROUPS in self.bounds.values()
 
+    def is_off(self, value: Any) -> bool:
+        """Whether ``value`` is the one that switches the feature off (compared as numbers where it can)."""
+        return self.off is not None and _same(value, self.off)
+
     def describe(self, groups: int | None = None) -> str:
-        """The range in words, e.g. ``2..groups (4,311), or 0 (off)``."""
+        """The range in words, e.g. ``[2, groups (273)], or 0 (off)``."""
 
         def show(bound: float | str) -> str:
             return f"{bound} ({groups:,})" if bound == GROUPS and groups is not None else str(bound)
@@ -51,7 +55,7 @@ class Limit:
 
     def violation(self, value: Any, groups: Callable[[], int]) -> str | None:
         """Why ``value`` is outside the range (None when it is inside); ``groups`` is asked only when needed."""
-        if self.off is not None and _same(value, self.off):
+        if self.is_off(value):
             return None
         try:
             number = float(value)
