@@ -7,6 +7,7 @@
 - ``_strategy.py``: the ``SearchStrategy`` subclass that ties them together;
 - ``_converge.py``: ``--stop-when converged`` (Optuna's regret bound against the objective's noise);
 - ``_warm.py``: ``--warm-start`` (earlier ClearML tasks of the template as the study's first trials);
+- ``_template.py``: which template task a search clones, and the checks of a space against it;
 - ``_controller.py``: ``hpo search`` end to end (server, data, template, agents);
 - ``_manage.py``: watch and stop searches from any process (``hpo status``, ``hpo studies``, ``hpo stop``);
 - ``_cleanup.py``: ``hpo stop`` for a search whose controller died.

@@ -27,9 +27,9 @@ import optuna
 from hpo.errors import ConfigError, HPOError
 from hpo.paths import hpo_home, searches_dir
 from hpo.search import _converge
-from hpo.search._preflight import preflight
 from hpo.search._sampling import make_pruner, make_sampler
-from hpo.search._space import SearchSpace, check_template_parameters, load_space, with_overrides
+from hpo.search._space import SearchSpace, load_space, with_overrides
+from hpo.search._template import check_against_template, template_for_search
 from hpo.search._warm import add_warm_start, find_warm_start
 from hpo.study import (
     SearchState,
@@ -144,9 +144,9 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
         raise ConfigError(f"study {options.study!r} exists; pass --resume to continue it, or another --study name")
     conn = connect(options.api_host)
     embedded = conn.source == "embedded"
-    template_id, template_params, project = _template(space, embedded)
-    check_template_parameters(space, template_params)
-    _preflight(space, template_params)
+    template = template_for_search(space, embedded)
+    template_id, template_params, project = template.id, template.params, template.project
+    check_against_template(space, template)
     queues = _queues(space, options, embedded)
     warm = find_warm_start(options.warm_start, space, template_id, template_params) if options.warm_start else None
     study = _open_study(storage, space, options, template_id, queues)
@@ -183,47 +183,6 @@ def new_log_file() -> Path:
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60]
-
-
-def _template(space: SearchSpace, embedded: bool) -> tuple[str, dict[str, Any], str]:
-    """The template's id, parameters and project; registered first when the suite ships it."""
-    from clearml import Task
-
-    from hpo.templates import CATALOG, find_templates, register
-
-    if space.template in CATALOG:
-        if embedded:
-            _ensure_demo_data()
-        template = register(space.template)  # idempotent: returns the registered version when unchanged
-        template_id = template.id
-    else:
-        found = find_templates(space.template)
-        if not found:
-            raise HPOError(
-                f"{space.path}: template: no template {space.template!r} is registered on this server;"
-                " register it (`hpo register`) or tag a draft task `hpo-template` and `template:<key>`"
-            )
-        template_id = found[0].id
-    task: Any = Task.get_task(task_id=template_id)
-    return template_id, dict(task.get_parameters(backwards_compatibility=False)), str(task.get_project_name() or "")
-
-
-def _preflight(space: SearchSpace, template_params: dict[str, Any]) -> None:
-    """The space against what a shipped template reports and takes (see :mod:`hpo.search._preflight`)."""
-    from hpo.data import count_groups
-    from hpo.templates import CATALOG, contract_of
-
-    if space.template in CATALOG:
-        preflight(space, contract_of(space.template), template_params, count_groups)
-
-
-def _ensure_demo_data() -> None:
-    from hpo.data import add_demo, list_versions
-    from hpo.data._demo import NAME, PROJECT
-
-    if not list_versions(PROJECT, NAME):
-        log.info("no %r dataset yet: registering the demo data", NAME)
-        add_demo()
 
 
 def _queues(space: SearchSpace, options: SearchOptions, embedded: bool) -> list[str]:
