@@ -254,23 +254,7 @@ def _start_local_agents(queues: list[str], workers: int, home: Path, name: str) 
 
 def _clearml_parameters(space: SearchSpace) -> list[Any]:
     """The space as ClearML ``Parameter`` objects: what the optimizer task shows in the web UI."""
-    import math
-
-    from clearml.automation import parameters as p
-
-    out: list[Any] = []
-    for param in space.params:
-        if param.kind == "categorical":
-            out.append(p.DiscreteParameterRange(param.name, values=list(param.choices)))
-        elif param.kind == "log-float":
-            assert param.low is not None and param.high is not None
-            out.append(p.LogUniformParameterRange(param.name, math.log10(param.low), math.log10(param.high)))
-        elif param.kind in ("int", "log-int"):
-            out.append(p.UniformIntegerParameterRange(param.name, int(param.low or 0), int(param.high or 0)))
-        else:
-            low, high = float(param.low or 0), float(param.high or 0)
-            out.append(p.UniformParameterRange(param.name, low, high, step_size=param.step))
-    return out
+    return [param.clearml_range() for param in space.params]
 
 
 def _optimizer_task(study: optuna.Study, project: str) -> Any:

@@ -33,14 +33,9 @@ def values_of(space: SearchSpace, name: str, template_params: Mapping[str, Any])
     if searched is None:
         if name in template_params:
             yield f"the template's {name}", template_params[name]
-    elif searched.kind == "categorical":
-        for choice in searched.choices:
-            yield f"parameters.{name}", choice
     else:
-        whole = searched.kind in ("int", "log-int")
-        for end in ("low", "high"):
-            value = getattr(searched, end)
-            yield f"parameters.{name}.{end}", int(value) if whole and value is not None else value
+        for end, value in searched.ends():
+            yield f"parameters.{name}" + (f".{end}" if end else ""), value
     for number, config in enumerate(space.initial):
         if name in config:
             yield f"initial[{number}].{name}", config[name]

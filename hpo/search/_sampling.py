@@ -13,7 +13,8 @@ from typing import Any
 
 import optuna
 
-from hpo.search._space import Param, SearchSpace
+from hpo.search._param import Param, stored_text
+from hpo.search._space import SearchSpace
 
 
 def make_sampler(space: SearchSpace, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
@@ -56,38 +57,13 @@ def active(param: Param, chosen: Mapping[str, Any]) -> bool:
     return all(other in chosen and chosen[other] in values for other, values in param.when.items())
 
 
-def distribution(param: Param, grid: bool = False) -> optuna.distributions.BaseDistribution:
-    """The Optuna distribution ``param`` is sampled from (a grid samples every discrete value)."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    if grid or param.kind == "categorical":
-        return CategoricalDistribution(param.grid_values() if grid else list(param.choices))
-    assert param.low is not None and param.high is not None
-    if param.kind in ("int", "log-int"):
-        step = int(param.step or 1)
-        return IntDistribution(int(param.low), int(param.high), step=step, log=param.kind == "log-int")
-    if param.kind == "stepped":
-        return FloatDistribution(param.low, param.high, step=param.step)
-    return FloatDistribution(param.low, param.high, log=param.kind == "log-float")
-
-
-def _suggest_one(trial: optuna.Trial, param: Param, grid: bool) -> Any:
-    dist = distribution(param, grid)
-    if isinstance(dist, optuna.distributions.CategoricalDistribution):
-        return trial.suggest_categorical(param.name, list(dist.choices))
-    if isinstance(dist, optuna.distributions.IntDistribution):
-        return trial.suggest_int(param.name, dist.low, dist.high, step=dist.step, log=dist.log)
-    assert isinstance(dist, optuna.distributions.FloatDistribution)
-    return trial.suggest_float(param.name, dist.low, dist.high, step=dist.step, log=dist.log)
-
-
 def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
     """Sample one configuration: ``{"General/alpha": 0.1, ...}`` (inactive conditional ones left out)."""
     chosen: dict[str, Any] = {}
     grid = space.sampler.name == "grid"
     for param in space.params:
         if active(param, chosen):
-            chosen[param.name] = _suggest_one(trial, param, grid)
+            chosen[param.name] = param.suggest(trial, grid)
     return chosen
 
 
@@ -98,15 +74,7 @@ def config_key(params: Mapping[str, Any]) -> str:
 
 def as_override(params: Mapping[str, Any]) -> dict[str, str]:
     """Parameter overrides for a clone: ClearML stores parameters as strings."""
-    return {name: _text(value) for name, value in params.items()}
+    return {name: stored_text(value) for name, value in params.items()}
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return repr(value)
-    return str(value)
-
-
-__all__ = ["active", "as_override", "config_key", "distribution", "make_pruner", "make_sampler", "suggest"]
+__all__ = ["active", "as_override", "config_key", "make_pruner", "make_sampler", "suggest"]

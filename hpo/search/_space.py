@@ -35,9 +35,9 @@ import yaml
 
 from hpo.errors import ConfigError
 from hpo.paths import beside_package
+from hpo.search._param import KINDS, Param
 from hpo.study import Objective
 
-KINDS = ("float", "log-float", "int", "log-int", "categorical", "stepped")
 SAMPLERS = ("tpe", "random", "cmaes", "grid", "nsga2")
 PRUNERS = ("none", "median", "asha", "hyperband")
 DIRECTIONS = ("min", "max")
@@ -60,29 +60,6 @@ _TOP_LEVEL = {
 def spaces_dir() -> Path:
     """The ``search_spaces`` folder next to the ``hpo`` package (names like ``tfidf`` resolve there)."""
     return beside_package("search_spaces")
-
-
-@dataclass(frozen=True)
-class Param:
-    """One searched parameter, named as ClearML names it (``General/alpha``)."""
-
-    name: str
-    kind: str
-    low: float | None = None
-    high: float | None = None
-    step: float | None = None
-    choices: tuple[Any, ...] = ()
-    when: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
-
-    def grid_values(self) -> list[Any]:
-        """Every value of a discrete parameter (for the grid sampler)."""
-        if self.kind == "categorical":
-            return list(self.choices)
-        assert self.low is not None and self.high is not None
-        step = self.step or 1
-        count = int(math.floor((self.high - self.low) / step + 1e-9)) + 1
-        values = [self.low + i * step for i in range(count)]
-        return [int(v) for v in values] if self.kind == "int" else [round(v, 12) for v in values]
 
 
 @dataclass(frozen=True)
@@ -345,7 +322,7 @@ def check_combination(space: SearchSpace) -> None:
     """
     check = _Checker(space.path)
     if space.sampler.name == "grid":
-        continuous = [p.name for p in space.params if p.kind in ("float", "log-float", "log-int")]
+        continuous = [p.name for p in space.params if p.continuous]
         if continuous:
             raise check.fail(
                 f"parameters.{continuous[0]}",

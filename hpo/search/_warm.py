@@ -25,7 +25,6 @@ the search launches; promotion picks among the search's own trials). Tasks alrea
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -33,8 +32,9 @@ from typing import Any
 import optuna
 
 from hpo.errors import ConfigError, NotFoundError
-from hpo.search._sampling import active, as_override, distribution
-from hpo.search._space import Param, SearchSpace
+from hpo.search._param import same_text
+from hpo.search._sampling import active, as_override
+from hpo.search._space import SearchSpace
 from hpo.search._trials import TaskState, _plain
 from hpo.study import StudyAttr, TrialAttr, TrialLabel
 from hpo.templates import TRIAL_OF_PREFIX
@@ -176,7 +176,7 @@ def add_warm_start(study: optuna.Study, space: SearchSpace, warm: WarmStart) -> 
         attrs: dict[str, Any] = {TrialAttr.STATE: TrialLabel.WARM_START, TrialAttr.WARM_START_TASK_ID: item.task_id}
         if item.se is not None:
             attrs[TrialAttr.OBJECTIVE_SE] = item.se
-        dists = {name: distribution(space.param(name), grid) for name in item.params}
+        dists = {name: space.param(name).distribution(grid) for name in item.params}
         try:
             trial = optuna.trial.create_trial(
                 params=item.params, distributions=dists, values=item.values, user_attrs=attrs
@@ -248,7 +248,7 @@ def to_trial(row: dict[str, Any], space: SearchSpace, template: TemplateInfo) ->
             continue
         if param.name not in have:
             return Skipped(task_id, name, f"no {param.name}")
-        value, problem = parse_value(param, have[param.name])
+        value, problem = param.parse(have[param.name])
         if problem:
             return Skipped(task_id, name, f"{param.name}={have[param.name]!r} {problem}")
         chosen[param.name] = value
@@ -272,44 +272,6 @@ def to_trial(row: dict[str, Any], space: SearchSpace, template: TemplateInfo) ->
     return WarmTrial(task_id, chosen, [float(v) for v in values if v is not None], se)
 
 
-def parse_value(param: Param, raw: str) -> tuple[Any, str | None]:
-    """A parameter's stored text as the value the sampler would give, or what is wrong with it."""
-    if param.kind == "categorical":
-        for choice in param.choices:
-            if same_text(raw, as_override({"v": choice})["v"]) or same_text(raw, str(choice)):
-                return choice, None
-        return None, f"is not among the choices {list(param.choices)}"
-    try:
-        number = float(raw)
-    except ValueError:
-        return None, "is not a number"
-    assert param.low is not None and param.high is not None
-    if not math.isfinite(number) or not param.low <= number <= param.high:
-        return None, f"is outside [{param.low:g}, {param.high:g}]"
-    integer = param.kind in ("int", "log-int")
-    if integer and not number.is_integer():
-        return None, "is not an integer"
-    if param.step:
-        steps = (number - param.low) / param.step
-        if abs(steps - round(steps)) > 1e-9 * max(1.0, abs(steps)):
-            return None, f"is not on the step {param.step:g} from {param.low:g}"
-        if not integer:  # the grid point itself, as the sampler gives it (0.30000000000000004 is 0.3)
-            number = param.grid_values()[round(steps)]
-    return (int(number) if integer else float(number)), None
-
-
-def same_text(a: str, b: str) -> bool:
-    """Whether two stored parameter texts mean the same value (``1`` is ``1.0``, ``true`` is ``True``)."""
-    if a == b:
-        return True
-    if a.lower() in ("true", "false") or b.lower() in ("true", "false"):
-        return a.lower() == b.lower()
-    try:
-        return float(a) == float(b)
-    except ValueError:
-        return False
-
-
 __all__ = [
     "Skipped",
     "TemplateInfo",
@@ -318,8 +280,6 @@ __all__ = [
     "add_warm_start",
     "find_warm_start",
     "is_template_run",
-    "parse_value",
-    "same_text",
     "split_source",
     "task_params",
     "to_trial",

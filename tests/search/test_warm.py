@@ -18,8 +18,6 @@ from hpo.search._warm import (
     WarmTrial,
     add_warm_start,
     is_template_run,
-    parse_value,
-    same_text,
     split_source,
     to_trial,
 )
@@ -121,16 +119,6 @@ def test_a_task_without_the_objective_is_skipped(tmp_path: Path) -> None:
     row = _row()
     row["last_metrics"] = {}
     assert to_trial(row, _space(tmp_path), TEMPLATE) == Skipped("t1", "curve", "reported no validation/score")
-
-
-def test_values_are_parsed_as_the_sampler_gives_them(tmp_path: Path) -> None:
-    space = load_space(Path(__file__).parents[2] / "search_spaces" / "tfidf.yaml")
-    assert parse_value(space.param("General/max_df"), "0.7000000000000001") == (0.7, None)
-    assert parse_value(space.param("General/ngram_max"), "2.0") == (2, None)
-    assert parse_value(space.param("General/sublinear_tf"), "False") == (False, None)
-    assert parse_value(space.param("General/max_features"), "3000") == (3000, None)
-    assert parse_value(space.param("General/max_df"), "0.75")[1] == "is not on the step 0.1 from 0.5"
-    assert same_text("1", "1.0") and same_text("true", "True") and not same_text("a", "b")
 
 
 def test_split_source_prefers_the_whole_name_as_a_project() -> None:
