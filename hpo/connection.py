@@ -9,6 +9,10 @@ Precedence, highest first:
    (the files the SDK reads);
 4. the embedded server of ``$HPO_HOME/server`` (``HPO_HOME`` defaults to ``~/.hpo``), started on demand.
 
+An address from 1-3 that is that embedded server, running on this machine (its ``server.json``
+names a live process at that address: a shell that ran ``eval "$(hpo server env)"``), resolves to
+the embedded default too, so a search there starts local workers as with nothing configured.
+
 ``connect()`` resolves the server, exports what the SDK needs into ``os.environ`` (so call it before
 the first SDK call) and checks that the server answers: with an unreachable server the SDK would
 otherwise retry silently for hours.
@@ -31,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -179,8 +183,58 @@ def task_web_url(web_host: str, task_id: str, project_id: str | None = None) -> 
     return f"{web_host.rstrip('/')}/projects/{project_id or '*'}/experiments/{quote(task_id, safe='')}"
 
 
+def embedded_url() -> str | None:
+    """The URL of the embedded server of ``$HPO_HOME/server`` when it runs on this machine, else None.
+
+    Read from its ``server.json`` (the process it names must be alive); nothing is contacted.
+    """
+    from hpo._processes import pid_alive
+    from hpo.server._config import client_url
+    from hpo.server._datadir import state_path
+
+    try:
+        state = json.loads(state_path(default_server_dir()).read_text())
+        pid, url = int(state["pid"]), client_url(str(state["host"]), int(state["port"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return url if pid_alive(pid) else None
+
+
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def same_address(a: str, b: str) -> bool:
+    """Whether two API URLs name the same server (``localhost`` is ``127.0.0.1``; a trailing ``/`` is ignored)."""
+    first, second = urlsplit(a.strip()), urlsplit(b.strip())
+    host_a, host_b = (first.hostname or "").lower(), (second.hostname or "").lower()
+    try:
+        ports = (first.port, second.port)
+    except ValueError:  # a port that is no number: not an address we can compare
+        return False
+    return (
+        (host_a == host_b or {host_a, host_b} <= _LOOPBACK)
+        and ports[0] == ports[1]
+        and first.scheme.lower() == second.scheme.lower()
+        and first.path.rstrip("/") == second.path.rstrip("/")
+    )
+
+
 def resolve(api_host: str | None = None) -> Connection:
-    """Choose the server by the precedence above, without starting or checking anything."""
+    """Choose the server by the precedence above, without starting or contacting anything.
+
+    A configured address that is this machine's embedded default server resolves to source
+    ``embedded`` (see the module docstring).
+    """
+    conn = _configured(api_host)
+    local = embedded_url() if conn.source != "embedded" else None
+    if local is not None and same_address(conn.api_host, local):
+        log.info("%s is this machine's embedded server: using it as the embedded default", conn.describe())
+        return Connection(conn.api_host, "embedded")
+    return conn
+
+
+def _configured(api_host: str | None) -> Connection:
+    """The server levels 1-3 name, else the embedded default."""
     if api_host:
         return Connection(api_host.rstrip("/"), "option")
     for var in _HOST_VARS:
@@ -263,8 +317,10 @@ __all__ = [
     "config_files",
     "config_values",
     "connect",
+    "embedded_url",
     "hocon_include",
     "resolve",
+    "same_address",
     "sdk_config_file",
     "server_answers",
     "task_web_url",

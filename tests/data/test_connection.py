@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hpo.connection import connect, resolve
+from hpo.connection import connect, embedded_url, resolve, same_address
 from hpo.errors import ServerError
 from tests.support.server import free_port
 
@@ -68,3 +68,46 @@ def test_connect_option_exports_host(clean_env: Path, monkeypatch: pytest.Monkey
     with pytest.raises(ServerError, match="from option"):
         connect(f"http://127.0.0.1:{free_port()}", timeout=1)
     assert os.environ["CLEARML_API_HOST"].startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("http://127.0.0.1:8008", "http://localhost:8008/", True),
+        ("http://[::1]:8008", "http://127.0.0.1:8008", True),
+        ("http://127.0.0.1:8008", "http://127.0.0.1:8009", False),
+        ("http://10.0.0.2:8008", "http://127.0.0.1:8008", False),
+        ("https://127.0.0.1:8008", "http://127.0.0.1:8008", False),
+        ("http://127.0.0.1:80x", "http://127.0.0.1:80", False),
+    ],
+)
+def test_same_address(a: str, b: str, same: bool) -> None:
+    assert same_address(a, b) is same
+
+
+def test_resolve_env_naming_the_embedded_default_is_embedded(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After `eval "$(hpo server env)"` the embedded default stays the default (issue 17, item 8);
+    another data dir's server (a test's, a colleague's) is a configured server like any other."""
+    from hpo.server import _process
+
+    monkeypatch.setenv("HPO_HOME", str(clean_env / "hpo_home"))
+    default_dir, other_dir = clean_env / "hpo_home" / "server", clean_env / "other"
+    server, _ = _process.start(default_dir, port=free_port())
+    other, _ = _process.start(other_dir, port=free_port())
+    try:
+        assert embedded_url() == server.url
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        assert (resolve().source, resolve().api_host) == ("embedded", server.url)
+        assert resolve(server.url.replace("127.0.0.1", "localhost")).source == "embedded"
+        conn = connect(timeout=2)
+        assert (conn.source, conn.api_host) == ("embedded", server.url)
+        monkeypatch.setenv("CLEARML_API_HOST", other.url)
+        assert resolve().source == "environment"
+        _process.stop(default_dir)
+        monkeypatch.setenv("CLEARML_API_HOST", server.url)
+        assert embedded_url() is None
+        assert resolve().source == "environment"  # no longer running: an address like any other
+    finally:
+        _process.stop(default_dir)
+        _process.stop(other_dir)
