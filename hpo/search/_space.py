@@ -2,7 +2,8 @@
 
 ::
 
-    template: tfidf                      # a registered template key (``hpo register``)
+    template: tfidf                      # a registered key (``hpo register``), or {task: ID},
+                                         # {project: P, name: N} or {script: train.py} (hpo.templates._source)
     objective: {title: validation, series: accuracy, direction: max}
     trials: 20                           # default budget (--trials overrides)
     concurrency: 2                       # default --concurrency
@@ -37,6 +38,7 @@ from hpo.errors import ConfigError
 from hpo.paths import beside_package
 from hpo.search._param import KINDS, Param
 from hpo.study import Objective
+from hpo.templates._source import TemplateSource, parse_source
 
 SAMPLERS = ("tpe", "random", "cmaes", "grid", "nsga2")
 PRUNERS = ("none", "median", "asha", "hyperband")
@@ -87,6 +89,7 @@ class SearchSpace:
     retries: int = 0
     initial: tuple[Mapping[str, Any], ...] = ()
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    template_source: TemplateSource | None = None  # a user's run or script (``template: {task: ...}``)
 
     @property
     def objective(self) -> Objective:
@@ -166,9 +169,7 @@ def load_space(space: str | Path) -> SearchSpace:
     unknown = sorted(set(doc) - _TOP_LEVEL)
     if unknown:
         raise check.fail(unknown[0], "unknown field", f"use only: {', '.join(sorted(_TOP_LEVEL))}")
-    template = doc.get("template")
-    if not isinstance(template, str) or not template.strip():
-        raise check.fail("template", f"expected a template key, got {template!r}", "write e.g. `template: tfidf`")
+    template, template_source = _template(check, doc.get("template"))
     params = _params(check, doc.get("parameters"))
     sampler = check.choice(doc.get("sampler", "tpe"), "sampler", SAMPLERS)
     queue = doc.get("queue")
@@ -177,7 +178,8 @@ def load_space(space: str | Path) -> SearchSpace:
     result = SearchSpace(
         path=path,
         name=path.stem,
-        template=template.strip(),
+        template=template,
+        template_source=template_source,
         objectives=_objectives(check, doc.get("objective")),
         params=params,
         trials=check.positive_int(doc.get("trials", 20), "trials"),
@@ -191,6 +193,17 @@ def load_space(space: str | Path) -> SearchSpace:
     )
     check_combination(result)
     return result
+
+
+def _template(check: _Checker, value: Any) -> tuple[str, TemplateSource | None]:
+    """A registered key, or a reference to a user's run or script (see :mod:`hpo.templates._source`)."""
+    if isinstance(value, Mapping):
+        source = parse_source(value, f"{check.path}: template", check.path.parent)
+        return source.key, source
+    if not isinstance(value, str) or not value.strip():
+        fix = "write e.g. `template: tfidf`, `template: {task: <run id>}` or `template: {script: train.py}`"
+        raise check.fail("template", f"expected a template key or reference, got {value!r}", fix)
+    return value.strip(), None
 
 
 def _objectives(check: _Checker, value: Any) -> tuple[Objective, ...]:
