@@ -37,10 +37,11 @@ def promote(
         str,
         typer.Option(
             "--gate",
-            help="How a new champion must prove itself on the same folds: bootstrap (paired, seeded), t-test"
-            " (paired), or none (the mean values alone).",
+            help="How a new champion must prove itself on the same folds: auto (corrected-t for K-fold CV folds,"
+            " which share training rows; t-test where none are shared), corrected-t (Nadeau & Bengio), t-test"
+            " (paired), bootstrap (paired, seeded; too narrow on few folds), or none (the mean values alone).",
         ),
-    ] = "bootstrap",
+    ] = "auto",
     confidence: Annotated[float, typer.Option("--confidence", help="Confidence of the gate's interval.")] = 0.95,
     min_improvement: Annotated[
         float, typer.Option("--min-improvement", help="The interval's lower end must exceed this (objective units).")

@@ -10,6 +10,9 @@ intervals, and a decision:
 - ``fallback``: no per-fold evidence (not a CV objective, a template without folds, several
   objectives, ``--gate none``): the champion rule on mean values decides, and this says why.
 
+The per-fold scores come from ``cv_folds`` artifacts, which are K-fold CV folds: their training
+sets share rows, so the default gate (``auto``) applies the corrected resampled t interval.
+
 The evidence is recorded on the model promoted (or left a challenger) and shown by ``hpo best``.
 """
 
@@ -39,6 +42,8 @@ class Evidence:
     Attributes:
         decision: ``promote``, ``keep``, ``fallback``, ``forced`` (``--force`` skipped the gate) or
             ``first`` (no champion to compare with).
+        rule: The interval rule applied (``corrected-t``, ``t-test``, ``bootstrap``); None when no
+            interval was compared (``gate.rule`` is then recorded).
         reason: One line: why.
         chosen: The trial number of the candidate the decision is about (None: the search's best).
         champion: ``{model_id, task_id, scores, source, rerun_task_id}`` when it was scored.
@@ -56,10 +61,11 @@ class Evidence:
     candidates: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     chosen: int | None = None
+    rule: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "rule": self.gate.rule,
+            "rule": self.rule or self.gate.rule,
             "gate": self.gate.as_dict(),
             "decision": self.decision,
             "reason": self.reason,
@@ -171,14 +177,14 @@ def judge(
     comparisons = []
     for cand, folds in found:
         diffs = differences(folds.scores, theirs.scores, objective.direction)
-        comparison = compare(diffs, gate, candidates=len(found))
+        comparison = compare(diffs, gate, candidates=len(found), shared_training=True)  # K-fold CV folds
         comparisons.append(comparison)
         base.candidates.append(_entry(cand, folds, diffs, comparison))
     winner = pick(comparisons)
     index = 0 if winner is None else winner
     chosen, comparison = found[index][0], comparisons[index]
-    base.chosen = chosen.number
-    said = f"trial {chosen.number}'s {objective.name} improvement {describe(comparison, gate, like.k)}"
+    base.chosen, base.rule = chosen.number, comparison.rule
+    said = f"trial {chosen.number}'s {objective.name} improvement {describe(comparison, like.k)}"
     if winner is None:
         base.reason = (
             f"stays a challenger: no candidate surely beats champion {champion.id} on the same folds"

@@ -251,7 +251,7 @@ def promote_study(
 ) -> Promotion:
     """Promote the best completed trial of ``study`` (the SDK must already point at the server).
 
-    With a champion in place, the gate (``gate``, default :class:`Gate`'s bootstrap at 95%) compares
+    With a champion in place, the gate (``gate``, default :class:`Gate`'s corrected-t at 95%) compares
     the search's top candidates with it on the same folds, re-running the champion's configuration
     on ``queue`` (default: the search's first queue) where its folds differ; see
     :mod:`hpo.promotion._judge`.
