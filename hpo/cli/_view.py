@@ -94,6 +94,8 @@ def status_line(summary: Summary) -> Text:
     text.append(f"{c[TrialLabel.PRUNED]} pruned  {c[TrialLabel.FAILED]} failed", style="yellow")
     if c[TrialLabel.STOPPED]:
         text.append(f"  {c[TrialLabel.STOPPED]} stopped", style="yellow")
+    if summary.interrupted:
+        text.append(f"  {summary.interrupted} interrupted (not spent)", style="yellow")
     if c[TrialLabel.DUPLICATE]:
         text.append(f"  {c[TrialLabel.DUPLICATE]} duplicates skipped")
     if c.get(TrialLabel.WARM_START):

@@ -9,7 +9,8 @@ a search's study goes through here:
 - ``_objectives.py``: the objectives a study records;
 - ``_control.py``: the controller record (alive or not, stop requests) and trial outcomes;
 - ``_summary.py``: counts, best trial, timing, top trials;
-- ``_budget.py``: several controllers on one study: the study lock, budget claims, controller records;
+- ``_budget.py``: several controllers on one study: the study lock, budget claims, controller records,
+  and trials their own search interrupted (not spent, queued again);
 - ``_naming.py``: creating a study under a free name, atomically; ``_rdb.py``: opening an RDB URL.
 
 The study is named after the search. The ClearML tasks are the truth about what ran; on resume
@@ -21,6 +22,8 @@ from hpo.study._budget import (
     claim_trial,
     controller_records,
     counts_against_budget,
+    interrupt_trial,
+    interrupted,
     new_owner,
     others_alive,
     owner_alive,
@@ -62,6 +65,8 @@ __all__ = [
     "controller_gone",
     "default_storage",
     "finish_trial",
+    "interrupt_trial",
+    "interrupted",
     "latest",
     "launched",
     "load",

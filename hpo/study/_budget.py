@@ -12,8 +12,11 @@ Invariants:
   counting, under the same lock, the trials that already count (:func:`counts_against_budget`).
   So however controllers interleave, no more than ``budget`` trials are ever claimed.
 - A claim ends with the trial: a duplicate configuration or a trial that never got a task stops
-  counting; a launched trial counts for good. The claim of a trial not launched yet lapses when
-  its controller dies (the next ``--resume`` fails that trial as never launched).
+  counting; a launched trial counts for good, unless its own search stopped it
+  (:func:`interrupt_trial`: Ctrl-C, SIGTERM, ``hpo stop``, a time limit): that one is released,
+  and its configuration waits as a new trial, which the next claim gets first. So a search
+  stopped and resumed ends with ``budget`` finished trials. The claim of a trial not launched yet
+  lapses when its controller dies (the next ``--resume`` fails that trial as never launched).
 - The lock is held by a database transaction (PostgreSQL: ``pg_advisory_xact_lock``) or an
   ``flock`` beside an SQLite file, so a controller killed while holding it releases it.
   Other databases get a lock within this process only, with a warning: one controller per study.
@@ -34,9 +37,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from hpo.study._control import controller_gone, launched
+from hpo.study._control import controller_gone, finish_trial, launched
 from hpo.study._keys import SearchState, StudyAttr, TrialAttr, TrialLabel
 
 log = logging.getLogger(__name__)
@@ -92,10 +95,15 @@ def _file_lock(path: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def interrupted(trial: FrozenTrial) -> bool:
+    """Whether its own search stopped the trial (:func:`interrupt_trial`): not spent."""
+    return bool(trial.user_attrs.get(TrialAttr.INTERRUPTED))
+
+
 def counts_against_budget(trial: FrozenTrial, study_attrs: Mapping[str, Any] | None = None) -> bool:
-    """Launched (it has a task) and not a duplicate, or claimed and not finished yet by a
-    controller that still runs (given the study's ``study_attrs``)."""
-    if trial.user_attrs.get(TrialAttr.STATE) == TrialLabel.DUPLICATE:
+    """Launched (it has a task) and neither a duplicate nor interrupted by its search, or claimed
+    and not finished yet by a controller that still runs (given the study's ``study_attrs``)."""
+    if trial.user_attrs.get(TrialAttr.STATE) == TrialLabel.DUPLICATE or interrupted(trial):
         return False
     if launched(trial):
         return True
@@ -120,6 +128,45 @@ def claim_trial(
         trial = study.ask()
         trial.set_user_attr(TrialAttr.CLAIMED_BY, owner)
         return trial, trials
+
+
+def interrupt_trial(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int, reason: str) -> int | None:
+    """Finish trial ``number`` as stopped by its own search, unspent, and queue its configuration again.
+
+    The trial is labelled ``stopped`` with ``interrupted`` (and ``error``) set to ``reason`` and told
+    to Optuna as ``FAIL``, never ``PRUNED``: TPE and the other samplers skip failed trials, while a
+    pruned one would count as a poor configuration though it was cut short by Ctrl-C or a time
+    limit. It no longer counts against the budget (:func:`counts_against_budget`), and a waiting
+    trial with the same parameters (``retry_of``: ``number``) is added, which the next
+    :func:`claim_trial` (this study's ``--resume``, or another controller sharing it) gets first.
+
+    Args:
+        storage: The study's storage.
+        study: The study.
+        number: The trial's number; it must not be finished (one that is, is left as it is).
+        reason: Why the search stopped (``Ctrl-C``, ``SIGTERM``, ``stop requested``, ``time limit``...).
+
+    Returns:
+        The number of the waiting trial, or None when the trial had finished already or had no
+        parameters to run again.
+    """
+    study_id = storage.get_study_id_from_name(study.study_name)
+    frozen = storage.get_trial(storage.get_trial_id_from_study_id_trial_number(study_id, number))
+    if frozen.state.is_finished():
+        return None
+    attrs = {TrialAttr.STATE: TrialLabel.STOPPED, TrialAttr.INTERRUPTED: reason, TrialAttr.ERROR: reason[:500]}
+    finish_trial(storage, study, number, TrialState.FAIL, attrs)
+    if not frozen.params:
+        return None
+    # As Study.enqueue_trial does: the parameters are fixed, and the sampler draws nothing new.
+    again = create_trial(
+        state=TrialState.WAITING,
+        system_attrs={"fixed_params": dict(frozen.params)},
+        user_attrs={TrialAttr.RETRY_OF: number},
+    )
+    retry = storage.get_trial(storage.create_new_trial(study_id, template_trial=again)).number
+    log.info("trial %d interrupted (%s): not spent; its configuration waits as trial %d", number, reason, retry)
+    return retry
 
 
 def write_controller_record(study: optuna.Study, owner: str, started: float, *, ended: bool = False) -> None:
@@ -158,6 +205,8 @@ __all__ = [
     "claim_trial",
     "controller_records",
     "counts_against_budget",
+    "interrupt_trial",
+    "interrupted",
     "new_owner",
     "others_alive",
     "owner_alive",

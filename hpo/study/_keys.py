@@ -9,6 +9,12 @@ A trial's ``state`` (:class:`TrialLabel`) is finer than Optuna's ``TrialState``:
     duplicate  (never launched: same configuration as an earlier trial; not counted in the budget)
     warm-start (never launched: an earlier ClearML task added by --warm-start; not counted either)
 
+A ``stopped`` trial that the search itself stopped (Ctrl-C, SIGTERM, ``hpo stop``, its time limit)
+also carries ``interrupted`` (the reason): it is not spent. It is not counted in the budget nor
+among the finished trials, Optuna has it as ``FAIL`` (samplers learn nothing from a trial cut
+short for a reason other than its quality), and its configuration waits in the study as a new
+trial (``retry_of``: its number) that the next controller runs first (``hpo.study._budget``).
+
 A study's ``state`` (:class:`SearchState`) is ``running`` while a controller drives it, then
 ``finished``, ``stopped`` or ``failed``; ``interrupted`` is never stored: it is what a study that
 says ``running`` is when its controller has died (``hpo search --resume`` continues it).
@@ -72,6 +78,8 @@ class TrialAttr:
     CLAIMED_BY: Final = "claimed_by"  # the controller that claimed the trial's share of the budget
     OBJECTIVE_SE: Final = "objective_se"  # the standard error the task reported for the objective (<series>_se)
     WARM_START_TASK_ID: Final = "warm_start_task_id"  # a warm-start trial's source task (it has no task_id)
+    INTERRUPTED: Final = "interrupted"  # why its own search stopped it (Ctrl-C, time limit...): not spent
+    RETRY_OF: Final = "retry_of"  # a waiting trial that runs this interrupted trial's configuration again
 
 
 class StudyAttr:

@@ -1,4 +1,9 @@
-"""What a study says about its search: counts, the best trial so far, timing, the top trials."""
+"""What a study says about its search: counts, the best trial so far, timing, the top trials.
+
+``counts`` has one entry per :class:`~hpo.study.TrialLabel` and ``interrupted``: the trials its
+own search stopped (not spent; counted there, not under ``stopped``). ``done`` counts the trials
+that are over and spent, so a search stopped and resumed ends with ``done == budget``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from hpo.study._budget import interrupted
 from hpo.study._control import launched, search_state, trial_label
 from hpo.study._keys import FINISHED_LABELS, SearchState, StudyAttr, TrialAttr, TrialLabel
 
@@ -35,8 +41,13 @@ class Summary:
 
     @property
     def done(self) -> int:
-        """Trials that are over (a skipped duplicate is not one)."""
+        """Trials that are over and spent (a skipped duplicate or an interrupted trial is not one)."""
         return sum(self.counts.get(label, 0) for label in FINISHED_LABELS)
+
+    @property
+    def interrupted(self) -> int:
+        """Trials the search itself stopped (Ctrl-C, a time limit...): not spent, run again on resume."""
+        return self.counts.get(TrialAttr.INTERRUPTED, 0)
 
     @property
     def log_file(self) -> str | None:
@@ -55,6 +66,7 @@ class Summary:
             "state": self.state,
             "stop_reason": self.stop_reason,
             "budget": self.budget,
+            "done": self.done,
             "counts": self.counts,
             "warm_start": self.attrs.get(StudyAttr.WARM_START),  # --warm-start: added and skipped tasks
             "convergence": self.attrs.get(StudyAttr.CONVERGENCE),  # --stop-when converged: the latest verdict
@@ -111,11 +123,15 @@ def _active_row(trial: FrozenTrial) -> dict[str, Any]:
 
 def _counts(trials: Sequence[FrozenTrial]) -> dict[str, int]:
     counts = {str(label): 0 for label in TrialLabel}
+    counts[TrialAttr.INTERRUPTED] = 0
     for trial in trials:
+        if trial.state == TrialState.WAITING and trial.user_attrs.get(TrialAttr.RETRY_OF) is not None:
+            continue  # an interrupted trial's configuration waiting to run again: counted as that one
         label = trial_label(trial)
         if label == TrialLabel.FAILED and not launched(trial):
             continue  # never launched (a failed clone or a controller killed mid-launch): not a trial
-        counts[label] = counts.get(label, 0) + 1
+        key = TrialAttr.INTERRUPTED if interrupted(trial) else label
+        counts[key] = counts.get(key, 0) + 1
     return counts
 
 
