@@ -34,11 +34,11 @@ def test_gate_promotes_a_clear_improvement_and_records_its_evidence(fresh: World
     out = _promote(fresh, _cv_study(fresh, "g-good", "good", "bad"))
     assert out["champion"] is True and out["model_id"] == good.model_id
     assert out["previous_champion"] == medium.model_id and "beats champion" in out["reason"]
-    assert "on the same folds" in out["reason"] and "(bootstrap, 97.5%, 5 folds)" in out["reason"]
+    assert "on the same folds" in out["reason"] and "(corrected-t, 97.5%, 5 folds)" in out["reason"]
     evidence = out["evidence"]
     assert evidence["decision"] == "promote" and evidence["metric"] == "cv/accuracy" and evidence["folds"] == 5
-    assert evidence["gate"] == {
-        "rule": "bootstrap",
+    assert evidence["rule"] == "corrected-t" and evidence["gate"] == {
+        "rule": "auto",
         "confidence": 0.95,
         "min_improvement": 0.0,
         "top_k": 3,
@@ -62,7 +62,7 @@ def test_gate_promotes_a_clear_improvement_and_records_its_evidence(fresh: World
     assert shown.returncode == 0, shown.stderr
     assert shown.json()["evidence"] == evidence
     table = fresh.cli("best", "tfidf")
-    assert "promote (bootstrap)" in table.stdout and "per fold" in table.stdout
+    assert "promote (corrected-t)" in table.stdout and "per fold" in table.stdout
 
 
 def test_gate_keeps_the_champion_against_a_barely_better_mean(fresh: World) -> None:

@@ -87,7 +87,7 @@ def _second_search_goes_through_the_gate(env: dict[str, str], first: dict) -> No
     second = json.loads(run.stdout)["promotion"]
     evidence = second["evidence"]
     # Same data, same folds: the champion's own task's folds, no re-run; the default gate.
-    assert evidence["decision"] in ("promote", "keep") and evidence["rule"] == "bootstrap"
+    assert evidence["decision"] in ("promote", "keep") and evidence["rule"] == "corrected-t"
     assert evidence["champion"]["model_id"] == first["model_id"] and evidence["champion"]["source"] == "its task"
     assert len(evidence["champion"]["scores"]) == 5 and evidence["candidates"]
     assert second["champion"] is (evidence["decision"] == "promote")
