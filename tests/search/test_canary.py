@@ -1,0 +1,122 @@
+"""``hpo search --check``: the canary's pure logic, and a real run of a script that ignores an argument."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hpo.search._canary import (
+    CanaryConfig,
+    CanaryReport,
+    Mismatch,
+    argv_overrides,
+    command_line,
+    compare,
+    draw_config,
+    missing_objectives,
+)
+from hpo.search._space import SearchSpace, load_space
+from hpo.study import Objective
+
+
+def _space(tmp_path: Path, **fields: Any) -> SearchSpace:
+    doc: dict[str, Any] = {
+        "template": "curve",
+        "objective": {"title": "validation", "series": "score", "direction": "max"},
+        "parameters": {
+            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
+            "General/kernel": {"type": "categorical", "choices": ["rbf", "linear"]},
+            "General/n": {"type": "int", "low": 1, "high": 3},
+        },
+    }
+    doc.update(fields)
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return load_space(path)
+
+
+TEMPLATE = {"General/x": "0.5", "General/kernel": "rbf", "General/n": "2", "General/other": "7"}
+
+
+def test_draw_config_changes_every_parameter_from_the_template(tmp_path: Path) -> None:
+    config = draw_config(_space(tmp_path), TEMPLATE, seed=3)
+    assert set(config.values) == {"General/x", "General/kernel", "General/n"}
+    assert config.values["General/kernel"] == "linear" and config.values["General/n"] != 2
+    assert sorted(config.verified) == ["General/kernel", "General/n", "General/x"] and config.unverified == ()
+    assert draw_config(_space(tmp_path), TEMPLATE, seed=3) == config  # seeded: reproducible
+
+
+def test_draw_config_takes_the_first_initial_entry(tmp_path: Path) -> None:
+    space = _space(
+        tmp_path,
+        initial=[{"General/x": 0.5, "General/kernel": "linear"}, {"General/x": 0.9}],
+        fixed={"General/other": 8},
+    )
+    config = draw_config(space, TEMPLATE)
+    assert dict(config.values) == {"General/x": 0.5, "General/kernel": "linear"}
+    assert "initial" in config.origin
+    # 0.5 is the template's own x: a run cannot tell whether it reached the code
+    assert (sorted(config.verified), config.unverified) == (["General/kernel", "General/other"], ("General/x",))
+
+
+def test_draw_config_cannot_change_a_single_choice(tmp_path: Path) -> None:
+    space = _space(tmp_path, parameters={"General/kernel": {"type": "categorical", "choices": ["rbf"]}})
+    config = draw_config(space, TEMPLATE, seed=1)
+    assert (config.verified, config.unverified) == ((), ("General/kernel",))
+
+
+def test_compare_reads_values_as_clearml_stores_them() -> None:
+    sent = {"General/x": "0.25", "General/n": "2", "General/flag": "True", "Extra/y": "7.5", "General/z": "1"}
+    reported = {"General/x": "0.25", "General/n": "2.0", "General/flag": "true", "Extra/y": "1.0"}
+    assert compare(sent, reported, list(sent)) == [
+        Mismatch("Extra/y", "7.5", "1.0", "parameters"),
+        Mismatch("General/z", "1", None, "parameters"),
+    ]
+    assert compare(sent, reported, ["General/x"]) == []  # only the names asked for
+
+
+def test_command_line_is_the_agents_line() -> None:
+    console = [
+        "Executing task id [abc]:\nentry_point = train.py\n",
+        "Running task id [abc]:\n[.]$ /venv/bin/python -u train.py --C 1.0 '--kernel=rbf' --verbose\nNo freeze\n",
+    ]
+    assert command_line(console) == ["/venv/bin/python", "-u", "train.py", "--C", "1.0", "--kernel=rbf", "--verbose"]
+    assert command_line(["no command here", "[x] $ not the agent's"]) is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["python", "-u", "train.py"], []),
+        (["python", "-u", "train.py", "--C", "3.5", "--gamma=0.5"], []),  # same values
+        (["python", "-u", "train.py", "--C", "1.0"], [Mismatch("Args/C", "3.5", "--C 1.0", "command line")]),
+        (["python", "train.py", "--learning-rate=0.1"], [Mismatch("Args/learning_rate", "0.01", "--learning_rate 0.1", "command line")]),
+        (["python", "train.py", "--gamma", "--C", "3.5"], []),  # a flag before an option
+    ],
+)
+def test_argv_overrides(argv: list[str], expected: list[Mismatch]) -> None:
+    sent = {"Args/C": "3.5", "Args/gamma": "0.5", "Args/learning_rate": "0.01", "General/C": "9"}
+    assert argv_overrides(argv, sent) == expected
+
+
+def test_missing_objectives() -> None:
+    objectives = [Objective("validation", "score", "max"), Objective("validation", "cost", "min")]
+    metrics = {"validation": {"score": {"last": 1.0}}, "train": {"cost": {"last": 2.0}}}
+    assert missing_objectives(metrics, objectives) == ["validation/cost"]
+    assert missing_objectives({}, objectives[:1]) == ["validation/score"]
+
+
+def test_report_message_names_the_parameter_and_the_fix() -> None:
+    config = CanaryConfig({"General/x": 0.25}, "the space's first initial: entry", ("General/x", "Extra/y"), ())
+    report = CanaryReport("t1", "completed", config, [Mismatch("Extra/y", "7.5", "1.0", "parameters")])
+    assert not report.ok
+    assert "Extra/y did not reach the code (Extra/y: sent 7.5, the task reports 1.0" in report.message()
+    assert "ignore_remote_overrides" in report.message()
+    missing = CanaryReport("t1", "completed", config, missing_objectives=["validation/score"])
+    assert not missing.ok and "without reporting validation/score" in missing.message()
+    failed = CanaryReport("t1", "failed", config, error="boom")
+    assert not failed.ok and "did not complete (failed): boom" in failed.message()
+    assert CanaryReport("t1", "completed", config).ok
