@@ -93,7 +93,10 @@ def test_command_line_is_the_agents_line() -> None:
         (["python", "-u", "train.py"], []),
         (["python", "-u", "train.py", "--C", "3.5", "--gamma=0.5"], []),  # same values
         (["python", "-u", "train.py", "--C", "1.0"], [Mismatch("Args/C", "3.5", "--C 1.0", "command line")]),
-        (["python", "train.py", "--learning-rate=0.1"], [Mismatch("Args/learning_rate", "0.01", "--learning_rate 0.1", "command line")]),
+        (
+            ["python", "train.py", "--learning-rate=0.1"],
+            [Mismatch("Args/learning_rate", "0.01", "--learning_rate 0.1", "command line")],
+        ),
         (["python", "train.py", "--gamma", "--C", "3.5"], []),  # a flag before an option
     ],
 )

@@ -30,7 +30,7 @@ def test_clone_destination(current: str | None, target: OutputTarget, expected: 
 
 def test_check_output_uri_refuses_an_http_server_nobody_runs() -> None:
     url = f"http://127.0.0.1:{free_port()}/"
-    with pytest.raises(ConfigError, match=r"--output-uri http://127\.0\.0\.1:\d+: no server answers .*; fix --output-uri"):
+    with pytest.raises(ConfigError, match=r"--output-uri http://127\.0\.0\.1:\d+: no server answers .*; fix"):
         check_output_uri(url, timeout=2)
 
 
