@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from hpo import __version__
-from hpo.cli import agent, dashboard, data, promote, register, search, server
+from hpo.cli import agent, dashboard, data, promote, register, search, server, space, template
 from hpo.cli._common import console, set_debug
 
 app = typer.Typer(
@@ -19,6 +19,8 @@ app = typer.Typer(
 app.add_typer(server.app, name="server")
 app.add_typer(agent.app, name="agent")
 app.add_typer(data.app, name="data")
+app.add_typer(template.app, name="template")
+app.add_typer(space.app, name="space")
 app.command("register")(register.register)
 app.command("search")(search.search)
 app.command("status")(search.status)

@@ -43,6 +43,7 @@ class Template:
 
     Attributes:
         created_now: True when this call registered it, False when it was already there.
+        source: The run a user's template copies ("" for a shipped one).
     """
 
     key: str
@@ -51,6 +52,7 @@ class Template:
     project: str
     name: str
     created_now: bool = False
+    source: str = ""
 
 
 @dataclass(frozen=True)
