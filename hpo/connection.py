@@ -20,7 +20,9 @@ otherwise retry silently for hours.
 Programs given the embedded server's environment (``RunningServer.env()``: ``hpo server env``,
 ``connect()``, local agents) also get ``CLEARML_CONFIG_FILE`` pointing at a generated
 ``clearml.conf`` (``sdk_config_file()``): it includes the user's own files and then sets
-``SDK_OVERRIDES``, so their settings survive and the SDK's reporting subprocess is off.
+``SDK_OVERRIDES``, so their settings survive and the SDK's reporting subprocess is off; unless
+their settings name one, it also makes the embedded files server the default ``output_uri``, so a
+script that sets none still uploads its models where every machine reads them.
 """
 
 from __future__ import annotations
@@ -123,22 +125,60 @@ def _is_generated(path: Path) -> bool:
         return False
 
 
-def sdk_config_file(folder: Path, env: Mapping[str, str] | None = None) -> Path:
+def default_output_uri(files_host: str) -> str:
+    """HOCON that makes ``files_host`` the default ``output_uri`` of every ``Task.init`` (agents' runs too).
+
+    Without it a script that sets no ``output_uri`` registers its model as the local file it saved,
+    which on an agent is the per-task code folder that the next trial overwrites.
+    """
+    return f"sdk {{\n    development {{ default_output_uri: {json.dumps(files_host)} }}\n}}\n"
+
+
+def sets_default_output_uri(files: list[Path]) -> bool:
+    """Whether any of ``files`` sets ``sdk.development.default_output_uri`` (an unreadable file counts as not)."""
+    for path in files:
+        try:
+            if config_values(path, "sdk.development.default_output_uri"):
+                return True
+        except ServerError as err:
+            log.warning("%s", err)
+    return False
+
+
+def _own_files(files: list[Path]) -> list[Path]:
+    """``files`` with each generated file replaced by the user's files it includes."""
+    out: list[Path] = []
+    for path in files:
+        if not _is_generated(path):
+            out.append(path)
+            continue
+        for line in path.read_text().splitlines():
+            if line.startswith("include file(") and line.endswith(")"):
+                out.append(Path(json.loads(line[len("include file(") : -1])))
+    return out
+
+
+def sdk_config_file(folder: Path, env: Mapping[str, str] | None = None, *, files_host: str | None = None) -> Path:
     """A ``clearml.conf`` in ``folder``: the files ``env`` reads (``config_files``), then ``SDK_OVERRIDES``.
 
     Only files that exist now are included (the SDK warns about a missing include): a
-    ``clearml.conf`` created later needs a new call. When ``env`` already points at a generated
-    file (a shell that ran ``eval "$(hpo server env)"`` before), that file is returned as is.
-    The file is named by its content and written atomically, so concurrent callers never read a
-    partial file nor overwrite each other's.
+    ``clearml.conf`` created later needs a new call. With ``files_host``, models and artifacts
+    go there by default (:func:`default_output_uri`) unless the user's files set a default of
+    their own. When ``env`` already points at a generated file (a shell that ran
+    ``eval "$(hpo server env)"`` before), that file is returned as is without ``files_host``,
+    and rebuilt from the user's files it includes with it. The file is named by its content and
+    written atomically, so concurrent callers never read a partial file nor overwrite each other's.
     """
     files = config_files(env)
-    if len(files) == 1 and _is_generated(files[0]):
+    if len(files) == 1 and _is_generated(files[0]) and files_host is None:
         return files[0]
+    files = _own_files(files) if files_host is not None else files
+    output = default_output_uri(files_host) if files_host and not sets_default_output_uri(files) else ""
     text = (
         f"{_GENERATED_MARK}: your own ClearML settings, then what the embedded server's programs need.\n"
         + "".join(hocon_include(path.resolve()) for path in files)
         + SDK_OVERRIDES
+        + output
     )
     path = folder / f"clearml-{hashlib.sha256(text.encode()).hexdigest()[:12]}.conf"
     try:
@@ -317,11 +357,13 @@ __all__ = [
     "config_files",
     "config_values",
     "connect",
+    "default_output_uri",
     "embedded_url",
     "hocon_include",
     "resolve",
     "same_address",
     "sdk_config_file",
     "server_answers",
+    "sets_default_output_uri",
     "task_web_url",
 ]

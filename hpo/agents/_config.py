@@ -4,6 +4,11 @@ The agent runs tasks in the current Python environment: ``CLEARML_AGENT_SKIP_PYT
 makes it create no virtualenv and install nothing, and ``CLEARML_AGENT_SKIP_PIP_VENV_INSTALL``
 names the interpreter (this one). Each worker gets its own folder, because the agent empties its
 code folder (``agent.venvs_dir``) before every task.
+
+That code folder is also where a script that sets no ``output_uri`` leaves its model file, and
+ClearML then records that local path as the model's URL: the next trial overwrites it. So, given
+the server's files host and unless the user's configuration names a default of its own, the
+worker's configuration makes the files host the default ``output_uri`` of the tasks it runs.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from hpo.connection import SDK_OVERRIDES, hocon_include
+from hpo.connection import SDK_OVERRIDES, default_output_uri, hocon_include, sets_default_output_uri
 
 # Settings that never make sense for workers that reuse this environment: no caches of venvs,
 # clones or downloads, no update check, no per-task pip freeze.
@@ -37,8 +42,18 @@ def _q(value: str) -> str:
     return json.dumps(value)
 
 
-def write_agent_config(folder: Path, worker_id: str, base_configs: Sequence[Path], ping_s: float) -> Path:
-    """Write ``folder/clearml.conf`` for one worker; ``base_configs`` (the user's) are included first."""
+def write_agent_config(
+    folder: Path, worker_id: str, base_configs: Sequence[Path], ping_s: float, files_host: str | None = None
+) -> Path:
+    """Write ``folder/clearml.conf`` for one worker; ``base_configs`` (the user's) are included first.
+
+    Args:
+        folder: The worker's own folder.
+        worker_id: The worker's id.
+        base_configs: The ``clearml.conf`` files the worker's environment reads.
+        ping_s: How often a running task is pinged.
+        files_host: The default ``output_uri`` of the tasks it runs, unless ``base_configs`` set one.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     include = "".join(hocon_include(path) for path in base_configs)
     body = _AGENT_CONF.format(
@@ -51,7 +66,8 @@ def write_agent_config(folder: Path, worker_id: str, base_configs: Sequence[Path
     )
     # SDK_OVERRIDES: tasks end faster and cannot deadlock with the SDK's reporting subprocess off.
     path = folder / "clearml.conf"
-    path.write_text(include + SDK_OVERRIDES + body)
+    output = default_output_uri(files_host) if files_host and not sets_default_output_uri(list(base_configs)) else ""
+    path.write_text(include + SDK_OVERRIDES + output + body)
     return path
 
 

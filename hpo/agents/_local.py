@@ -148,7 +148,8 @@ def _spawn(
     worker_id = f"{socket.gethostname()}:{name}"
     folder = agents_dir(home) / name
     (agents_dir(home) / "tmp").mkdir(parents=True, exist_ok=True)
-    config = write_agent_config(folder, worker_id, config_files(base_env), ping_s=max(report_s * 2, 1.0))
+    files_host = base_env.get("CLEARML_FILES_HOST")  # models go there, not to the agent's code folder
+    config = write_agent_config(folder, worker_id, config_files(base_env), max(report_s * 2, 1.0), files_host)
     log_path = folder / "agent.log"
     cmd = [sys.executable, "-m", "clearml_agent", "--config-file", str(config), "daemon", "--foreground"]
     cmd += ["--queue", *queues]

@@ -125,13 +125,14 @@ def _row(model: Any) -> Table:
     table.add_column(overflow="fold")
     d = model.as_dict()
     objective = ", ".join(f"{o['name']} ({o['direction']}) {float(o['value']):.6g}" for o in d["objectives"])
+    dataset = d["dataset"]
     rows = [
         ("template", d["template"]),
         ("role", "champion" if d["champion"] else "best on this dataset version (not the champion)"),
         ("model id", d["model_id"]),
         ("task id", d["task_id"]),
         ("objective", objective or "-"),
-        ("dataset", f"{d['dataset']['project']}/{d['dataset']['name']} {d['dataset']['version']}"),
+        *([("dataset", f"{dataset['project']}/{dataset['name']} {dataset['version']}")] if dataset else []),
         ("params", json.dumps(d["params"], sort_keys=True, default=str)),
         ("evidence", evidence_line(d["evidence"])),
         ("tags", ", ".join(d["tags"])),
@@ -174,6 +175,21 @@ def best(
     run(work)
 
 
+def _text_template(model: Any) -> None:
+    """Refuse a champion that is not a text classifier of the shipped templates: say what to use instead."""
+    from hpo.templates import CATALOG
+
+    if model.template in CATALOG:
+        return
+    served = ", ".join(sorted(CATALOG))
+    raise ConfigError(
+        f"hpo predict classifies texts with the champions of the text templates ({served}); model"
+        f" {model.model_id} is template {model.template!r}'s: in Python, get_best_model({model.template!r},"
+        " project=...).predict(X) calls its own predict, .load() returns the object itself, and"
+        " `hpo best --download DIR` saves its files"
+    )
+
+
 def predict(
     args: Annotated[
         Optional[list[str]],  # noqa: UP045
@@ -193,7 +209,11 @@ def predict(
     api_host: ApiHostOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print the champion's label and probabilities for each text."""
+    """Print the champion's label and probabilities for each text.
+
+    Serves the text templates (tfidf, bert). For any other model (your own script's), use Python:
+    get_best_model(TEMPLATE, project=...).predict(X), or .load() for the object itself.
+    """
     import sys
 
     from hpo.promotion import get_best_model
@@ -207,15 +227,21 @@ def predict(
             raise ConfigError("no text to classify; pass texts as arguments or --file PATH")
         with sdk_output_to_stderr():
             model = get_best_model(key, project, dataset_version, dataset=dataset, api_host=api_host)
+            _text_template(model)
             predictions = model.predict(texts)
         if as_json:
             rows = [{"text": p.text, "label": p.label, "probabilities": p.probabilities} for p in predictions]
-            console.print_json(json.dumps({"model_id": model.model_id, "predictions": rows}))
+            console.print_json(json.dumps({"model_id": model.model_id, "predictions": rows}, default=str))
             return
-        labels = sorted(predictions[0].probabilities) if predictions else []
+        labels = sorted({label for p in predictions for label in (p.probabilities or {})})
         table = Table("label", *labels, "text")
         for p in predictions:
-            table.add_row(p.label, *(f"{p.probabilities[label]:.3f}" for label in labels), escape(p.text))
+            shown = p.probabilities or {}
+            table.add_row(
+                escape(str(p.label)),
+                *(f"{shown[label]:.3f}" if label in shown else "-" for label in labels),
+                escape(p.text),
+            )
         console.print(table)
 
     run(work)

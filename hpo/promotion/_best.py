@@ -1,14 +1,14 @@
 """The champion model from code: ``get_best_model`` and what it returns.
 
 Works in any process that reaches the server: the weights were uploaded through the task's
-``output_uri``, and are downloaded (and cached by the SDK) on first use.
+``output_uri``, and are downloaded (and cached by the SDK) on first use, then checked against the
+SHA-256 recorded when the model was promoted (a replaced file raises instead of loading).
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from hpo.connection import task_web_url
 from hpo.errors import ConfigError, NotFoundError
 from hpo.promotion import _loaders
 from hpo.promotion import _records as records
+from hpo.promotion import _weights as weights
 from hpo.promotion._loaders import Prediction
 from hpo.promotion._records import BEST, CHAMPION, DatasetRef, ModelRecord
 
@@ -38,6 +39,7 @@ class BestModel:
         evidence: The promotion gate's evidence (per-fold scores, difference, interval, rule, decision),
             None for a model promoted before the gate existed.
         web_url: The task's page in the configured ClearML web UI (None when it cannot be told).
+        weights_sha256: SHA-256 of the weights recorded at promotion (None for a model promoted before).
     """
 
     model_id: str
@@ -54,37 +56,40 @@ class BestModel:
     tags: list[str]
     web_url: str | None
     evidence: dict[str, Any] | None = None
+    weights_sha256: str | None = None
     _path: Path | None = field(default=None, repr=False)
     _loaded: Any = field(default=None, repr=False)
 
     def local_path(self) -> Path:
-        """The weights on this machine: the joblib file, or the extracted model folder (downloaded once)."""
-        if self._path is None:
-            from clearml import Model
+        """The weights on this machine: the file, or the extracted model folder (downloaded and checked once).
 
-            try:
-                path = Model(model_id=self.model_id).get_local_copy(raise_on_error=True)
-            except ValueError as err:  # the SDK's "could not retrieve a local copy"
-                raise NotFoundError(
-                    f"cannot download the weights of model {self.model_id} from {self.url!r}: {err};"
-                    " check that the files server in that URL answers"
-                ) from err
-            if not path:
-                raise NotFoundError(f"model {self.model_id} has no downloadable weights at {self.url!r}")
-            self._path = Path(path)
+        Raises:
+            NotFoundError: They cannot be downloaded.
+            HPOError: They are not the weights that were promoted (their SHA-256 differs).
+        """
+        if self._path is None:
+            path = weights.download(self.model_id)
+            weights.verify(self.model_id, path, self.weights_sha256)
+            self._path = path
         return self._path
 
     def load(self) -> Any:
-        """The fitted scikit-learn pipeline, or ``(model, tokenizer)`` for a Hugging Face model."""
+        """The framework's object: the unpickled model (scikit-learn and the like), or ``(model, tokenizer)``
+        for a Hugging Face model.
+
+        Raises:
+            ConfigError: Another framework's files (the message names it; load them from :meth:`local_path`).
+        """
         if self._loaded is None:
             path = self.local_path()
             self._loaded = _loaders.load(_loaders.kind_of(self.framework, path), path)
         return self._loaded
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """Predicted label and per-label probabilities for each text."""
+    def predict(self, inputs: Any) -> list[Prediction]:
+        """The model's own ``predict`` for each input (texts, or the rows of ``X``), with per-label
+        probabilities where it has ``predict_proba``."""
         loaded = self.load()
-        return _loaders.predict(_loaders.kind_of(self.framework, self.local_path()), loaded, texts)
+        return _loaders.predict(_loaders.kind_of(self.framework, self.local_path()), loaded, inputs)
 
     def download(self, folder: str | Path) -> Path:
         """Copy the weights into ``folder`` (created if needed); returns the copied file or folder."""
@@ -104,7 +109,11 @@ class BestModel:
             "task_id": self.task_id,
             "template": self.template,
             "champion": self.champion,
-            "dataset": {"project": self.dataset.project, "name": self.dataset.name, "version": self.dataset.version},
+            "dataset": (
+                {"project": self.dataset.project, "name": self.dataset.name, "version": self.dataset.version}
+                if self.dataset.known
+                else None
+            ),
             "objectives": self.objectives,
             "objective_value": self.objectives[0]["value"] if self.objectives else None,
             "metrics": self.metrics,
@@ -114,6 +123,7 @@ class BestModel:
             "url": self.url,
             "web_url": self.web_url,
             "evidence": self.evidence,
+            "weights_sha256": self.weights_sha256,
         }
 
 
@@ -207,6 +217,7 @@ def best_model_of(record: ModelRecord) -> BestModel:
         tags=record.tags,
         web_url=_web_url(str(task.project or record.project_id), record.task_id),
         evidence=record.evidence,
+        weights_sha256=record.weights_sha256,
     )
 
 

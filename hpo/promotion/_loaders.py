@@ -1,14 +1,16 @@
 """Loading a promoted model's files and predicting with it.
 
-Two formats, told apart by the model's framework (then by the files): ``scikit-learn`` is one
-joblib file of a fitted ``Pipeline`` (the TF-IDF template); ``PyTorch`` is a Hugging Face model
-folder with its tokenizer (the BERT template), whose libraries are imported only here, on first
-use, and come with the ``bert`` extra.
+Two formats, told apart by the files (then by the model's framework): a Hugging Face model folder
+with its tokenizer (the BERT template), whose libraries are imported only here, on first use, and
+come with the ``bert`` extra; and one joblib or pickle file of a fitted scikit-learn-style object
+(the TF-IDF template's ``Pipeline``, a user's ``SVC``, ...). Anything else is refused naming its
+framework: the caller loads it from ``local_path()`` with that framework's own loader.
+
+Predictions come from the object's own ``predict``; probabilities only where it has ``predict_proba``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,29 +19,41 @@ from hpo.errors import ConfigError
 
 SKLEARN, HUGGINGFACE = "scikit-learn", "huggingface"
 
+# ClearML's framework names for pickled scikit-learn-style objects (OutputModel, joblib auto-logging).
+_PICKLED_FRAMEWORKS = {"scikit-learn", "scikitlearn", "sklearn", "xgboost", "lightgbm", "catboost", "joblib"}
+_PICKLED_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
 
 @dataclass(frozen=True)
 class Prediction:
-    """One text's predicted label and the probability of every label."""
+    """One input's predicted label (the model's own ``predict``), and the probability of every label
+    where the model gives them (``predict_proba``; None otherwise)."""
 
-    text: str
-    label: str
-    probabilities: dict[str, float]
+    input: Any
+    label: Any
+    probabilities: dict[str, float] | None = None
+
+    @property
+    def text(self) -> str:
+        """The input as text (what the text templates classify)."""
+        return str(self.input)
 
 
 def kind_of(framework: str, path: Path) -> str:
     """Which loader reads the model at ``path``.
 
     Raises:
-        ConfigError: Neither a joblib file nor a Hugging Face folder.
+        ConfigError: Neither a joblib/pickle file nor a Hugging Face folder (the message names the framework).
     """
     if path.is_dir() and (path / "config.json").is_file():
         return HUGGINGFACE
-    if path.is_file() and (framework.lower() == SKLEARN or path.suffix in (".joblib", ".pkl")):
+    if path.is_file() and (framework.lower() in _PICKLED_FRAMEWORKS or path.suffix.lower() in _PICKLED_SUFFIXES):
         return SKLEARN
+    shape = "folder" if path.is_dir() else "file"
     raise ConfigError(
-        f"cannot load model files at {path} (framework {framework!r}): expected a joblib file of a scikit-learn"
-        " pipeline or a Hugging Face model folder; load them yourself from local_path()"
+        f"cannot load the model {shape} {path.name} (framework {framework or 'not recorded'!r}): get_best_model"
+        " loads joblib/pickle files of scikit-learn-style objects and Hugging Face model folders; load this one"
+        f" with {framework or 'its framework'}'s own loader from BestModel.local_path() ({path})"
     )
 
 
@@ -55,33 +69,53 @@ def _transformers() -> tuple[Any, Any, Any]:
 
 
 def load(kind: str, path: Path) -> Any:
-    """The fitted pipeline (scikit-learn) or ``(model, tokenizer)`` (Hugging Face)."""
+    """The unpickled object (scikit-learn and the like) or ``(model, tokenizer)`` (Hugging Face)."""
     if kind == SKLEARN:
         import joblib
 
-        return joblib.load(path)
+        return joblib.load(path)  # reads plain pickles too
     _, model_class, tokenizer_class = _transformers()
     tokenizer = tokenizer_class.from_pretrained(str(path), local_files_only=True)
     model = model_class.from_pretrained(str(path), local_files_only=True).eval()
     return model, tokenizer
 
 
-def predict(kind: str, loaded: Any, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
-    """Labels and probabilities for ``texts`` from a model returned by :func:`load`."""
-    texts = [str(t) for t in texts]
-    if not texts:
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds (JSON-friendly); anything else as is."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and getattr(value, "shape", None) == () else value
+
+
+def predict(kind: str, loaded: Any, inputs: Any, batch_size: int = 32) -> list[Prediction]:
+    """Predictions for ``inputs`` (texts for the text templates; any ``X`` the object's ``predict`` takes).
+
+    Raises:
+        ConfigError: The object has no ``predict``.
+    """
+    if len(inputs) == 0:
         return []
-    if kind == SKLEARN:
-        labels = [str(c) for c in loaded.classes_]
-        rows = loaded.predict_proba(texts)
-        probs = [[float(p) for p in row] for row in rows]
-    else:
+    if kind == HUGGINGFACE:
+        texts = [str(t) for t in inputs]
         labels, probs = _predict_hf(loaded, texts, batch_size)
-    out = []
-    for text, row in zip(texts, probs, strict=True):
-        best = max(range(len(row)), key=row.__getitem__)
-        out.append(Prediction(text, labels[best], dict(zip(labels, row, strict=True))))
-    return out
+        out = []
+        for text, row in zip(texts, probs, strict=True):
+            best = max(range(len(row)), key=row.__getitem__)
+            out.append(Prediction(text, labels[best], dict(zip(labels, row, strict=True))))
+        return out
+    if not callable(getattr(loaded, "predict", None)):
+        raise ConfigError(
+            f"the model is a {type(loaded).__name__}, which has no predict(); use BestModel.load() and call it yourself"
+        )
+    predicted = [_plain(v) for v in loaded.predict(inputs)]
+    # hasattr is False where predict_proba is only conditionally there (an SVC without probability=True).
+    if not hasattr(loaded, "predict_proba"):
+        return [Prediction(x, y) for x, y in zip(inputs, predicted, strict=True)]
+    classes = [str(c) for c in getattr(loaded, "classes_", [])]
+    probs = [[float(p) for p in row] for row in loaded.predict_proba(inputs)]
+    return [
+        Prediction(x, y, dict(zip(classes or [str(i) for i in range(len(p))], p, strict=True)))
+        for x, y, p in zip(inputs, predicted, probs, strict=True)
+    ]
 
 
 def _predict_hf(loaded: Any, texts: list[str], batch_size: int) -> tuple[list[str], list[list[float]]]:

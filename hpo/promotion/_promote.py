@@ -9,6 +9,11 @@ champion on the same objectives and the same dataset version (strictly better on
 objective; Pareto-dominating it on several). Otherwise it stays a challenger and the result says
 why. The previous champion loses only the ``champion`` tag.
 
+Only a candidate whose weights are its own is promoted (:mod:`hpo.promotion._weights`): one whose
+model is a local file outside its task's output destination (an agent's code folder, which the next
+trial overwrites) is refused, named in ``skipped`` with the fix, and the next-best one is taken. The
+promoted model's metadata records the SHA-256 of its weights, which ``get_best_model`` checks.
+
 Concurrency: the tags and metadata are written under a :class:`~hpo.promotion._lock.ServerLock`
 keyed by template and dataset. Under it the new champion is tagged *before* the old one is untagged
 (so there is never none), and the champions are then re-read and repaired to exactly the one
@@ -30,6 +35,7 @@ import optuna
 
 from hpo.errors import NotFoundError
 from hpo.promotion import _records as records
+from hpo.promotion import _weights as weights
 from hpo.promotion._evidence import Gate
 from hpo.promotion._judge import FALLBACK, FIRST, FORCED, PROMOTE, Evidence, judge
 from hpo.promotion._lock import ServerLock
@@ -165,22 +171,27 @@ def _repair(winner: str | None, template: str, dataset: DatasetRef) -> None:
 
 
 def _ranked(study: optuna.Study, limit: int) -> tuple[list[Candidate], list[str]]:
+    """The ``limit`` best candidates whose weights are their own (model ids resolved); why others were skipped."""
     ids = [str(t.user_attrs[TrialAttr.TASK_ID]) for t in completed_in_study(study)]
-    found, skipped = ranked(study, _statuses(ids), limit)
+    found, skipped = ranked(study, _statuses(ids), len(ids))
     if not found:
         why = "; ".join(skipped) or "no trial completed"
         raise NotFoundError(
             f"study {study.study_name!r} has no completed trial whose ClearML task completed ({why});"
             " let the search finish (`hpo search ... --resume`) and promote again"
         )
-    return found, skipped
+    kept, refused = weights.portable(found, limit)
+    if not kept:
+        raise NotFoundError(
+            f"study {study.study_name!r}: no completed trial has weights of its own to promote: {'; '.join(refused)}"
+        )
+    return kept, skipped + refused
 
 
 def _model_of(candidate: Candidate) -> str:
-    model_id = candidate.model_id or records.output_model(candidate.task_id)
-    if model_id is None:
+    if candidate.model_id is None:  # portable() resolved every candidate's model
         raise NotFoundError(f"trial {candidate.number}'s task {candidate.task_id} saved no output model to promote")
-    return model_id
+    return candidate.model_id
 
 
 @dataclass
@@ -266,7 +277,8 @@ def promote_study(
         rerun_timeout_s: How long the champion's re-run may take (an agent must take it within a minute).
 
     Raises:
-        NotFoundError: No such study, no eligible trial, or the trial saved no model.
+        NotFoundError: No such study, no eligible trial, or none with weights of its own (each one's reason
+            and the fix are named).
         ConfigError: The study has no objectives recorded.
         LockError: Another promotion of the same template and dataset held the lock too long.
     """
@@ -277,7 +289,8 @@ def promote_study(
     queues = loaded.user_attrs.get(StudyAttr.QUEUES) or []
     opts = _Options(gate, force, queue or (str(queues[0]) if queues else None), rerun_timeout_s)
     top, skipped = _ranked(loaded, gate.top_k)
-    top[0] = replace(top[0], model_id=_model_of(top[0]))
+    # Hashed before the lock (a download can outlast its lease); another chosen one is hashed under it.
+    digests = {_model_of(top[0]): _digest(_model_of(top[0]))}
     dataset = records.dataset_of(top[0].task_id)
     name = loaded.study_name
     # The gate runs before the lock: a re-run takes minutes, the lock's lease two. Under the lock the
@@ -298,6 +311,7 @@ def promote_study(
         model_id = _model_of(chosen)
         rows = _objective_rows(objectives, chosen.values)
         meta = _metadata(name, template, chosen, rows, dataset)
+        meta[records.WEIGHTS_SHA256] = digests.get(model_id) or _digest(model_id)
         if evidence is not None:
             meta[records.EVIDENCE] = json.dumps(evidence.as_dict(), default=str)
         records.write_metadata(model_id, meta)
@@ -334,6 +348,11 @@ def _plan(
     if champion is None or opts.force or any(r.id == top[0].model_id for r in current):
         return _Plan(champion, None)
     return _Plan(champion, _gated(top, dataset.version, objectives, champion, opts))
+
+
+def _digest(model_id: str) -> str:
+    """SHA-256 of the weights as the store has them now (downloaded afresh, not from the SDK's cache)."""
+    return weights.digest(weights.download(model_id, fresh=True))
 
 
 def _publish(template: str, dataset: DatasetRef) -> str | None:

@@ -11,7 +11,9 @@ Metadata (strings, as ClearML stores them; JSON for structured values)::
     objective, objective_direction, objective_value   the first objective (name title/series)
     objectives      JSON [{name, direction, value}] of every objective
     params          JSON of the trial's parameters
-    dataset_project, dataset_name, dataset_version, template, study, task_id, trial
+    dataset_project, dataset_name, dataset_version   empty when the run read no dataset
+    template, study, task_id, trial
+    weights_sha256  SHA-256 of the weights when promoted (hpo.promotion._weights.digest); checked on download
     evidence        JSON of the promotion gate's evidence (hpo.promotion._judge.Evidence): per-fold
                     scores of the candidates and the champion, differences, intervals, rule, decision
 """
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 BEST, CHAMPION, STUDY_PREFIX = "best", "champion", "study:"
 EVIDENCE = "evidence"
+WEIGHTS_SHA256 = "weights_sha256"
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class DatasetRef:
     project: str
     name: str
     version: str
+
+    @property
+    def known(self) -> bool:
+        """Whether the run read a dataset at all (a user's script may read none)."""
+        return bool(self.project or self.name)
 
 
 @dataclass
@@ -78,6 +86,11 @@ class ModelRecord:
         """The promotion gate's evidence (None when promoted before the gate existed)."""
         raw = self.metadata.get(EVIDENCE)
         return dict(json.loads(raw)) if raw else None
+
+    @property
+    def weights_sha256(self) -> str | None:
+        """SHA-256 of the weights recorded when promoted (None when promoted before hashes were recorded)."""
+        return self.metadata.get(WEIGHTS_SHA256) or None
 
     @property
     def is_champion(self) -> bool:
@@ -163,7 +176,11 @@ def publish(record: ModelRecord) -> None:
 
 
 def dataset_of(task_id: str) -> DatasetRef:
-    """The dataset a trial task read: its ``General/dataset_*`` arguments, an empty version resolved."""
+    """The dataset a trial task read: its ``General/dataset_*`` arguments, an empty version resolved.
+
+    Without those arguments, the one ClearML dataset the SDK recorded it reading (``Datasets/<alias>``,
+    by id), else none: all fields empty.
+    """
     from clearml import Dataset, Task
 
     task: Any = Task.get_task(task_id=task_id)
@@ -171,10 +188,16 @@ def dataset_of(task_id: str) -> DatasetRef:
     project = str(params.get("General/dataset_project") or "")
     name = str(params.get("General/dataset_name") or "")
     version = str(params.get("General/dataset_version") or "")
+    used = [str(v) for k, v in params.items() if k.startswith("Datasets/") and v]
+    if not (project or name):
+        if len(used) != 1:
+            return DatasetRef("", "", "")
+        found: Any = Dataset.get(dataset_id=used[0])
+        return DatasetRef(str(found.project or ""), str(found.name or ""), str(found.version or ""))
     if not version:
         # An empty version reads the newest; the SDK records the id it read under Datasets/<alias>.
-        used = params.get("Datasets/dataset")
-        version = str(Dataset.get(dataset_id=str(used)).version) if used else "latest"
+        read = params.get("Datasets/dataset")
+        version = str(Dataset.get(dataset_id=str(read)).version) if read else "latest"
     return DatasetRef(project, name, version)
 
 
@@ -187,16 +210,27 @@ def output_model(task_id: str) -> str | None:
     return str(models[-1].id) if models else None
 
 
+def output_destination(task_id: str) -> str | None:
+    """Where task ``task_id`` uploads its models and artifacts (its ``output_uri``), if anywhere."""
+    from clearml import Task
+
+    task: Any = Task.get_task(task_id=task_id)
+    output = task.data.output  # not Task.output_uri: outside the task's own run that reads None
+    return str(getattr(output, "destination", None) or "") or None
+
+
 __all__ = [
     "BEST",
     "CHAMPION",
     "EVIDENCE",
     "STUDY_PREFIX",
+    "WEIGHTS_SHA256",
     "DatasetRef",
     "ModelRecord",
     "champion_key",
     "champions",
     "dataset_of",
+    "output_destination",
     "output_model",
     "publish",
     "query",

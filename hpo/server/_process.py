@@ -56,7 +56,8 @@ class RunningServer:
 
         ``CLEARML_CONFIG_FILE`` names a generated ``clearml.conf`` that includes the files a program
         run with ``base`` (default: this process's environment) would read and turns the SDK's
-        reporting subprocess off, which deadlocks after a Dataset (``hpo.connection.SDK_OVERRIDES``).
+        reporting subprocess off, which deadlocks after a Dataset (``hpo.connection.SDK_OVERRIDES``), and
+        makes this files server the default ``output_uri`` unless the user's files set another.
         """
         creds = self.credentials()
         return {
@@ -65,7 +66,7 @@ class RunningServer:
             "CLEARML_FILES_HOST": self.files_url,
             "CLEARML_API_ACCESS_KEY": creds.access_key,
             "CLEARML_API_SECRET_KEY": creds.secret_key,
-            "CLEARML_CONFIG_FILE": str(sdk_config_file(self.data_dir / "sdk", base)),
+            "CLEARML_CONFIG_FILE": str(sdk_config_file(self.data_dir / "sdk", base, files_host=self.files_url)),
         }
 
 
