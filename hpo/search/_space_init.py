@@ -15,8 +15,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from hpo.templates._introspect import HYDRA_EDIT, Argument, Metric, RunInfo
 
 _MAXIMISE = ("acc", "f1", "auc", "precision", "recall", "score", "r2", "map", "iou", "bleu")
@@ -72,13 +70,14 @@ def typed(argument: Argument) -> Any:
         pass
     if kind == "bool":
         return text.strip().lower() == "true"
-    if kind == "str":
+    if kind == "str" or not text:
         return text
-    try:
-        value = yaml.safe_load(text) if text else ""
-    except yaml.YAMLError:
-        return text
-    return value if isinstance(value, (bool, int, float, str)) else text
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.strip().lower(), text)
 
 
 def _parameter(name: str, value: Any) -> tuple[str, str] | None:

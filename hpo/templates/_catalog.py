@@ -100,7 +100,10 @@ def spec_for(key: str) -> TemplateSpec:
     if key in PLANNED:
         raise ConfigError(PLANNED[key])
     known = ", ".join([*CATALOG, *PLANNED])
-    raise ConfigError(f"unknown template {key!r}; choose one of: {known}, all")
+    raise ConfigError(
+        f"unknown template {key!r}; choose one of: {known}, all (the shipped ones); for your own run or script:"
+        f" `hpo template add {key}`"
+    )
 
 
 def bundle(script: Path) -> str:
