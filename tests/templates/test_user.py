@@ -78,6 +78,15 @@ def test_template_add_copies_a_run_once_and_leaves_it_alone(clearml: Env) -> Non
     assert params == {"General/lr": "0.1", "General/layers": "2", "General/optimizer": "adam"}
     listed = hpo_cli(clearml.vars, "template", "list", "--json").json()
     assert [t["id"] for t in listed] == [copy["id"]]
+    found = clearml.run(
+        """
+        import json
+        from hpo.templates._source import TemplateSource
+        from hpo.templates._user import source_run
+        print("RESULT " + json.dumps(source_run(TemplateSource("k", project="user scripts", name="connect run"))))
+        """
+    ).result
+    assert found == run_id  # {project, name}: the newest completed run of that name, never the copy
 
 
 def test_template_reference_reads_from_the_space(tmp_path: Path) -> None:
