@@ -75,7 +75,8 @@ trials = [Task.get_task(task_id=r["id"]) for r in rows if r.get("parent")]
 print("RESULT " + json.dumps({t.id: [m.url for m in t.models["output"]] for t in trials}))
 """
 
-# The same script run by hand without output_uri (the test's clearml.conf names no default): a local model file.
+# A script run by hand without output_uri: a local model file under the test's own clearml.conf (no default),
+# the files server under the configuration `hpo server env` hands out.
 LOCAL_RUN = """
 import json, os, sys
 from clearml import OutputModel, Task
@@ -86,7 +87,7 @@ model.update_weights("model.pkl", auto_delete_file=False)
 task.get_logger().report_scalar("validation", "accuracy", value=0.999, iteration=0)
 task.flush(wait_for_uploads=True)
 task.close()
-print("RESULT " + json.dumps({"task_id": task.id, "model_id": model.id}))
+print("RESULT " + json.dumps({"task_id": task.id, "model_id": model.id, "url": model.url}))
 """
 
 # Replaces the bytes behind a model's URL in the store (as a later run writing the same path would).
@@ -158,11 +159,12 @@ def _study(ctx: SearchEnv, name: str, trials: list[tuple[str, float]]) -> str:
     return name
 
 
-def _run_elsewhere(ctx: SearchEnv, script: str, home: Path) -> Any:
-    """``script``'s RESULT in a fresh process with another HOME (no cached downloads), as on another machine."""
+def _run_elsewhere(ctx: SearchEnv, script: str, home: Path, **env_vars: str) -> Any:
+    """``script``'s RESULT in a fresh process with HOME ``home`` (another one: no cached downloads, as on
+    another machine) and ``env_vars``."""
     path = ctx.root / "elsewhere.py"
     path.write_text(textwrap.dedent(script))
-    env = {**ctx.env.vars, "HOME": str(home)}
+    env = {**ctx.env.vars, "HOME": str(home), **env_vars}
     proc = subprocess.run([sys.executable, str(path)], env=env, cwd=home, capture_output=True, text=True, timeout=180)
     lines = [line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, proc.stdout + proc.stderr
@@ -206,6 +208,10 @@ def test_user_script_champion_is_its_own_weights(search_env: SearchEnv) -> None:
 
     # A better-scored candidate whose weights are a local file is refused, named with the fix; the next one wins.
     local = ctx.env.run(LOCAL_RUN).result
+    assert local["url"].startswith("file://"), local
+    handed_out = ctx.env.server.env(ctx.env.vars)["CLEARML_CONFIG_FILE"]
+    by_hand = _run_elsewhere(ctx, LOCAL_RUN, ctx.root, CLEARML_CONFIG_FILE=handed_out)
+    assert by_hand["url"].startswith(f"{files}/My%20research/digits%20by%20hand.{by_hand['task_id']}/"), by_hand
     both = _study(ctx, "with-local", [(local["task_id"], 0.999), (promotion["task_id"], 0.5)])
     again = ctx.hpo("promote", both, "--storage", ctx.storage_url, "--json")
     assert again.returncode == 0, again.stderr

@@ -17,6 +17,7 @@ from hpo.connection import config_values, sdk_config_file
 from hpo.errors import ConfigError, HPOError
 from hpo.promotion import _loaders
 from hpo.promotion._weights import digest, is_shared, local_path_of, refusal, verify
+from hpo.server._process import RunningServer
 
 OUTPUT_URI = "sdk.development.default_output_uri"
 FILES = "http://127.0.0.1:8008/files"
@@ -132,6 +133,13 @@ def test_sdk_config_rebuilds_an_older_generated_file(tmp_path: Path) -> None:
     config = sdk_config_file(folder, {"CLEARML_CONFIG_FILE": str(older)}, files_host=FILES)
     assert config_values(config, OUTPUT_URI, "sdk.x") == {OUTPUT_URI: FILES, "sdk.x": "7"}
     assert config.read_text().count("include") == 1  # the user's file, not the older generated one
+
+
+def test_hpo_server_env_hands_out_the_files_server_as_default_output_uri(tmp_path: Path) -> None:
+    server = RunningServer(tmp_path / "server", pid=0, host="127.0.0.1", port=18008)
+    env = server.env({"HOME": str(tmp_path)})
+    assert env["CLEARML_FILES_HOST"] == "http://127.0.0.1:18008/files"
+    assert config_values(Path(env["CLEARML_CONFIG_FILE"]), OUTPUT_URI) == {OUTPUT_URI: env["CLEARML_FILES_HOST"]}
 
 
 def test_agent_config_sets_the_default_output_uri_unless_the_user_did(tmp_path: Path) -> None:
