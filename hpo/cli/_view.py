@@ -14,7 +14,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from hpo.study import SearchState, Summary, TrialLabel
+from hpo.study import Objective, SearchState, Summary, TrialLabel
 
 
 def _duration(seconds: float | None) -> str:
@@ -39,7 +39,7 @@ def _params(params: dict[str, Any]) -> str:
 
 
 def _objective(summary: Summary, default: str = "objective") -> str:
-    return "/".join(summary.objectives[0][:2]) if summary.objectives else default
+    return Objective.from_attr(summary.objectives[0]).label if summary.objectives else default
 
 
 def state_word(summary: Summary) -> str:

@@ -83,7 +83,7 @@ def _statuses(task_ids: Sequence[str]) -> dict[str, str]:
 
 
 def _objective_rows(objectives: Sequence[Objective], values: Sequence[float]) -> list[dict[str, Any]]:
-    return [{"name": o.name, "direction": o.direction, "value": v} for o, v in zip(objectives, values, strict=True)]
+    return [{"name": o.label, "direction": o.direction, "value": v} for o, v in zip(objectives, values, strict=True)]
 
 
 def _metadata(study: str, template: str, cand: Candidate, rows: list[dict[str, Any]], ds: DatasetRef) -> dict[str, str]:

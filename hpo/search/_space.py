@@ -4,7 +4,7 @@
 
     template: tfidf                      # a registered key (``hpo register``), or {task: ID},
                                          # {project: P, name: N} or {script: train.py} (hpo.templates._source)
-    objective: {title: validation, series: accuracy, direction: max}
+    objective: {title: validation, series: accuracy, direction: max}   # value: last (default) | min | max
     trials: 20                           # default budget (--trials overrides)
     concurrency: 2                       # default --concurrency
     sampler: tpe                         # or {name: tpe, seed: 1, n_startup_trials: 5}
@@ -38,6 +38,7 @@ from hpo.errors import ConfigError
 from hpo.paths import beside_package
 from hpo.search._param import KINDS, Param
 from hpo.study import Objective
+from hpo.study._objectives import VALUE_RULES
 from hpo.templates._source import TemplateSource, parse_source
 
 SAMPLERS = ("tpe", "random", "cmaes", "grid", "nsga2")
@@ -225,7 +226,16 @@ def _objectives(check: _Checker, value: Any) -> tuple[Objective, ...]:
         direction = spec.get("direction", "max")
         if direction not in DIRECTIONS:
             raise check.fail(f"{where}.direction", f"unknown value {direction!r}", "write `min` or `max`")
-        out.append(Objective(spec["title"], spec["series"], direction))
+        rule = spec.get("value", "last")
+        if rule not in VALUE_RULES:
+            fix = "write `last` (the last report), `min` or `max` (the smallest or largest of all reports)"
+            raise check.fail(f"{where}.value", f"unknown value {rule!r}", fix)
+        extra = sorted(set(spec) - {"title", "series", "direction", "value"})
+        if extra:
+            raise check.fail(
+                f"{where}.{extra[0]}", "not a field of an objective", "use only title, series, direction, value"
+            )
+        out.append(Objective(spec["title"], spec["series"], direction, rule))
     return tuple(out)
 
 

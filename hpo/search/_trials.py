@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpo import task_status
+from hpo.study import Objective
 
 log = logging.getLogger(__name__)
 
 # Fields of one batched tasks.get_all: enough to decide what happened to every running trial.
 _FIELDS = ["status", "status_message", "status_reason", "last_iteration", "last_metrics"]
+_RULE_KEYS = {"last": "value", "min": "min_value", "max": "max_value"}  # an objective's value rule -> last_metrics
 STOP_CONFIRM_S = 15.0  # how long agents get to confirm an abort before the task is force-stopped
 
 
@@ -34,14 +36,20 @@ class TaskState:
     last_iteration: int
     last_metrics: Mapping[str, Any]
 
-    def last_value(self, title: str, series: str) -> float | None:
-        """The last reported value of ``title``/``series`` (matched by name: servers key them differently)."""
+    def last_value(self, title: str, series: str, rule: str = "last") -> float | None:
+        """The last reported value of ``title``/``series`` (matched by name: servers key them differently),
+        or with ``rule`` ``min``/``max`` the smallest or largest value it reported."""
+        key = _RULE_KEYS[rule]
         for variants in self.last_metrics.values():
             for entry in (variants or {}).values():
                 entry = entry if isinstance(entry, Mapping) else getattr(entry, "to_dict", lambda: {})()
-                if entry.get("metric") == title and entry.get("variant") == series and entry.get("value") is not None:
-                    return float(entry["value"])
+                if entry.get("metric") == title and entry.get("variant") == series and entry.get(key) is not None:
+                    return float(entry[key])
         return None
+
+    def objective_value(self, objective: Objective) -> float | None:
+        """The trial's value of ``objective``: its last, min or max report, as ``objective.value`` says."""
+        return self.last_value(objective.title, objective.series, objective.value)
 
 
 def _plain(value: Any) -> Any:
@@ -140,6 +148,20 @@ def reported_points(task: Any, title: str, series: str) -> list[tuple[int, float
     return [(int(x), float(y)) for x, y in zip(xs, ys, strict=False) if y is not None]
 
 
+def objective_points(points: Sequence[tuple[int, float]], rule: str) -> list[tuple[int, float]]:
+    """What the pruner sees of an objective's reports, in iteration order: each point as reported for
+    ``last``; for ``min``/``max`` the running min or max up to that iteration (the trial's value, had it
+    ended there), so the last point is the trial's value either way."""
+    ordered = sorted(points)
+    if rule == "last":
+        return ordered
+    pick = min if rule == "min" else max
+    out: list[tuple[int, float]] = []
+    for step, value in ordered:
+        out.append((step, pick(value, out[-1][1]) if out else value))
+    return out
+
+
 def output_model_id(task: Any) -> str | None:
     """The id of the task's last output model, if it saved one."""
     task.reload()
@@ -153,6 +175,7 @@ __all__ = [
     "abort",
     "delete_drafts",
     "fetch_states",
+    "objective_points",
     "output_model_id",
     "reported_points",
     "task_name",

@@ -14,7 +14,7 @@ and its configuration lies in the space, so its objective value means what a tri
   range, on its step, or among its choices;
 - every other argument of the template (the dataset's project, name and version among them)
   equals this search's value: the space's ``fixed`` value, else the template's default;
-- it reported every objective (the last value, as a trial's is read).
+- it reported every objective (its value read as a trial's is: the last, min or max report).
 
 A task that fails one of these is skipped with the reason, never guessed. Warm-start trials carry
 ``state: warm-start`` and ``warm_start_task_id`` (and no ``task_id``: the budget counts only what
@@ -264,7 +264,7 @@ def to_trial(row: dict[str, Any], space: SearchSpace, template: TemplateInfo) ->
             role = "fixes" if key in space.fixed else "leaves at the template's default"
             return Skipped(task_id, name, f"{key}={got!r}, the search {role} {want!r}")
     state = TaskState(task_id, str(row.get("status") or ""), "", "", 0, row.get("last_metrics") or {})
-    values = [state.last_value(o.title, o.series) for o in space.objectives]
+    values = [state.objective_value(o) for o in space.objectives]
     if any(v is None for v in values):
         missing = ", ".join(o.name for o, v in zip(space.objectives, values, strict=True) if v is None)
         return Skipped(task_id, name, f"reported no {missing}")

@@ -74,7 +74,7 @@ class TrialWatch:
             active.trial.set_user_attr(TrialAttr.STATE, TrialLabel.RUNNING)
         # (iteration, last objective value): a first point at iteration 0 moves the value, not the iteration
         objective = self.plan.space.objective
-        marker = (state.last_iteration, state.last_value(objective.title, objective.series))
+        marker = (state.last_iteration, state.objective_value(objective))
         if state.status == "in_progress":
             self._record_progress(active, marker)
         if marker != active.seen_marker and state.status in ("in_progress", *task_status.ENDED):
@@ -126,7 +126,8 @@ class TrialWatch:
             return False
         # One point at a time, asking the pruner after each: a poll that finds several new points decides
         # as if each had been seen when reported (ASHA's rungs and the median compare at that step).
-        points = sorted(_trials.reported_points(task, objective.title, objective.series))
+        reported = _trials.reported_points(task, objective.title, objective.series)
+        points = _trials.objective_points(reported, objective.value)  # min/max: the running best
         for step, value in points:
             if step in active.reported_steps:
                 continue
@@ -141,9 +142,9 @@ class TrialWatch:
 
     def _complete(self, number: int, active: ActiveTrial, state: _trials.TaskState) -> None:
         objectives = self.plan.space.objectives
-        values = [state.last_value(o.title, o.series) for o in objectives]
+        values = [state.objective_value(o) for o in objectives]
         if any(v is None for v in values):
-            names = ", ".join(f"{o.title}/{o.series}" for o in objectives)
+            names = ", ".join(o.name for o in objectives)
             self.finish(number, TrialState.FAIL, TrialLabel.FAILED, error=f"completed without reporting {names}")
             return
         try:

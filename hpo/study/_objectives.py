@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import optuna
 
 from hpo.errors import ConfigError
 from hpo.study._keys import StudyAttr
 
+VALUE_RULES = ("last", "min", "max")  # which of a series' reports is a trial's value (ClearML's last_metrics)
+
 
 @dataclass(frozen=True)
 class Objective:
-    """One reported scalar to optimise: ClearML ``title``/``series``, ``min`` or ``max``."""
+    """One reported scalar to optimise: ClearML ``title``/``series``, ``min`` or ``max``.
+
+    ``value`` says which report of the series is the trial's value: ``last`` (the default), or the
+    series' ``min`` or ``max`` over all its reports (ClearML's ``min_global``/``max_global``).
+    """
 
     title: str
     series: str
     direction: str
+    value: str = "last"
 
     @property
     def optuna_direction(self) -> str:
@@ -30,9 +39,20 @@ class Objective:
         """Whether ``a`` is strictly better than ``b``."""
         return a > b if self.direction == "max" else a < b
 
+    @property
+    def label(self) -> str:
+        """``validation/accuracy``, or ``max of validation/accuracy`` when the value is not the last report."""
+        return self.name if self.value == "last" else f"{self.value} of {self.name}"
+
     def as_attr(self) -> list[str]:
-        """The entry of the ``objectives`` study attribute."""
-        return [self.title, self.series, self.direction]
+        """The entry of the ``objectives`` study attribute (3 elements for ``last``, as older studies have)."""
+        head = [self.title, self.series, self.direction]
+        return head if self.value == "last" else [*head, self.value]
+
+    @classmethod
+    def from_attr(cls, raw: Sequence[Any]) -> Objective:
+        """An entry of the ``objectives`` study attribute: ``[title, series, direction[, value]]``."""
+        return cls(str(raw[0]), str(raw[1]), str(raw[2]), str(raw[3]) if len(raw) > 3 else "last")
 
 
 def objectives_of(study: optuna.Study) -> list[Objective]:
@@ -48,7 +68,7 @@ def objectives_of(study: optuna.Study) -> list[Objective]:
             f"study {study.study_name!r} has no 'objectives' user attribute (a list of [title, series, max|min]);"
             " it was not made by `hpo search`: set it with study.set_user_attr('objectives', ...)"
         )
-    objectives = [Objective(str(o[0]), str(o[1]), str(o[2])) for o in raw]
+    objectives = [Objective.from_attr(o) for o in raw]
     if [o.direction for o in objectives] != directions:
         raise ConfigError(
             f"study {study.study_name!r}: objectives {raw} disagree with the study's directions {directions}"
@@ -56,4 +76,4 @@ def objectives_of(study: optuna.Study) -> list[Objective]:
     return objectives
 
 
-__all__ = ["Objective", "objectives_of"]
+__all__ = ["VALUE_RULES", "Objective", "objectives_of"]

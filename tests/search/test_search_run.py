@@ -345,3 +345,23 @@ def test_routing_across_two_queues_uses_both(search_env: SearchEnv) -> None:
     assert set(queues) == {"qa", "qb"}
     tasks = search_env.trials()
     assert {t["status"] for t in tasks} == {"completed"}
+
+
+def test_objective_value_min_is_each_trials_smallest_report_for_value_pruning_and_status(search_env: SearchEnv) -> None:
+    # curve's score rises with the iteration: its min is the first report, its last the largest
+    objective = {"title": "validation", "series": "score", "direction": "max", "value": "min"}
+    space = search_env.space(trials=3, concurrency=2, objective=objective)
+    summary = search_env.search(space, "--local-workers", "2")
+    assert summary["state"] == "finished" and summary["counts"]["completed"] == 3
+    assert summary["objectives"] == [["validation", "score", "max", "min"]]
+    trials = search_env.study(summary["study"])
+    for trial in trials:
+        first = (1.0 - (trial["params"]["General/x"] - 0.3) ** 2) / 3
+        assert abs(trial["values"][0] - first) < 1e-6, trial
+        # the pruner saw the running min at each reported iteration: the first value throughout
+        assert trial["intermediate"] and all(abs(v - first) < 1e-6 for v in trial["intermediate"].values()), trial
+    best = max(trials, key=lambda t: t["values"][0])
+    status = json.loads(search_env.hpo("status", summary["study"], "--json").stdout)
+    assert status["best"]["value"] == best["values"][0] and status["best"]["task_id"] == best["attrs"]["task_id"]
+    shown = " ".join(search_env.hpo("status", summary["study"]).stdout.split())  # rich may wrap it
+    assert "best min of validation/score" in shown, shown
