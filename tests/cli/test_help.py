@@ -48,6 +48,9 @@ SERVER_COMMANDS = [
     ["data", "list"],
     ["agent", "start"],
     ["agent", "status"],
+    ["template", "add"],
+    ["template", "list"],
+    ["space", "init"],
 ]
 
 
