@@ -82,6 +82,8 @@ def promote(
         role = "[green]champion[/green]" if result.champion else "[yellow]challenger[/yellow]"
         console.print(f"study {escape(result.study)}: best trial {result.trial} ({values}), model {result.model_id}")
         console.print(f"{role}: {escape(result.reason)}")
+        for why in result.refused:
+            console.print(f"[yellow]refused[/yellow] {escape(why)}")
         folds = _per_fold(result.evidence or {})
         if folds:
             console.print(f"evidence: {escape(folds)}")

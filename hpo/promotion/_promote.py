@@ -11,7 +11,7 @@ why. The previous champion loses only the ``champion`` tag.
 
 Only a candidate whose weights are its own is promoted (:mod:`hpo.promotion._weights`): one whose
 model is a local file outside its task's output destination (an agent's code folder, which the next
-trial overwrites) is refused, named in ``skipped`` with the fix, and the next-best one is taken. The
+trial overwrites) is refused, named in ``refused`` (and ``skipped``) with the fix, and the next-best one is taken. The
 promoted model's metadata records the SHA-256 of its weights, which ``get_best_model`` checks.
 
 Concurrency: the tags and metadata are written under a :class:`~hpo.promotion._lock.ServerLock`
@@ -63,6 +63,7 @@ class Promotion:
     previous_champion: str | None = None
     published: str | None = None
     skipped: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # better candidates whose weights were not their own
     evidence: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -170,8 +171,9 @@ def _repair(winner: str | None, template: str, dataset: DatasetRef) -> None:
         records.set_tags(winner, add=[CHAMPION])
 
 
-def _ranked(study: optuna.Study, limit: int) -> tuple[list[Candidate], list[str]]:
-    """The ``limit`` best candidates whose weights are their own (model ids resolved); why others were skipped."""
+def _ranked(study: optuna.Study, limit: int) -> tuple[list[Candidate], list[str], list[str]]:
+    """The ``limit`` best candidates whose weights are their own (model ids resolved), why others were
+    skipped (refusals included), and the refusals."""
     ids = [str(t.user_attrs[TrialAttr.TASK_ID]) for t in completed_in_study(study)]
     found, skipped = ranked(study, _statuses(ids), len(ids))
     if not found:
@@ -185,7 +187,7 @@ def _ranked(study: optuna.Study, limit: int) -> tuple[list[Candidate], list[str]
         raise NotFoundError(
             f"study {study.study_name!r}: no completed trial has weights of its own to promote: {'; '.join(refused)}"
         )
-    return kept, skipped + refused
+    return kept, skipped + refused, refused
 
 
 def _model_of(candidate: Candidate) -> str:
@@ -288,7 +290,7 @@ def promote_study(
     gate = gate or Gate()
     queues = loaded.user_attrs.get(StudyAttr.QUEUES) or []
     opts = _Options(gate, force, queue or (str(queues[0]) if queues else None), rerun_timeout_s)
-    top, skipped = _ranked(loaded, gate.top_k)
+    top, skipped, refused = _ranked(loaded, gate.top_k)
     # Hashed before the lock (a download can outlast its lease); another chosen one is hashed under it.
     digests = {_model_of(top[0]): _digest(_model_of(top[0]))}
     dataset = records.dataset_of(top[0].task_id)
@@ -335,6 +337,7 @@ def promote_study(
         previous_champion=incumbent.id if take and incumbent else None,
         published=published,
         skipped=skipped,
+        refused=refused,
         evidence=evidence.as_dict() if evidence is not None else records.read_model(model_id).evidence,
     )
 

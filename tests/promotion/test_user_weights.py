@@ -218,8 +218,11 @@ def test_user_script_champion_is_its_own_weights(search_env: SearchEnv) -> None:
     result = json.loads(again.stdout)
     assert result["task_id"] == promotion["task_id"] and result["model_id"] == promotion["model_id"]
     [why] = [s for s in result["skipped"] if local["task_id"] in s]
+    assert result["refused"] == [why]
     assert why.startswith(f"trial 0 (task {local['task_id']}): its weights are the local file ")
     assert "output_uri" in why and "hpo search --output-uri" in why
+    shown = ctx.hpo("promote", both, "--storage", ctx.storage_url)
+    assert shown.returncode == 0 and f"refused trial 0 (task {local['task_id']})" in " ".join(shown.stdout.split())
     alone = _study(ctx, "only-local", [(local["task_id"], 0.999)])
     none = ctx.hpo("promote", alone, "--storage", ctx.storage_url)
     said = " ".join(none.stderr.split())
