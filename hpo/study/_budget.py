@@ -14,8 +14,9 @@ Invariants:
 - A claim ends with the trial: a duplicate configuration or a trial that never got a task stops
   counting; a launched trial counts for good, unless its own search stopped it
   (:func:`interrupt_trial`: Ctrl-C, SIGTERM, ``hpo stop``, a time limit): that one is released,
-  and its configuration waits as a new trial, which the next claim gets first. So a search
-  stopped and resumed ends with ``budget`` finished trials. The claim of a trial not launched yet
+  and a later claim runs its configuration again (when no other configuration waits, such as a
+  space's ``initial`` ones), as a trial marked ``retry_of`` it. So a search stopped and resumed
+  ends with ``budget`` finished trials. The claim of a trial not launched yet
   lapses when its controller dies (the next ``--resume`` fails that trial as never launched).
 - The lock is held by a database transaction (PostgreSQL: ``pg_advisory_xact_lock``) or an
   ``flock`` beside an SQLite file, so a controller killed while holding it releases it.
@@ -32,12 +33,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState, create_trial
+from optuna.trial import FrozenTrial, TrialState
 
 from hpo.study._control import controller_gone, finish_trial, launched
 from hpo.study._keys import SearchState, StudyAttr, TrialAttr, TrialLabel
@@ -118,6 +119,9 @@ def claim_trial(
 ) -> tuple[optuna.Trial | None, list[FrozenTrial]]:
     """A new trial claimed by ``owner``, or None when ``budget`` trials already count.
 
+    When no configuration waits in the study and an interrupted trial's configuration has not run
+    again, the new trial takes that configuration (its parameters fixed, ``retry_of`` its number).
+
     Returns:
         The trial (or None) and the study's trials as seen under the lock, before the claim.
     """
@@ -125,48 +129,47 @@ def claim_trial(
         trials, attrs = study.get_trials(deepcopy=False), study.user_attrs
         if sum(counts_against_budget(t, attrs) for t in trials) >= budget:
             return None, trials
+        again = None if any(t.state == TrialState.WAITING for t in trials) else _not_rerun(trials)
+        if again is not None:
+            study.enqueue_trial(dict(again.params), user_attrs={TrialAttr.RETRY_OF: again.number})
         trial = study.ask()
         trial.set_user_attr(TrialAttr.CLAIMED_BY, owner)
         return trial, trials
 
 
-def interrupt_trial(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int, reason: str) -> int | None:
-    """Finish trial ``number`` as stopped by its own search, unspent, and queue its configuration again.
+def interrupt_trial(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int, reason: str) -> bool:
+    """Finish trial ``number`` as stopped by its own search: unspent, its configuration to run again.
 
     The trial is labelled ``stopped`` with ``interrupted`` (and ``error``) set to ``reason`` and told
     to Optuna as ``FAIL``, never ``PRUNED``: TPE and the other samplers skip failed trials, while a
     pruned one would count as a poor configuration though it was cut short by Ctrl-C or a time
-    limit. It no longer counts against the budget (:func:`counts_against_budget`), and a waiting
-    trial with the same parameters (``retry_of``: ``number``) is added, which the next
-    :func:`claim_trial` (this study's ``--resume``, or another controller sharing it) gets first.
+    limit. It no longer counts against the budget (:func:`counts_against_budget`), and the next
+    :func:`claim_trial` (this study's ``--resume``, or another controller sharing it) runs its
+    parameters again.
 
     Args:
         storage: The study's storage.
         study: The study.
-        number: The trial's number; it must not be finished (one that is, is left as it is).
+        number: The trial's number; one that is finished already is left as it is.
         reason: Why the search stopped (``Ctrl-C``, ``SIGTERM``, ``stop requested``, ``time limit``...).
 
     Returns:
-        The number of the waiting trial, or None when the trial had finished already or had no
-        parameters to run again.
+        Whether the trial was interrupted (False: it had finished already).
     """
     study_id = storage.get_study_id_from_name(study.study_name)
-    frozen = storage.get_trial(storage.get_trial_id_from_study_id_trial_number(study_id, number))
-    if frozen.state.is_finished():
-        return None
+    if storage.get_trial(storage.get_trial_id_from_study_id_trial_number(study_id, number)).state.is_finished():
+        return False
     attrs = {TrialAttr.STATE: TrialLabel.STOPPED, TrialAttr.INTERRUPTED: reason, TrialAttr.ERROR: reason[:500]}
     finish_trial(storage, study, number, TrialState.FAIL, attrs)
-    if not frozen.params:
-        return None
-    # As Study.enqueue_trial does: the parameters are fixed, and the sampler draws nothing new.
-    again = create_trial(
-        state=TrialState.WAITING,
-        system_attrs={"fixed_params": dict(frozen.params)},
-        user_attrs={TrialAttr.RETRY_OF: number},
-    )
-    retry = storage.get_trial(storage.create_new_trial(study_id, template_trial=again)).number
-    log.info("trial %d interrupted (%s): not spent; its configuration waits as trial %d", number, reason, retry)
-    return retry
+    log.info("trial %d interrupted (%s): not spent; the next claim runs its configuration again", number, reason)
+    return True
+
+
+def _not_rerun(trials: Sequence[FrozenTrial]) -> FrozenTrial | None:
+    """The first interrupted trial whose configuration no trial has taken up again (``retry_of``)."""
+    # A retry that never got a task (its controller died before launching it) took nothing up.
+    taken = {t.user_attrs.get(TrialAttr.RETRY_OF) for t in trials if launched(t) or not t.state.is_finished()}
+    return next((t for t in trials if interrupted(t) and t.params and t.number not in taken), None)
 
 
 def write_controller_record(study: optuna.Study, owner: str, started: float, *, ended: bool = False) -> None:

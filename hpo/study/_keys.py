@@ -12,8 +12,9 @@ A trial's ``state`` (:class:`TrialLabel`) is finer than Optuna's ``TrialState``:
 A ``stopped`` trial that the search itself stopped (Ctrl-C, SIGTERM, ``hpo stop``, its time limit)
 also carries ``interrupted`` (the reason): it is not spent. It is not counted in the budget nor
 among the finished trials, Optuna has it as ``FAIL`` (samplers learn nothing from a trial cut
-short for a reason other than its quality), and its configuration waits in the study as a new
-trial (``retry_of``: its number) that the next controller runs first (``hpo.study._budget``).
+short for a reason other than its quality), and a later claim of the budget (``--resume``, or
+another controller sharing the study) runs its configuration again, as a trial whose
+``retry_of`` is its number (``hpo.study._budget``).
 
 A study's ``state`` (:class:`SearchState`) is ``running`` while a controller drives it, then
 ``finished``, ``stopped`` or ``failed``; ``interrupted`` is never stored: it is what a study that
@@ -79,7 +80,7 @@ class TrialAttr:
     OBJECTIVE_SE: Final = "objective_se"  # the standard error the task reported for the objective (<series>_se)
     WARM_START_TASK_ID: Final = "warm_start_task_id"  # a warm-start trial's source task (it has no task_id)
     INTERRUPTED: Final = "interrupted"  # why its own search stopped it (Ctrl-C, time limit...): not spent
-    RETRY_OF: Final = "retry_of"  # a waiting trial that runs this interrupted trial's configuration again
+    RETRY_OF: Final = "retry_of"  # the interrupted trial whose configuration this trial runs again
 
 
 class StudyAttr:

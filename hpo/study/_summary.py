@@ -125,8 +125,6 @@ def _counts(trials: Sequence[FrozenTrial]) -> dict[str, int]:
     counts = {str(label): 0 for label in TrialLabel}
     counts[TrialAttr.INTERRUPTED] = 0
     for trial in trials:
-        if trial.state == TrialState.WAITING and trial.user_attrs.get(TrialAttr.RETRY_OF) is not None:
-            continue  # an interrupted trial's configuration waiting to run again: counted as that one
         label = trial_label(trial)
         if label == TrialLabel.FAILED and not launched(trial):
             continue  # never launched (a failed clone or a controller killed mid-launch): not a trial

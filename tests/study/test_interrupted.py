@@ -1,5 +1,5 @@
 """Trials a search stopped itself (Ctrl-C, SIGTERM, hpo stop, a time limit) are not spent: the budget,
-the counts and the sampler leave them out, and their configurations wait to run again."""
+the counts and the sampler leave them out, and the next claims run their configurations again."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def _complete(storage: optuna.storages.BaseStorage, study: optuna.Study, trial: 
     hs.finish_trial(storage, study, trial.number, TrialState.COMPLETE, attrs, [value])
 
 
-def test_an_interrupted_trial_is_failed_unspent_and_its_configuration_queued_again(
+def test_an_interrupted_trial_is_failed_unspent_and_its_configuration_claimed_again(
     storage: optuna.storages.BaseStorage,
 ) -> None:
     study = _study(storage, budget=2)
@@ -60,29 +60,47 @@ def test_an_interrupted_trial_is_failed_unspent_and_its_configuration_queued_aga
     cut.report(0.4, step=0)  # it reported a point: the old rule told Optuna PRUNED
     assert hs.claim_trial(study, storage, OWNER, 2)[0] is None  # both count while they run
 
-    retry = hs.interrupt_trial(storage, study, cut.number, "Ctrl-C")
+    assert hs.interrupt_trial(storage, study, cut.number, "Ctrl-C")
 
     frozen = study.get_trials(deepcopy=False)[cut.number]
     assert frozen.state == TrialState.FAIL  # not PRUNED: samplers skip it, as a failure
     assert frozen.user_attrs[hs.TrialAttr.STATE] == "stopped"
     assert frozen.user_attrs[hs.TrialAttr.INTERRUPTED] == frozen.user_attrs[hs.TrialAttr.ERROR] == "Ctrl-C"
     assert hs.interrupted(frozen) and not hs.counts_against_budget(frozen, study.user_attrs)
-    assert retry == cut.number + 1
-    waiting = study.get_trials(deepcopy=False)[retry]
-    assert waiting.state == TrialState.WAITING and waiting.user_attrs[hs.TrialAttr.RETRY_OF] == cut.number
-    assert not hs.counts_against_budget(waiting, study.user_attrs)
+    assert len(study.get_trials()) == 2  # nothing is added to a stopped study
 
     # The budget has room again, and the next claim (a resume) runs the same configuration.
     again = _launch(storage, study, 2, "t2")
-    assert again.number == retry and again.params == cut.params
+    assert again.params == cut.params and again.user_attrs[hs.TrialAttr.RETRY_OF] == cut.number
     assert hs.claim_trial(study, storage, OWNER, 2)[0] is None  # two spent: full
+
+
+def test_a_configuration_is_claimed_again_once_and_after_those_already_waiting(
+    storage: optuna.storages.BaseStorage,
+) -> None:
+    study = _study(storage, budget=5)
+    study.enqueue_trial({"x": 0.25})
+    first = _launch(storage, study, 5, "t0")
+    hs.interrupt_trial(storage, study, first.number, "time limit")
+    study.enqueue_trial({"x": 0.75})  # a configuration that waited before the retry (an initial: entry)
+    queued = _launch(storage, study, 5, "t1")
+    assert queued.params == {"x": 0.75} and hs.TrialAttr.RETRY_OF not in queued.user_attrs
+    # Its controller died between claiming the retry and launching it: the retry took nothing up.
+    lost, _ = hs.claim_trial(study, storage, OWNER, 5)
+    assert lost is not None and lost.user_attrs[hs.TrialAttr.RETRY_OF] == first.number
+    lost.suggest_float("x", 0.0, 1.0)
+    hs.finish_trial(storage, study, lost.number, TrialState.FAIL, {hs.TrialAttr.ERROR: "never launched"})
+    retry = _launch(storage, study, 5, "t2")
+    assert retry.params == {"x": 0.25} and retry.user_attrs[hs.TrialAttr.RETRY_OF] == first.number
+    fresh = _launch(storage, study, 5, "t3")  # taken up once: from now on the sampler draws
+    assert hs.TrialAttr.RETRY_OF not in fresh.user_attrs
 
 
 def test_interrupting_a_finished_trial_changes_nothing(storage: optuna.storages.BaseStorage) -> None:
     study = _study(storage, budget=3)
     done = _launch(storage, study, 3, "t0")
     _complete(storage, study, done, 0.5)
-    assert hs.interrupt_trial(storage, study, done.number, "time limit") is None
+    assert not hs.interrupt_trial(storage, study, done.number, "time limit")
     [frozen] = study.get_trials(deepcopy=False)
     assert frozen.state == TrialState.COMPLETE and frozen.user_attrs[hs.TrialAttr.STATE] == "completed"
     assert not hs.interrupted(frozen) and hs.counts_against_budget(frozen)
@@ -105,7 +123,6 @@ def test_the_summary_counts_interrupted_trials_apart_and_not_as_done(storage: op
     summary = hs.summarize(hs.load("s", storage))
     assert summary.counts["interrupted"] == summary.interrupted == 2
     assert summary.counts["stopped"] == 1 and summary.counts["completed"] == 1
-    assert summary.counts["queued"] == 0  # the two waiting retries are the interrupted ones, not new trials
     assert summary.done == 2 and summary.as_dict()["done"] == 2
     assert sum(hs.counts_against_budget(t, study.user_attrs) for t in study.get_trials()) == 2
 
