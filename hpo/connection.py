@@ -138,6 +138,12 @@ def sets_default_output_uri(files: list[Path]) -> bool:
     """Whether any of ``files`` sets ``sdk.development.default_output_uri`` (an unreadable file counts as not)."""
     for path in files:
         try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        if "default_output_uri" not in text and "include" not in text:
+            continue  # no need to parse (and to import the SDK's parser, which imports the SDK)
+        try:
             if config_values(path, "sdk.development.default_output_uri"):
                 return True
         except ServerError as err:
