@@ -35,10 +35,13 @@ class SearchTemplate:
 
 
 def template_for_search(space: SearchSpace, embedded: bool) -> SearchTemplate:
-    """The template's id, parameters and project; registered first when the suite ships it.
+    """The template's id, parameters and project; registered first when the suite ships it, copied
+    (once, after the space is checked against the run) when the space names a user's run or script.
 
     Raises:
-        HPOError: No such template is registered.
+        HPOError: No such template is registered, or a script failed on its first run.
+        NotFoundError: The run or script the space names does not exist.
+        ConfigError: The space does not fit the run it names (nothing is left behind).
     """
     from clearml import Task
 
