@@ -199,7 +199,7 @@ def test_search_refuses_a_space_that_does_not_fit_the_run(search_env: SearchEnv)
     ]
     before = user_tasks(env)
     for path, fragment in cases:
-        result = search_env.hpo("search", str(path), "--local-workers", "0")
+        result = search_env.hpo("search", str(path), "--local-workers", "1")
         assert result.returncode == 1, result.stdout + result.stderr
         assert fragment in " ".join(result.stderr.split()), result.stderr
     assert user_tasks(env) == before  # no copy, no trial
@@ -207,9 +207,35 @@ def test_search_refuses_a_space_that_does_not_fit_the_run(search_env: SearchEnv)
     # The Hydra run with the switch on: refused with the fix.
     env.run(SWITCH_ON, hydra_run)  # a completed run is edited only with force, as the web UI does
     result = search_env.hpo(
-        "search", str(_space(env, hydra_run, "case6", parameters={"Hydra/lr": lr})), "--local-workers", "0"
+        "search", str(_space(env, hydra_run, "case6", parameters={"Hydra/lr": lr})), "--local-workers", "1"
     )
     assert (
         "ClearML ignores the Hydra/ section" in result.stderr
         and "_allow_omegaconf_edit_: false` under fixed:" in result.stderr
     )
+
+
+def test_search_of_a_script_refused_leaves_no_run_behind(search_env: SearchEnv) -> None:
+    env = search_env.env
+    failing = _scripts.write(env.root, "fails.py", _scripts.FAILING)
+    connect = _scripts.write(env.root, "connect.py", _scripts.CONNECT)
+    doc: dict[str, Any] = {
+        "template": {"script": "fails.py"},
+        "objective": {"title": "eval", "series": "f1"},
+        "parameters": {"General/lr": {"type": "float", "low": 0.0, "high": 1.0}},
+    }
+    cases = [
+        (failing.name, "failed on its first run (exit code 1)"),
+        ("nowhere.py", "template.script: " + str(env.root / "nowhere.py") + " does not exist; fix:"),
+        (connect.name, "parameters.General/lrr: template 'connect' has no such parameter"),
+    ]
+    for script, fragment in cases:
+        doc["template"] = {"script": script}
+        if script == connect.name:
+            doc["parameters"] = {"General/lrr": {"type": "float", "low": 0.0, "high": 1.0}}
+        path = env.root / "space.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        result = search_env.hpo("search", str(path), "--local-workers", "1")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert fragment in " ".join(result.stderr.split()), result.stderr
+        assert user_tasks(env) == []  # the run this search made is deleted; no copy
