@@ -99,6 +99,22 @@ def search(
             help="PROJECT\\[/TAG]: add its completed tasks of the same template to the study first (not counted).",
         ),
     ] = None,
+    output_uri: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--output-uri",
+            help="Where trials upload models and artifacts (s3://..., gs://..., https://files..., a shared folder)"
+            " \\[default: a configured server's files host; on the embedded default its file server].",
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Run one canary trial first and stop, before the budget, when a sampled value does not reach"
+            " the script or the objective is not reported (docs/search.md).",
+        ),
+    ] = False,
 ) -> None:
     """Search a template's hyperparameters with Optuna, running trials on ClearML agents.
 
@@ -125,6 +141,8 @@ def search(
         converge_min_trials=converge_min_trials,
         converge_noise=converge_noise,
         warm_start=warm_start,
+        output_uri=output_uri,
+        check=check,
     )
 
     def work() -> None:

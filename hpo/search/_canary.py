@@ -23,7 +23,7 @@ parameters the canary left at the template's value (listed as unverified).
 
 :func:`draw_config`, :func:`compare`, :func:`command_line`, :func:`argv_overrides` and
 :func:`missing_objectives` are pure; :func:`run_canary` runs the canary on a queue and returns the
-:class:`CanaryReport`.
+:class:`CanaryReport`; :func:`check_canary` is what ``hpo search --check`` calls.
 """
 
 from __future__ import annotations
@@ -34,12 +34,16 @@ import shlex
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpo import task_status
+from hpo.errors import ConfigError
 from hpo.search._param import same_text, stored_text
 from hpo.search._space import SearchSpace
-from hpo.study import Objective
+from hpo.study import Objective, SearchState, StudyAttr
+
+if TYPE_CHECKING:
+    from hpo.search._plan import SearchPlan
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +282,26 @@ def run_canary(
     return report
 
 
+def check_canary(plan: SearchPlan) -> CanaryReport:
+    """``--check``: run the canary on the plan's first queue; a failed check ends the search before any trial.
+
+    Raises:
+        ConfigError: The canary did not complete, a changed value did not reach the code, or an objective
+            was not reported; the study is marked failed with the same message.
+    """
+    report = run_canary(
+        plan.space, plan.template_id, plan.queues[0], study_name=plan.study_name, output=plan.output, poll_s=0.5
+    )
+    if report.ok:
+        log.info("%s", report.message())
+        return report
+    study = plan.study
+    study.set_user_attr(StudyAttr.STATE, SearchState.FAILED)
+    study.set_user_attr(StudyAttr.STOP_REASON, report.message())
+    study.set_user_attr(StudyAttr.ENDED, time.time())
+    raise ConfigError(report.message())
+
+
 def _wait(task_id: str, poll_s: float) -> Any:
     from hpo.search import _trials
 
@@ -306,6 +330,7 @@ __all__ = [
     "CanaryReport",
     "Mismatch",
     "argv_overrides",
+    "check_canary",
     "command_line",
     "compare",
     "draw_config",

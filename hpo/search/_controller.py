@@ -21,7 +21,9 @@ from pathlib import Path
 from hpo.errors import ConfigError
 from hpo.paths import hpo_home, searches_dir
 from hpo.search import _converge
+from hpo.search._canary import check_canary
 from hpo.search._drive import ProgressFn, drive
+from hpo.search._output import output_target
 from hpo.search._plan import (
     LOCAL_QUEUE,
     SearchOptions,
@@ -30,6 +32,7 @@ from hpo.search._plan import (
     choose_queues,
     open_study,
 )
+from hpo.search._queues import check_served
 from hpo.search._space import SearchSpace, load_space, with_overrides
 from hpo.search._template import check_against_template, template_for_search
 from hpo.search._warm import add_warm_start, find_warm_start
@@ -73,6 +76,8 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
     try:
         if plan.local_workers:
             _start_local_agents(list(plan.queues), plan.local_workers, agents_home, _safe(plan.study_name))
+        if options.check:
+            check_canary(plan)  # one canary run; stops the search (study failed) before any trial
         return drive(plan, progress)
     finally:
         if plan.local_workers:
@@ -99,16 +104,18 @@ def plan_search(options: SearchOptions) -> SearchPlan:
         raise ConfigError(f"study {options.study!r} exists; pass --resume to continue it, or another --study name")
     conn = connect(options.api_host)
     embedded = conn.source == "embedded"
+    queues = choose_queues(space, options, embedded)
     template = template_for_search(space, embedded)
     check_against_template(space, template)
-    queues = choose_queues(space, options, embedded)
+    workers = options.local_workers if options.local_workers is not None else (DEFAULT_LOCAL_WORKERS if embedded else 0)
+    check_served(queues, workers)  # before the study, the optimizer task or any trial exists
+    output = output_target(options.output_uri, embedded)
     warm = find_warm_start(options.warm_start, space, template.id, template.params) if options.warm_start else None
     study = open_study(storage, space, options, template.id, queues)
     if warm is not None:
         add_warm_start(study, space, warm)
     if options.log_file is not None:
         study.set_user_attr(StudyAttr.LOG_FILE, str(options.log_file))
-    workers = options.local_workers if options.local_workers is not None else (DEFAULT_LOCAL_WORKERS if embedded else 0)
     return SearchPlan(
         space=space,
         study=study,
@@ -121,6 +128,7 @@ def plan_search(options: SearchOptions) -> SearchPlan:
         deadline=time.time() + options.time_limit_min * 60 if options.time_limit_min else None,
         converge=converge_rule(options, space),
         local_workers=workers,
+        output=output,
     )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -72,6 +73,9 @@ def check_output_uri(uri: str, timeout: float = 5.0) -> str:
         except httpx.HTTPError as err:
             raise ConfigError(f"--output-uri {uri}: no server answers ({err}); {fix}") from err
         return uri
+    local = uri.removeprefix("file://") if uri.startswith("file://") or "://" not in uri else None
+    if local is not None and not Path(local).expanduser().is_dir():
+        raise ConfigError(f"--output-uri {uri}: no such folder; create it where every worker mounts it, or {fix}")
     from clearml.storage.helper import StorageHelper
 
     with warnings.catch_warnings():

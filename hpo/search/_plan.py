@@ -20,6 +20,7 @@ import optuna
 
 from hpo.errors import ConfigError
 from hpo.search._converge import ConvergeRule
+from hpo.search._output import OutputTarget
 from hpo.search._sampling import make_pruner, make_sampler
 from hpo.search._space import SearchSpace
 from hpo.study import StudyAttr, Summary, create_named_study, latest, load, mark_controller, others_alive
@@ -53,6 +54,8 @@ class SearchOptions:
     converge_min_trials: int | None = None
     converge_noise: float | None = None
     warm_start: str | None = None  # PROJECT[/TAG]: see _warm
+    output_uri: str | None = None  # where clones upload: see _output
+    check: bool = False  # a canary trial first: see _canary
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class SearchPlan:
         deadline: ``time.time()`` at which the search stops (``--time-limit``), if any.
         converge: The ``--stop-when converged`` rule, if any.
         local_workers: How many local agents this controller started (they serve the queues).
+        output: Where each clone uploads (see :mod:`hpo.search._output`).
     """
 
     space: SearchSpace
@@ -84,6 +88,7 @@ class SearchPlan:
     deadline: float | None = None
     converge: ConvergeRule | None = None
     local_workers: int = 0
+    output: OutputTarget = field(default_factory=OutputTarget)
 
     @property
     def study_name(self) -> str:

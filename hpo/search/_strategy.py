@@ -33,6 +33,7 @@ from optuna.trial import TrialState
 
 from hpo.search import _resume, _routing, _trials
 from hpo.search._ledger import ActiveTrial, TrialLedger
+from hpo.search._output import set_clone_output
 from hpo.search._plan import SearchPlan
 from hpo.search._sampling import as_override, suggest
 from hpo.search._space import SearchSpace
@@ -258,6 +259,7 @@ class OptunaStrategy(SearchStrategy):
             clone = job.task
             assert clone is not None, "ClearmlJob clones the template (caching and clone skipping are off)"
             clone.set_tags(without_template_tags(clone.get_tags()))
+            set_clone_output(clone, self.plan.output)
             trial.set_user_attr(TrialAttr.TASK_ID, job.task_id())
             trial.set_user_attr(TrialAttr.QUEUE, queue)
             trial.set_user_attr(TrialAttr.ATTEMPTS, attempt)

@@ -20,6 +20,7 @@ from hpo.search._canary import (
 )
 from hpo.search._space import SearchSpace, load_space
 from hpo.study import Objective
+from tests.support.search import SearchEnv
 
 
 def _space(tmp_path: Path, **fields: Any) -> SearchSpace:
@@ -123,3 +124,65 @@ def test_report_message_names_the_parameter_and_the_fix() -> None:
     failed = CanaryReport("t1", "failed", config, error="boom")
     assert not failed.ok and "did not complete (failed): boom" in failed.message()
     assert CanaryReport("t1", "completed", config).ok
+
+
+# A user's script that pins one argument: `ignore_remote_overrides=True` keeps the value the code has
+# whatever the task says (what the SDK then writes back into the task is what the canary reads).
+PINNED = """
+from clearml import Task
+
+task = Task.init(project_name="search tests", task_name="pinned")
+args = task.connect({"x": 0.5})
+extra = task.connect({"y": 1.0}, name="Extra", ignore_remote_overrides=True)
+value = 1.0 - (float(args["x"]) - 0.3) ** 2 - float(extra["y"]) * 0.0
+task.get_logger().report_scalar("validation", "score", value=value, iteration=0)
+"""
+
+REGISTER_PINNED = """
+import json, sys
+from clearml import Task
+task = Task.create(project_name="search tests", task_name="pinned", script=sys.argv[1], add_task_init_call=False,
+                   force_single_script_file=True, binary="python3", packages=["clearml"])
+task.set_parameters({"General/x": 0.5, "Extra/y": 1.0})
+task.add_tags(["hpo-template", "template:pinned"])
+print("RESULT " + json.dumps(task.id))
+"""
+
+CANARIES = """
+import json
+from clearml import Task
+rows = Task.query_tasks(project_name="search tests", tags=["hpo-canary"], additional_return_fields=["status", "tags"])
+print("RESULT " + json.dumps([{"id": r["id"], "status": str(r["status"]), "tags": r["tags"]} for r in rows]))
+"""
+
+
+def test_check_stops_a_search_whose_script_ignores_an_argument(search_env: SearchEnv) -> None:
+    script = search_env.root / "pinned.py"
+    script.write_text(PINNED)
+    search_env.env.run(REGISTER_PINNED, str(script))
+    space = search_env.space(
+        "pinned",
+        template="pinned",
+        trials=4,
+        parameters={
+            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
+            "Extra/y": {"type": "float", "low": 2.0, "high": 3.0},
+        },
+    )
+    run = search_env.hpo("search", str(space), "--check", "--local-workers", "1", "--json")
+    assert run.returncode == 1, run.stdout + run.stderr[-4000:]
+    error = " ".join(run.stderr.split())
+    assert "--check: canary task" in error and "Extra/y did not reach the code" in error, error
+    assert "Extra/y: sent 2." in error and "the task reports 1.0 after its run" in error
+    assert "General/x: sent" not in error  # x reached the code
+    canaries = search_env.env.run(CANARIES).result
+    assert [c["status"] for c in canaries] == ["completed"] and "from-template:pinned" in canaries[0]["tags"]
+    assert search_env.trials() == []  # no trial launched
+    assert all(t["state"] != "COMPLETE" for t in search_env.study_so_far("pinned"))
+
+
+def test_check_passes_a_script_that_takes_every_value(search_env: SearchEnv) -> None:
+    space = search_env.space(trials=2, parameters={"General/x": {"type": "float", "low": 0.0, "high": 1.0}})
+    summary = search_env.search(space, "--check", "--local-workers", "1")
+    assert summary["state"] == "finished" and summary["counts"]["completed"] == 2
+    assert [c["status"] for c in search_env.env.run(CANARIES).result] == ["completed"]
