@@ -21,7 +21,7 @@ from hpo import task_status
 from hpo.agents import stop as stop_agents
 from hpo.search import _trials
 from hpo.search._controller import local_agents_home
-from hpo.study import SearchState, StudyAttr, TrialAttr, TrialLabel, finish_trial, launched, load
+from hpo.study import SearchState, StudyAttr, TrialAttr, TrialLabel, finish_trial, interrupt_trial, launched, load
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,8 @@ def stop_dead_search(storage: optuna.storages.BaseStorage, name: str) -> Cleanup
     running = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
     attached = [t for t in running if launched(t)]
     _trials.abort([str(t.user_attrs[TrialAttr.TASK_ID]) for t in attached])
-    for trial in attached:
-        truncated = bool(trial.intermediate_values)
-        outcome = TrialState.PRUNED if truncated else TrialState.FAIL
-        finish_trial(
-            storage, study, trial.number, outcome, {TrialAttr.STATE: TrialLabel.STOPPED, TrialAttr.ERROR: REASON}
-        )
+    for trial in attached:  # stopped by the search, not for their results: not spent (a resume reruns them)
+        interrupt_trial(storage, study, trial.number, REASON)
     unlaunched = [t for t in running if not launched(t)]
     if unlaunched:
         base_name, parent = _draft_lookup(attrs)

@@ -23,7 +23,7 @@ from typing import Any
 import optuna
 
 from hpo.search._sampling import config_key
-from hpo.study import TrialAttr, TrialLabel, launched
+from hpo.study import TrialAttr, TrialLabel, interrupted, launched
 
 MAX_DUPLICATES_IN_A_ROW = 50  # a space this exhausted has nothing new to offer
 MAX_LAUNCH_FAILURES_IN_A_ROW = 5
@@ -75,6 +75,7 @@ class TrialLedger:
         """Note the configurations of ``trials`` that ran or run, so repeats of them are not run again."""
         for frozen in trials:
             counted = launched(frozen) and frozen.user_attrs.get(TrialAttr.STATE) != TrialLabel.DUPLICATE
+            counted = counted and not interrupted(frozen)  # its configuration waits to run again
             if (counted or frozen.state == optuna.trial.TrialState.COMPLETE) and frozen.params:
                 self.seen.setdefault(config_key(frozen.params), frozen.number)
 

@@ -43,6 +43,7 @@ from hpo.study import (
     TrialAttr,
     TrialLabel,
     claim_trial,
+    interrupt_trial,
     new_owner,
     write_controller_record,
 )
@@ -282,12 +283,12 @@ class OptunaStrategy(SearchStrategy):
 
     # ---- stopping ---------------------------------------------------------------------------
     def _abort_active(self) -> None:
-        """Dequeue queued trials, abort running ones, and tell Optuna (pruned if truncated, else failed)."""
+        """Dequeue queued trials, abort running ones; they are not spent (``hpo.study.interrupt_trial``)."""
         actives = list(self.ledger.active.items())
         self._abort([a for _, a in actives])
-        for number, active in actives:
-            state = TrialState.PRUNED if active.truncated else TrialState.FAIL
-            self.watch.finish(number, state, TrialLabel.STOPPED, error=self.stop_reason)
+        for number, _active in actives:
+            self.ledger.finish(number)
+            interrupt_trial(self.plan.storage, self.plan.study, number, self.stop_reason or "stopped")
 
     def _abort(self, actives: Sequence[ActiveTrial]) -> None:
         """Stop these trials' tasks on the server and wait until none is queued or running."""

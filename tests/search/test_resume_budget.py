@@ -1,0 +1,87 @@
+"""Trials the controller itself stopped are not spent: a search stopped by SIGTERM (as Ctrl-C) while
+trials run, then resumed, ends with exactly its budget of finished trials, and runs the stopped
+trials' configurations again. Real server, real agent, the ``curve`` template."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from tests.support.search import SearchEnv, kill_group
+from tests.support.waiting import wait_for
+
+BUDGET = 4
+FINISHED = {"completed", "pruned", "failed"}
+
+
+def _log(search_env: SearchEnv) -> str:
+    """What the controller printed (its log file), for a failure message."""
+    return max(search_env.root.glob("controller-*.log")).read_text()[-4000:]
+
+
+def _counted(trial: dict[str, object]) -> bool:
+    attrs = trial["attrs"]
+    assert isinstance(attrs, dict)
+    return bool(attrs.get("task_id")) and attrs.get("state") != "duplicate" and not attrs.get("interrupted")
+
+
+@pytest.mark.timeout(600)
+def test_resume_after_sigterm_reruns_the_stopped_trials_and_ends_with_the_budget(search_env: SearchEnv) -> None:
+    space = search_env.space(
+        trials=BUDGET,
+        concurrency=2,  # one local agent: one trial runs, the other waits in the queue
+        parameters={
+            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
+            "General/sleep_s": {"type": "categorical", "choices": [1.0]},
+            "General/iterations": {"type": "categorical", "choices": [8]},
+        },
+    )
+    controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", "cut")
+    try:
+        wait_for(
+            lambda: (
+                controller.poll() is not None
+                or any(t["attrs"].get("state") == "running" for t in search_env.study_so_far("cut"))
+            ),
+            what="a running trial",
+        )
+        assert controller.poll() is None, _log(search_env)
+        time.sleep(2.5)  # it reports a point a second: the stopped trial is cut short, not unstarted
+        controller.send_signal(signal.SIGTERM)
+        assert controller.wait(timeout=120) == 130, _log(search_env)
+    finally:
+        kill_group(controller)
+
+    before = search_env.study("cut")
+    cut = [t for t in before if t["attrs"].get("interrupted")]
+    assert cut, before
+    for trial in cut:
+        # Not PRUNED though it reported points: samplers must not take it for a poor configuration.
+        assert trial["state"] == "FAIL" and trial["attrs"]["state"] == "stopped", trial
+        assert trial["attrs"]["interrupted"] == "SIGTERM"
+    status = search_env.hpo("status", "cut", "--json")
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)
+    assert shown["counts"]["interrupted"] == len(cut) and shown["counts"]["stopped"] == 0
+    assert shown["done"] == sum(_counted(t) for t in before) < BUDGET
+    assert f"{len(cut)} interrupted (not spent)" in search_env.hpo("status", "cut").stdout
+
+    summary = search_env.search(space, "--resume", "--study", "cut", "--local-workers", "1")
+
+    assert summary["state"] == "finished"
+    everything = search_env.study("cut")
+    counted = [t for t in everything if _counted(t)]
+    assert len(counted) == BUDGET and {t["attrs"]["state"] for t in counted} <= FINISHED, everything
+    assert summary["done"] == BUDGET == sum(summary["counts"][label] for label in FINISHED)
+    assert summary["counts"]["interrupted"] == len(cut) and summary["counts"]["stopped"] == 0
+    # Each stopped configuration ran again, as the trial that waited for it.
+    for trial in cut:
+        [again] = [t for t in counted if t["attrs"].get("retry_of") == trial["number"]]
+        assert again["params"] == trial["params"] and again["state"] == "COMPLETE", again
+    # ClearML holds one task per counted trial and the stopped ones, none of them left running.
+    tasks = {t["id"]: t["status"] for t in search_env.trials()}
+    assert sorted(tasks) == sorted(t["attrs"]["task_id"] for t in counted + cut)
+    assert {tasks[t["attrs"]["task_id"]] for t in cut} == {"stopped"}
