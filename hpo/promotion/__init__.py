@@ -6,7 +6,8 @@
 - ``_promote.py``: ``hpo promote`` and the champion rule;
 - ``_evidence.py`` (pure statistics), ``_gate.py`` (per-fold scores of tasks, the champion's re-run),
   ``_judge.py`` (the verdict): the promotion gate, a new champion only on evidence;
-- ``_best.py``, ``_loaders.py``: ``get_best_model``: find, download, load and predict.
+- ``_weights.py``: whether a candidate's weights are its own (in a shared store), and their SHA-256;
+- ``_best.py``, ``_loaders.py``: ``get_best_model``: find, download (hash checked), load and predict.
 """
 
 from hpo.promotion._best import BestModel, find_champion, get_best_model
