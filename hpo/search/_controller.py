@@ -107,10 +107,10 @@ def plan_search(options: SearchOptions) -> SearchPlan:
     queues = choose_queues(space, options, embedded)
     template = template_for_search(space, embedded)
     check_against_template(space, template)
-    workers = options.local_workers if options.local_workers is not None else (DEFAULT_LOCAL_WORKERS if embedded else 0)
-    check_served(queues, workers)  # before the study, the optimizer task or any trial exists
-    output = output_target(options.output_uri, embedded)
     warm = find_warm_start(options.warm_start, space, template.id, template.params) if options.warm_start else None
+    workers = options.local_workers if options.local_workers is not None else (DEFAULT_LOCAL_WORKERS if embedded else 0)
+    check_served(queues, workers)  # the last checks before the study, the optimizer task or any trial exists
+    output = output_target(options.output_uri, embedded)
     study = open_study(storage, space, options, template.id, queues)
     if warm is not None:
         add_warm_start(study, space, warm)
