@@ -151,13 +151,13 @@ def run_script(script: Path) -> str:
         [sys.executable, str(script)],
         cwd=script.parent,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one stream, in the order the script wrote it
         text=True,
         stdin=subprocess.DEVNULL,
     )
-    console = (proc.stdout + proc.stderr).strip().splitlines()
-    found = _TASK_ID.search(proc.stdout + proc.stderr)
-    last = "\n".join(console[-CONSOLE_LINES:])
+    found = _TASK_ID.search(proc.stdout)
+    last = "\n".join(last_lines(proc.stdout))
     if proc.returncode != 0:
         if found:
             delete_run(found.group(1))
@@ -171,6 +171,18 @@ def run_script(script: Path) -> str:
             f" in it. Its last console lines:\n{last}"
         )
     return found.group(1)
+
+
+def last_lines(console: str, count: int = CONSOLE_LINES) -> list[str]:
+    """The last ``count`` console lines, ending at the last traceback's exception line when there is one
+    (the SDK may log more after it)."""
+    lines = console.rstrip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    if starts:
+        end = next((i for i in range(starts[-1] + 1, len(lines)) if lines[i] and not lines[i][0].isspace()), None)
+        if end is not None:
+            lines = lines[: end + 1]
+    return lines[-count:]
 
 
 def delete_run(task_id: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 from hpo.search._space import load_space
 from hpo.search._space_init import guess_direction, space_yaml, typed
 from hpo.templates._introspect import HYDRA_EDIT, Argument, Metric, RunInfo
+from hpo.templates._user import last_lines
 
 
 def _metric(title: str, series: str, iterations: int = 3) -> Metric:
@@ -107,3 +108,15 @@ def test_space_from_a_run_without_metrics_names_a_placeholder(tmp_path: Path) ->
     path.write_text(space_yaml(info, {"task": "abc", "key": "r"}))
     assert "The run reported no scalars" in path.read_text()
     assert load_space(path).objective.series == "accuracy"
+
+
+def test_last_lines_end_at_the_exception_of_a_traceback() -> None:
+    console = (
+        "a\nTraceback (most recent call last):\n  File 'x.py', line 1\nValueError: bad\nlater log 1\nlater log 2\n"
+    )
+    assert last_lines(console, count=3) == [
+        "Traceback (most recent call last):",
+        "  File 'x.py', line 1",
+        "ValueError: bad",
+    ]
+    assert last_lines("one\ntwo\nthree\n", count=2) == ["two", "three"]
