@@ -292,8 +292,8 @@ def check_canary(plan: SearchPlan) -> CanaryReport:
     report = run_canary(
         plan.space, plan.template_id, plan.queues[0], study_name=plan.study_name, output=plan.output, poll_s=0.5
     )
-    if report.ok:
-        log.info("%s", report.message())
+    if report.ok:  # unverified parameters are worth the user's attention: a warning reaches the terminal
+        (log.warning if report.config.unverified else log.info)("%s", report.message())
         return report
     study = plan.study
     study.set_user_attr(StudyAttr.STATE, SearchState.FAILED)
