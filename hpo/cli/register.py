@@ -1,4 +1,4 @@
-"""``hpo register``: register the base tasks once on the server as templates."""
+"""``hpo register``: register the shipped base tasks once on the server as templates (users' runs: ``hpo template``)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,10 @@ def register(
     api_host: ApiHostOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register base tasks as template tasks (once; a changed base task registers a new version)."""
+    """Register the shipped base tasks as templates (once; a changed base task registers a new version).
+
+    For your own run or script: `hpo template add RUN_ID|SCRIPT`, or `hpo space init`.
+    """
 
     def work() -> None:
         from hpo.connection import connect
