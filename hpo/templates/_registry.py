@@ -10,7 +10,8 @@ deleted). Clones made with ``Task.clone`` keep the tags and get a parent: lookup
 with a parent, and a search drops ``hpo-template`` from its trial clones and turns ``template:<key>``
 into ``from-template:<key>`` (``without_template_tags``), so that nothing that finds templates by tag
 takes a trial for one (``template-version:`` stays, to tell which version a trial ran). Only the public SDK is used:
-the same code works on a real server.
+the same code works on a real server. A user's run or script becomes a template the same way, as a copy
+of the run (:mod:`hpo.templates._user`).
 """
 
 from __future__ import annotations
