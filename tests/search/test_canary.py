@@ -19,7 +19,7 @@ from hpo.search._canary import (
     missing_objectives,
 )
 from hpo.search._space import SearchSpace, load_space
-from hpo.study import Objective
+from hpo.study import Objective, SearchState, StudyAttr
 from tests.support.search import SearchEnv
 
 
@@ -179,6 +179,9 @@ def test_check_stops_a_search_whose_script_ignores_an_argument(search_env: Searc
     assert [c["status"] for c in canaries] == ["completed"] and "from-template:pinned" in canaries[0]["tags"]
     assert search_env.trials() == []  # no trial launched
     assert all(t["state"] != "COMPLETE" for t in search_env.study_so_far("pinned"))
+    attrs = search_env.study_attrs("pinned")
+    assert attrs[StudyAttr.STATE] == SearchState.FAILED
+    assert "Extra/y did not reach the code" in attrs[StudyAttr.STOP_REASON]
 
 
 def test_check_passes_a_script_that_takes_every_value(search_env: SearchEnv) -> None:
