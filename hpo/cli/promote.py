@@ -186,9 +186,9 @@ def _text_template(model: Any) -> None:
     served = ", ".join(sorted(CATALOG))
     raise ConfigError(
         f"hpo predict classifies texts with the champions of the text templates ({served}); model"
-        f" {model.model_id} is template {model.template!r}'s: in Python, get_best_model({model.template!r},"
-        " project=...).predict(X) calls its own predict, .load() returns the object itself, and"
-        " `hpo best --download DIR` saves its files"
+        f" {model.model_id} (template {model.template!r}) is not one; in Python,"
+        f" get_best_model({model.template!r}).predict(X) calls the model's own predict, .load() returns the"
+        " model object, and `hpo best --download DIR` saves its files"
     )
 
 

@@ -223,7 +223,7 @@ def best_model_of(record: ModelRecord) -> BestModel:
 
 def get_best_model(
     template: str | None = "tfidf",
-    project: str | None = "Amazon reviews",
+    project: str | None = None,
     dataset_version: str | None = None,
     *,
     dataset: str | None = None,
@@ -232,8 +232,9 @@ def get_best_model(
     """The champion model of ``template`` in ``project``, from any process that reaches the server.
 
     Args:
-        template: Template key (``tfidf``, ``bert``); None for whichever has a champion.
-        project: ClearML project of the models; None for any project.
+        template: Template key (``tfidf``, ``bert``, or a key of ``hpo template add``); None for whichever
+            has a champion.
+        project: ClearML project of the models; None (the default) for any project.
         dataset_version: Only a model scored on this dataset version (the champion, else the best
             promoted model on that version).
         dataset: Dataset name, when a template has champions for several datasets.
