@@ -64,10 +64,14 @@ def list_(api_host: ApiHostOpt = None, as_json: JsonOpt = False) -> None:
         if as_json:
             console.print_json(json.dumps([_row(t) for t in templates]))
             return
-        table = Table("template", "version", "copy of run", "name")
-        table.add_column("id", no_wrap=True)
+        table = Table()
+        table.add_column("template", no_wrap=True)  # the key a space names: never cut
+        table.add_column("name")
+        table.add_column("version", no_wrap=True)
+        table.add_column("id", overflow="fold")
+        table.add_column("copy of run", overflow="fold")
         for t in templates:
-            table.add_row(t.key, t.version, t.source or "(shipped)", t.name, t.id)
+            table.add_row(t.key, t.name, t.version, t.id, t.source or "(shipped)")
         console.print(table)
 
     run(work)

@@ -34,7 +34,7 @@ NONE_YET = """
 from hpo import get_best_model
 from hpo.errors import NotFoundError
 try:
-    get_best_model(template="tfidf")
+    get_best_model(template="tfidf", project="Amazon reviews")
 except NotFoundError as err:
     print("RESULT " + __import__("json").dumps(str(err)))
 """
