@@ -155,7 +155,8 @@ def test_search_refuses_a_space_that_does_not_fit_the_run(search_env: SearchEnv)
     config_run = hand_run(env, _scripts.CONFIG_OBJECT, "config.py")
     connect_run = hand_run(env, _scripts.CONNECT, "connect.py")
     hydra_run = hand_run(env, _scripts.HYDRA, "hydra_train.py")
-    env.run(f'from clearml import Task; Task.get_task(task_id="{hydra_run}").delete_parameter("{HYDRA_EDIT}")')
+    hydra_task = f'Task.get_task(task_id="{hydra_run}")'
+    env.run(f'from clearml import Task; {hydra_task}.delete_parameter("{HYDRA_EDIT}", force=True)')
     lr = {"type": "log-float", "low": 0.01, "high": 1.0}
     cases = [
         (
