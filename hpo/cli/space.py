@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 
-from hpo.cli._common import ApiHostOpt, console, err_console, run, sdk_output_to_stderr
+from hpo.cli._common import ApiHostOpt, err_console, run, sdk_output_to_stderr
 from hpo.errors import ConfigError
 
 app = typer.Typer(help="Search spaces: write one from a run of your own script.")
@@ -36,7 +37,8 @@ def init(
             raise ConfigError("hpo space init: pass one of --task ID or --script PATH")
         text = _write(task, script, output, key, api_host)
         if output is None:
-            console.print(text, markup=False, highlight=False, end="")
+            sys.stdout.write(text)  # raw: rich would wrap long comment lines into invalid YAML
+            sys.stdout.flush()
             return
         output.write_text(text)
         err_console.print(f"wrote {escape(str(output))}; search it with: hpo search {escape(str(output))}")

@@ -101,7 +101,11 @@ def get_task(task_id: str) -> Any:
     from clearml import Task
 
     try:
-        return Task.get_task(task_id=task_id)
+        # Asked first with a query: Task.get_task of an unknown id logs two SDK errors before it raises.
+        exists = bool(Task.query_tasks(task_filter={"id": [task_id], "search_hidden": True}))
+        if exists:
+            return Task.get_task(task_id=task_id)
+        raise ValueError(f"no task {task_id}")
     except ValueError as err:  # the SDK's "Task ... not found"
         raise NotFoundError(
             f"task {task_id!r} does not exist on this server; fix: pass the id of a run (see the web UI or"

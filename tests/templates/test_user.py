@@ -137,6 +137,18 @@ def test_space_init_refuses_bad_input_with_the_fix(clearml: Env, case: str, frag
         assert "RuntimeError: no such file: data.csv" in " ".join(result.stderr.split())  # its last console lines
 
 
+def test_space_init_prints_yaml_unwrapped_and_logs_no_sdk_error(clearml: Env) -> None:
+    run_id = hand_run(clearml, _scripts.CONNECT)
+    narrow = {**clearml.vars, "COLUMNS": "40"}  # a terminal narrower than the header comment
+    result = hpo_cli(narrow, "space", "init", "--task", run_id)
+    assert result.returncode == 0, result.stderr
+    doc = yaml.safe_load(result.stdout)  # printed as written, so `> space.yaml` is the space
+    assert doc["template"] == {"task": run_id, "key": "connect-run"}
+    missing = hpo_cli(narrow, "space", "init", "--task", "0" * 32)
+    assert missing.returncode == 1 and "does not exist on this server" in " ".join(missing.stderr.split())
+    assert "clearml.Task - ERROR" not in missing.stderr  # the one line that names the fix, no SDK noise
+
+
 def _space(env: Env, run_id: str, name: str = "space", **fields: Any) -> Path:
     doc: dict[str, Any] = {
         "template": {"task": run_id, "key": "mine"},
