@@ -5,6 +5,16 @@ for plain fields, tag lists with ClearML's operators (``-tag``, ``__$all``, ``__
 ``__$not``), ``only_fields`` with dotted paths, ``order_by`` with ``-`` for descending, and paging
 (``page``/``page_size`` or ``size``/``scroll_id``).
 
+Dates filter as in ClearML Server (``[from, to]`` or ``">=2026-01-31"`` conditions, see
+:mod:`hpo.server._dates`), also over several fields in ``_any_``/``_or_``/``_all_``/``_and_`` as
+``{"fields": [...], "datetime": [...]}``: what ``clearml.automation.Monitor`` and
+``TriggerScheduler`` send.
+
+Ordering is ClearML's too: documents without a value for the first ``order_by`` key come last in
+both directions, and values under ``hyperparams.``, ``execution.parameters.`` and
+``last_metrics.`` compare numbers as numbers (``"2"`` before ``"11"``), as ClearML's numeric
+collation does.
+
 Patterns run on RE2 (linear time whatever the pattern, so ``^(a+)+$`` cannot stall the server)
 with ClearML's case-insensitive search semantics. RE2 has no backreferences or lookaround; a
 pattern using them answers 400 naming the problem, as does one longer than
@@ -21,6 +31,7 @@ from typing import Any
 
 import re2
 
+from hpo.server._dates import date_test
 from hpo.server._errors import APIError, validation
 from hpo.server.store import Collection
 
@@ -139,7 +150,7 @@ class FieldRules:
         patterns: Fields matched as regular expressions (``name``).
         values: Fields matched against a list of accepted values.
         tags: Fields holding tag lists.
-        ranges: Date fields that accept ``[from, to]`` (ISO strings, ``None`` open).
+        ranges: Date fields: a ``[from, to]`` pair or ``>=``/``<`` conditions (see the module docs).
     """
 
     patterns: tuple[str, ...] = ("name",)
@@ -172,19 +183,15 @@ def build_filter(body: dict[str, Any], rules: FieldRules) -> Callable[[Doc], boo
         term_list = _as_list(terms)
         checks.append(_field_check(field, partial(_tags_ok, term_list)))
     for field in rules.ranges:
-        bounds = body.get(field)
-        if not bounds:
-            continue
-        if not isinstance(bounds, list) or len(bounds) != 2:
-            raise validation(f"'{field}' must be a [from, to] list, got {bounds!r}")
-        checks.append(_field_check(field, partial(_in_range, bounds=bounds)))
-    for pattern_filter in (body.get("_any_"), body.get("_all_")):
-        if isinstance(pattern_filter, dict) and pattern_filter.get("pattern"):
-            fields = pattern_filter.get("fields") or ["name"]
-            if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-                raise validation(f"'_any_/_all_.fields' must be a list of field names, got {fields!r}"[:200])
-            need_all = pattern_filter is body.get("_all_")
-            checks.append(_multi_field(str(pattern_filter["pattern"]), fields, need_all))
+        spec = body.get(field)
+        if spec is not None and spec != []:
+            checks.append(_field_check(field, date_test(field, spec)))
+    for key, need_all in (("_any_", False), ("_or_", False), ("_all_", True), ("_and_", True)):
+        multi = body.get(key)
+        if isinstance(multi, dict):
+            check = _multi_field(key, multi, need_all, rules.ranges)
+            if check is not None:
+                checks.append(check)
     if not checks:
         return _keep_all
     if len(checks) == 1:
@@ -218,16 +225,23 @@ def _value_in(value: Any, accepted: set[Any]) -> bool:
         return False
 
 
-def _in_range(value: Any, bounds: list[Any]) -> bool:
-    if value is None:
-        return False
-    low, high = bounds
-    return (low is None or str(value) >= str(low)) and (high is None or str(value) <= str(high))
+def _multi_field(key: str, spec: Doc, need_all: bool, dates: Sequence[str]) -> Callable[[Doc], bool] | None:
+    """``{"fields": [...], "pattern": ...}`` or ``{"fields": [...], "datetime": ...}`` over several fields."""
+    fields = spec.get("fields") or ["name"]
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise validation(f"'{key}.fields' must be a list of field names, got {fields!r}"[:200])
+    tests: list[Callable[[Doc], bool]] = []
+    if spec.get("pattern"):
+        pattern = str(spec["pattern"])
+        _compile(pattern)
+        tests = [_field_check(f, partial(_pattern_ok, pattern)) for f in fields]
+    elif spec.get("datetime") is not None:
+        tests = [_field_check(f, date_test(f"{key}.datetime", spec["datetime"])) for f in fields if f in dates]
+    if not tests:
+        return None
 
-
-def _multi_field(pattern: str, fields: list[str], need_all: bool) -> Callable[[Doc], bool]:
     def check(doc: Doc) -> bool:
-        hits = (name_matches(get_path(doc, f), pattern) for f in fields)
+        hits = (test(doc) for test in tests)
         return all(hits) if need_all else any(hits)
 
     return check
@@ -268,21 +282,58 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (3, str(value))
 
 
+# ClearML sorts these user-defined values with a numeric collation ("2" before "11").
+NUMERIC_COLLATION = ("hyperparams.", "execution.parameters.", "last_metrics.")
+_DIGITS = re2.compile(r"(\d+)")
+
+
+def _numeric_sort_key(value: Any) -> tuple[int, Any]:
+    """Numbers (also numbers in strings) by value, then other text with its digit runs as numbers."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (1, value)
+    text = str(value)
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if math.isfinite(number):
+        return (1, number)
+    parts = _DIGITS.split(text.casefold())
+    return (2, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts))
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
 def order(docs: list[Doc], order_by: Sequence[str] | str | None) -> list[Doc]:
-    """Sort like ClearML: each key ascending, or descending with a leading ``-``; missing values sort lowest."""
-    keys = [order_by] if isinstance(order_by, str) else list(order_by or [])
-    for key in reversed([k for k in keys if k]):
+    """Sort like ClearML: each key ascending, or descending with a leading ``-``.
+
+    Documents without a value for the first key come last in either direction (ClearML queries
+    them apart); for the other keys a missing value sorts lowest, as in MongoDB.
+    """
+    keys = [k for k in ([order_by] if isinstance(order_by, str) else list(order_by or [])) if k]
+    for key in reversed(keys):
         desc = key.startswith("-")
-        read = getter(key.lstrip("-+"))
+        field = key.lstrip("-+")
+        read = getter(field)
         values = [read(doc) for doc in docs]
         if all(v is None or type(v) in (int, float) for v in values):
             # the common case (metrics, counts): plain floats sort several times faster than tuples
             numeric = [-math.inf if v is None else v for v in values]
             ranked = sorted(range(len(docs)), key=numeric.__getitem__, reverse=desc)
         else:
-            mixed = [_sort_key(v) for v in values]
+            to_key = _numeric_sort_key if field.startswith(NUMERIC_COLLATION) else _sort_key
+            mixed = [to_key(v) for v in values]
             ranked = sorted(range(len(docs)), key=mixed.__getitem__, reverse=desc)
         docs = [docs[i] for i in ranked]  # sorted() is stable: earlier keys win ties
+    if keys:
+        read = getter(keys[0].lstrip("-+"))
+        present = [d for d in docs if not _empty(read(d))]
+        if len(present) < len(docs):
+            docs = present + [d for d in docs if _empty(read(d))]
     return docs
 
 

@@ -13,6 +13,10 @@ Leniency, chosen so that nothing the SDK or the agent sends is refused:
 - ``format`` and ``additionalProperties: false`` are not enforced.
 - An ``integer`` may come as a JSON float within 64 bits (the agent reports ``disk_free_home:
   60.5``), and string enums match without case (the agent logs ``"level": "INFO"``).
+- A single value where a list is declared (``"id": "abc"``, ``"status": "queued"``) is coerced
+  to a one-item list in the body itself when it fits as an item (not ``only_fields``, which
+  ClearML does not coerce either), and a ``*.get_all`` takes a list for ``parent`` as for any
+  other id filter: ClearML Server accepts both.
 
 What is enforced is the type of every listed field, of list items and of map values, ``enum``,
 ``const``, ``minimum`` and ``maximum``: a handler can trust that ``only_fields`` is a list of
@@ -36,6 +40,8 @@ API_PACKAGE = "clearml.backend_api.services.v2_23"
 SERVICES = ("auth", "events", "models", "projects", "queues", "tasks", "workers")
 
 Schema = dict[str, Any]
+# List fields a single value is not coerced for (ClearML would read a string as its characters).
+NOT_COERCED = frozenset({"only_fields"})
 # A checker returns None when the value fits, else a message naming the path and the problem.
 Checker = Callable[[Any, str], str | None]
 
@@ -140,8 +146,16 @@ def _read_schemas() -> dict[str, Schema]:
     for endpoint in list(schemas):
         # the web UI's ``*.get_all_ex`` takes what ``get_all`` takes (and more); the SDK has no schema
         if endpoint.endswith(".get_all"):
+            _parent_as_list(schemas[endpoint])
             schemas.setdefault(endpoint + "_ex", schemas[endpoint])
     return schemas
+
+
+def _parent_as_list(schema: Schema) -> None:
+    """Let a get_all's ``parent`` filter be one id or a list of ids, as ClearML's query does."""
+    parent = (schema.get("properties") or {}).get("parent")
+    if isinstance(parent, dict) and parent.get("type") in ("string", ["string", "null"]):
+        schema["properties"]["parent"] = {"type": ["array", "string", "null"], "items": {"type": "string"}}
 
 
 class _Compiler:
@@ -167,8 +181,13 @@ class _Compiler:
             checks.append(_range_check(schema.get("minimum"), schema.get("maximum")))
         if "properties" in schema or isinstance(schema.get("additionalProperties"), dict):
             props = {name: self.compile(sub) for name, sub in (schema.get("properties") or {}).items()}
+            lists = {
+                name: self._list_item(sub)
+                for name, sub in (schema.get("properties") or {}).items()
+                if name not in NOT_COERCED and self._only_list(sub)
+            }
             extra = schema.get("additionalProperties")
-            checks.append(_object_check(props, self.compile(extra) if isinstance(extra, dict) else None))
+            checks.append(_object_check(props, self.compile(extra) if isinstance(extra, dict) else None, lists))
         if isinstance(schema.get("items"), dict):
             checks.append(_items_check(self.compile(schema["items"])))
         for key in ("anyOf", "oneOf"):
@@ -185,6 +204,16 @@ class _Compiler:
             self.refs[name] = lambda value, path: holder[0](value, path)  # ties recursive definitions
             holder.append(self.compile(self.definitions.get(name, {})))
         return self.refs[name]
+
+    def _only_list(self, schema: Any) -> bool:
+        """Whether a property takes a list and no other non-null type (a single value is coerced)."""
+        kinds = (self.resolve(schema) or {}).get("type")
+        names = {kinds} if isinstance(kinds, str) else set(kinds or ())
+        return "array" in names and names <= {"array", "null"}
+
+    def _list_item(self, schema: Any) -> Checker:
+        items = (self.resolve(schema) or {}).get("items")
+        return self.compile(items) if isinstance(items, dict) else _accept
 
     def resolve(self, schema: Any) -> Any:
         while isinstance(schema, dict) and "$ref" in schema:
@@ -253,11 +282,15 @@ def _range_check(low: float | None, high: float | None) -> Checker:
     return check
 
 
-def _object_check(props: dict[str, Checker], extra: Checker | None) -> Checker:
+def _object_check(props: dict[str, Checker], extra: Checker | None, lists: dict[str, Checker]) -> Checker:
     def check(value: Any, path: str) -> str | None:
         if not isinstance(value, dict):
             return None  # the type check (when the schema has one) has spoken
         prefix = f"{path}." if path else ""
+        for key in lists.keys() & value.keys():
+            one = value[key]
+            if isinstance(one, str | int | float) and lists[key](one, key) is None:
+                value[key] = [one]  # ClearML takes one value for a list of one
         for key, item in value.items():
             sub = props.get(key, extra)
             if sub is not None and item is not None:
