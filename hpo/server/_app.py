@@ -13,6 +13,10 @@ What a request passes before a handler sees it, in order (cheapest refusal first
 3. :func:`~hpo.server._body.parse_body` (storable JSON only) and the endpoint's request schema
    from the SDK (:mod:`~hpo.server._schemas`), off the event loop.
 
+Web UI paths (anything that is neither a ``service.action`` call nor ``/files``) answer only for a
+Host the server serves (:class:`HostGuard`): a page of another site whose name was re-bound to
+this address (DNS rebinding) gets 421 instead of the UI.
+
 Handlers then run one at a time on a single store thread, so they see a consistent store without
 locks while the event loop stays free: ``debug.ping`` answers at once beside any slow request.
 """
@@ -22,8 +26,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ipaddress
 import logging
 import re
+import socket
 import threading
 import traceback
 import uuid
@@ -32,12 +38,14 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hpo.server import _files
-from hpo.server._auth import Credentials, Identity, authenticate, load_or_create_credentials
+from hpo.server._auth import Credentials, Identity, SignInThrottle, authenticate, load_or_create_credentials
 from hpo.server._body import parse_body, read_body
 from hpo.server._config import API_VERSION, ServerConfig
 from hpo.server._datadir import private_dir
@@ -67,6 +75,7 @@ class ServerState:
         self.db = Database(config.db_path)
         self.store = Store(self.db)
         self.runtime = Runtime(credentials=self.credentials)
+        self.sign_ins = SignInThrottle()  # failed auth.login calls per client address
         self.handlers: dict[str, Handler] = handlers()
         # The one thread that touches the store: requests stay serialised, the event loop free.
         self.store_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-store")
@@ -122,8 +131,65 @@ class ServerState:
         self.db.close()
 
 
+_ANY_ADDRESS = ("", "0.0.0.0", "::")
+
+
+def host_name(header: str) -> str:
+    """The name in a ``Host`` header, lower case, without port, brackets or trailing dot."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else ""
+    if header.count(":") == 1:
+        header = header.split(":", 1)[0]
+    return header.rstrip(".")
+
+
+class HostGuard:
+    """Answers 421 to a web UI request whose ``Host`` this server does not serve.
+
+    Served: ``localhost``, loopback addresses, the bound address, and, bound to every address,
+    any IP address and this machine's name. An IP literal cannot come from DNS rebinding; a name
+    can, so other names are refused. API and file-server calls are left alone (they need a token
+    a foreign page cannot have).
+    """
+
+    def __init__(self, app: ASGIApp, bound_host: str) -> None:
+        self.app = app
+        self.any_address = bound_host in _ANY_ADDRESS
+        self.names = {"localhost", host_name(bound_host)}
+        if self.any_address:
+            self.names.add(socket.gethostname().lower())
+
+    def serves(self, name: str) -> bool:
+        if name in self.names:
+            return True
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return address.is_loopback or self.any_address
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        ui = scope["type"] == "http" and not _PATH.match(path) and path != "/files" and not path.startswith("/files/")
+        if ui:
+            header = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), "")
+            if not self.serves(host_name(header)):
+                text = f"This server does not serve the host {header[:100]!r}: open it by its address."
+                await PlainTextResponse(text, status_code=421)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _envelope(
-    endpoint: str, version: str | None, code: int, subcode: int, msg: str, data: Any, close: bool = False
+    endpoint: str,
+    version: str | None,
+    code: int,
+    subcode: int,
+    msg: str,
+    data: Any,
+    close: bool = False,
+    retry_after: int = 0,
 ) -> Response:
     meta = {
         "id": uuid.uuid4().hex,
@@ -136,7 +202,9 @@ def _envelope(
         "error_data": {},
     }
     # close a connection whose body was left unread, instead of reading (and discarding) it all
-    headers = {"connection": "close"} if close else None
+    headers = {"connection": "close"} if close else {}
+    if retry_after:
+        headers["retry-after"] = str(retry_after)
     return JSONResponse({"meta": meta, "data": data}, status_code=code, headers=headers)
 
 
@@ -163,6 +231,11 @@ def _make_api(state: ServerState) -> Callable[[Request], Any]:
         endpoint = match["endpoint"] if match else request.url.path.strip("/")[:100]
         version = match["version"] if match else None
         unread = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+        client = request.client.host if request.client else ""
+        wait = state.sign_ins.retry_after(client) if endpoint == "auth.login" else 0
+        if wait:
+            msg = f"Too many failed sign-ins from {client}: retry after {wait} s"
+            return _envelope(endpoint, version, 429, 0, msg, {}, close=unread, retry_after=wait)
         try:
             public = endpoint in PUBLIC
             identity = (
@@ -189,6 +262,8 @@ def _make_api(state: ServerState) -> Callable[[Request], Any]:
                 data = await state.on_store_thread(state.handle, handler, call)
         except APIError as err:
             log.debug("refused %s: %s", endpoint, err.msg)
+            if endpoint == "auth.login" and err.code == 401:
+                state.sign_ins.failed(client)
             return _envelope(endpoint, version, err.code, err.subcode, err.msg, err.extra or {}, close=unread)
         except Exception as err:  # a bug: answer 500 (never retried forever), keep serving
             log.error("%s failed:\n%s", endpoint, traceback.format_exc())
@@ -227,6 +302,7 @@ def create_app(config: ServerConfig) -> Starlette:
             Route("/{path:path}", api, methods=["GET", "POST", "PUT"]),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(HostGuard, bound_host=config.host)],
     )
     app.state.server = state
     return app

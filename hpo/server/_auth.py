@@ -4,6 +4,12 @@ Credentials (an access key, a secret key and the token signing secret) are gener
 first start and stored with mode 0600 in the data directory. ``auth.login`` exchanges HTTP Basic
 credentials for a signed JWT; the SDK decodes that token without verifying it and reads
 ``api_version`` from it, so it must carry one. Every other endpoint needs a valid token.
+
+The web UI signs its session cookies and one-time sign-in links with the same secret
+(:mod:`hpo.server.ui._session`), so every token names its purpose and :func:`check_token` takes
+only :data:`API_PURPOSE`: a UI cookie or a sign-in link is never an API token, and ``auth.login``
+cannot exchange one for an API token. Failed sign-ins are counted per client address
+(:class:`SignInThrottle`) by ``auth.login`` and the UI alike.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ import hmac
 import json
 import os
 import secrets
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,12 +30,13 @@ from typing import Any
 import jwt
 
 from hpo.server._config import API_VERSION, SERVER_VERSION
-from hpo.server._errors import APIError, unauthorized
+from hpo.server._errors import unauthorized
 
 TOKEN_LIFETIME_S = 30 * 24 * 3600
 USER_ID = "hpo-user"
 USER_NAME = "hpo"
 COMPANY_ID = "hpo"
+API_PURPOSE = "api"
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ class Identity:
 def issue_token(creds: Credentials) -> str:
     now = int(time.time())
     payload = {
+        "purpose": API_PURPOSE,
         "identity": {"user": USER_ID, "company": COMPANY_ID, "role": "admin", "user_name": USER_NAME},
         "api_version": API_VERSION,
         "server_version": SERVER_VERSION,
@@ -98,18 +108,61 @@ def check_token(creds: Credentials, header: str | None) -> Identity:
         raise unauthorized(22, "token expired, log in again") from err
     except jwt.InvalidTokenError as err:
         raise unauthorized(21, "invalid token") from err
-    ident = payload.get("identity") or {}
+    ident = payload.get("identity")
+    # API tokens issued before purposes existed carry an identity and no purpose; UI tokens never
+    # carry an identity.
+    purpose = payload.get("purpose", API_PURPOSE if isinstance(ident, dict) else None)
+    if purpose != API_PURPOSE or not isinstance(ident, dict):
+        raise unauthorized(21, "not an API token (a web UI session or sign-in link); log in with auth.login")
     return Identity(str(ident.get("user", USER_ID)), str(ident.get("company", COMPANY_ID)))
 
 
 def authenticate(creds: Credentials, headers: dict[str, str], basic_ok: bool = False) -> Identity:
     """Accept a Bearer token, or (where ``basic_ok``) Basic credentials."""
     header = headers.get("authorization")
-    if basic_ok and header and header.lower().startswith("basic "):
+    if basic_ok and not (header and header.lower().startswith("bearer ")):
         return check_basic(creds, header)
-    try:
-        return check_token(creds, header)
-    except APIError:
-        if basic_ok:
-            return check_basic(creds, header)
-        raise
+    return check_token(creds, header)  # a Bearer token is judged as one, also by auth.login
+
+
+class SignInThrottle:
+    """Counts failed sign-ins per client address; too many in a window refuse that address a while.
+
+    Thread-safe (it holds a lock), though the API and the UI both count on the event loop.
+
+    Args:
+        failures: Failures allowed per address within ``window_s``.
+        window_s: The sliding window, in seconds.
+        max_addresses: Addresses remembered at most (the oldest are forgotten first).
+    """
+
+    def __init__(self, failures: int = 10, window_s: float = 60.0, max_addresses: int = 10_000) -> None:
+        self.failures, self.window_s, self.max_addresses = failures, window_s, max_addresses
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        times = self._seen.get(address, deque())
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        return times
+
+    def retry_after(self, address: str) -> int:
+        """Seconds until ``address`` may try again; 0 when it may now."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(address, now)
+            if len(times) < self.failures:
+                return 0
+            return max(1, int(times[0] + self.window_s - now + 0.999))
+
+    def failed(self, address: str) -> None:
+        """Count one failed sign-in from ``address``."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(address, now)
+            times.append(now)
+            self._seen.pop(address, None)
+            self._seen[address] = times  # most recent last: the oldest address is forgotten first
+            while len(self._seen) > self.max_addresses:
+                del self._seen[next(iter(self._seen))]

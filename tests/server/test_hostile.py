@@ -400,3 +400,28 @@ def test_too_many_upload_parts_are_refused(upload: Any, api: RawAPI) -> None:
     assert response.status_code == 400
     assert "Too many files" in response.json()["error"]
     assert not (api.server.data_dir / "files" / "many").exists()
+
+
+def _ui_tokens(server: _process.RunningServer) -> tuple[str, str, str]:
+    """A session cookie (signed in over HTTP), a used sign-in link token and an unused one."""
+    from hpo.server.ui import sign_in_link
+
+    creds = server.credentials()
+    used = sign_in_link(creds, server.url)
+    signed_in = httpx.get(used, follow_redirects=False, timeout=10)
+    assert signed_in.status_code == 303
+    cookie = signed_in.cookies["hpo_ui_session"]
+    fresh = sign_in_link(creds, server.url)
+    return cookie, used.split("token=", 1)[1], fresh.split("token=", 1)[1]
+
+
+def test_ui_tokens_are_not_api_tokens(server: _process.RunningServer, api: RawAPI) -> None:
+    for token in _ui_tokens(server):
+        bearer = {"Authorization": f"Bearer {token}"}
+        for endpoint in ("tasks.get_all", "auth.validate_token", "auth.login"):
+            response = httpx.post(f"{server.url}/v2.23/{endpoint}", json={}, headers=bearer, timeout=10)
+            assert_refused(response, "not an API token", code=401)
+        upload = httpx.put(f"{server.url}/files/p/x.txt", content=b"x", headers=bearer, timeout=10)
+        assert upload.status_code == 401
+    # the API's own token still works, for the API and the file server
+    assert api.raw("auth.validate_token").status_code == 200

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import re
+from typing import Any
 
 import pytest
 from starlette.routing import Route
 
+from hpo.server._app import HostGuard, host_name
 from hpo.server.ui import routes
 from hpo.server.ui._login import safe_next
-from tests.support.ui import UI
+from tests.support.ui import BASE, UI
 
 PUBLIC = {"/login", "/ui/static/{name}"}
 
@@ -98,3 +101,81 @@ def test_sign_in_never_redirects_off_site(target: str) -> None:
 def test_api_still_answers_beside_the_ui(ui: UI) -> None:
     assert ui.client.get("/debug.ping").status_code == 200
     assert ui.client.get("/v2.23/projects.get_all").status_code == 401
+
+
+def _sign_in_form(ui: UI, secret_key: str) -> Any:
+    creds = ui.client.app.state.server.credentials  # type: ignore[attr-defined]
+    page = ui.client.get("/login")
+    match = re.search(r'name="login_token" value="([^"]+)"', page.text)
+    data = {"login_token": match.group(1) if match else "", "access_key": creds.access_key, "secret_key": secret_key}
+    return ui.client.post("/login", data=data, follow_redirects=False)
+
+
+def test_sign_out_revokes_the_session_cookie(ui: UI) -> None:
+    ui.sign_in()
+    cookie = ui.client.cookies["hpo_ui_session"]
+    assert ui.client.get("/projects", follow_redirects=False).status_code == 200
+    assert ui.post("/logout").status_code == 303
+    ui.client.cookies.set("hpo_ui_session", cookie)  # a copy of the cookie, kept after signing out
+    response = ui.client.get("/projects", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_ui_session_is_not_an_api_token(ui: UI) -> None:
+    ui.sign_in()
+    bearer = {"Authorization": f"Bearer {ui.client.cookies['hpo_ui_session']}"}
+    for endpoint in ("projects.get_all", "auth.login"):
+        response = ui.client.post(f"/v2.23/{endpoint}", json={}, headers=bearer)
+        assert response.status_code == 401, endpoint
+        assert "not an API token" in response.json()["meta"]["result_msg"]
+
+
+def test_sign_in_is_throttled_per_address(ui: UI) -> None:
+    creds = ui.client.app.state.server.credentials  # type: ignore[attr-defined]
+    for _ in range(10):
+        assert _sign_in_form(ui, "wrong").status_code == 403
+    throttled = _sign_in_form(ui, creds.secret_key)  # even the right keys wait now
+    assert throttled.status_code == 429
+    assert 1 <= int(throttled.headers["retry-after"]) <= 60
+    assert "Too many failed sign-ins" in throttled.text
+    from hpo.server.ui import sign_in_link
+
+    link = sign_in_link(creds, BASE)
+    assert ui.client.get(link, follow_redirects=False).status_code == 429
+    assert ui.client.get("/projects", follow_redirects=False).status_code == 303
+    assert ui.client.get("/debug.ping").status_code == 200
+
+
+def test_api_login_is_throttled_per_address(ui: UI) -> None:
+    creds = ui.client.app.state.server.credentials  # type: ignore[attr-defined]
+    wrong = base64.b64encode(f"{creds.access_key}:wrong".encode()).decode()
+    right = base64.b64encode(f"{creds.access_key}:{creds.secret_key}".encode()).decode()
+    for _ in range(10):
+        assert ui.client.post("/auth.login", headers={"Authorization": f"Basic {wrong}"}).status_code == 401
+    throttled = ui.client.post("/auth.login", headers={"Authorization": f"Basic {right}"})
+    assert throttled.status_code == 429 and throttled.json()["meta"]["result_code"] == 429
+    assert 1 <= int(throttled.headers["retry-after"]) <= 60
+    assert ui.api("projects.get_all", {}) is not None  # tokens already issued keep working
+
+
+@pytest.mark.parametrize("host", ["evil.test", "evil.test:8008", "127.0.0.1.evil.test", "localhost.evil.test:8008"])
+def test_ui_refuses_a_host_it_does_not_serve(ui: UI, host: str) -> None:
+    ui.sign_in()
+    for path in ("/projects", "/login", "/ui/static/ui.css"):
+        response = ui.client.get(path, headers={"Host": host}, follow_redirects=False)
+        assert response.status_code == 421, path
+    assert ui.client.get("/debug.ping", headers={"Host": host}).status_code == 200  # the API needs no Host
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8008", "localhost:8008", "LOCALHOST", "[::1]:8008", "127.0.0.2"])
+def test_ui_serves_loopback_hosts(ui: UI, host: str) -> None:
+    ui.sign_in()
+    assert ui.client.get("/projects", headers={"Host": host}, follow_redirects=False).status_code == 200
+
+
+def test_host_guard_bound_to_every_address_takes_any_ip() -> None:
+    guard = HostGuard(None, "0.0.0.0")  # type: ignore[arg-type]
+    assert guard.serves(host_name("10.1.2.3:8008")) and guard.serves(host_name("[fe80::1]:8008"))
+    assert not guard.serves(host_name("evil.test"))
+    specific = HostGuard(None, "10.1.2.3")  # type: ignore[arg-type]
+    assert specific.serves(host_name("10.1.2.3:8008")) and not specific.serves(host_name("10.9.9.9"))

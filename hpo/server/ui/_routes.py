@@ -15,7 +15,7 @@ from hpo.server import _files
 from hpo.server._errors import APIError
 from hpo.server.ui import _actions, _catalog, _compare, _pages
 from hpo.server.ui._dispatch import Server
-from hpo.server.ui._login import logout, make_login
+from hpo.server.ui._login import make_login, make_logout
 from hpo.server.ui._render import NotFound, guarded, html
 from hpo.server.ui._session import Sessions
 
@@ -87,7 +87,7 @@ def routes(server: Server) -> list[BaseRoute]:
     table: list[tuple[str, Any, list[str]]] = [
         ("/", page(_home), get),
         ("/login", make_login(sessions), ["GET", "POST"]),
-        ("/logout", guarded(sessions, logout), post),
+        ("/logout", guarded(sessions, make_logout(sessions)), post),
         ("/ui/static/{name}", _static, get),
         ("/ui/files/{path:path}", page(_download), get),
         ("/projects", page(_pages.projects_page), get),
