@@ -208,19 +208,31 @@ def _envelope(
     return JSONResponse({"meta": meta, "data": data}, status_code=code, headers=headers)
 
 
-def _checked_body(endpoint: str, raw: bytes, content_type: str, query: Data) -> tuple[Data, list[Data] | None]:
-    """Parse a body and check it against the endpoint's request schema (CPU-bound: off the loop)."""
+def _checked_body(
+    endpoint: str, raw: bytes, content_type: str, query: Data
+) -> tuple[Data, list[Data] | None, list[str]]:
+    """Parse a body and check it against the endpoint's request schema (CPU-bound: off the loop).
+
+    Returns the body, the lines of a batch and the problems of the lines left out: an event batch
+    keeps its valid lines (ClearML stores them and reports the rest); any other bad line fails it all.
+    """
     body, lines = parse_body(raw, content_type, query)
     if endpoint == "debug.ping":  # no schema, and never waits for the schemas to be read
-        return body, lines
+        return body, lines, []
     problem = check_request(endpoint, body)
     if problem:
         raise validation(f"{problem} ({endpoint})")
+    kept: list[Data] = []
+    rejected: list[str] = []
     for index, line in enumerate(lines or ()):
         problem = check_request(endpoint, line)
-        if problem:
+        if not problem:
+            kept.append(line)
+        elif endpoint == "events.add_batch":
+            rejected.append(problem)
+        else:
             raise validation(f"item {index}: {problem} ({endpoint})")
-    return body, lines
+    return body, (kept if lines is not None else None), rejected
 
 
 def _make_api(state: ServerState) -> Callable[[Request], Any]:
@@ -252,10 +264,10 @@ def _make_api(state: ServerState) -> Callable[[Request], Any]:
             ctype = request.headers.get("content-type", "")
             query = dict(request.query_params)
             if len(raw) < 4096 and (schemas_ready() or endpoint == "debug.ping"):  # not worth a thread hop
-                body, lines = _checked_body(endpoint, raw, ctype, query)
+                body, lines, rejected = _checked_body(endpoint, raw, ctype, query)
             else:
-                body, lines = await run_in_threadpool(_checked_body, endpoint, raw, ctype, query)
-            call = Call(endpoint, body, state.store, identity, state.config, state.runtime, lines)
+                body, lines, rejected = await run_in_threadpool(_checked_body, endpoint, raw, ctype, query)
+            call = Call(endpoint, body, state.store, identity, state.config, state.runtime, lines, rejected)
             if endpoint == "debug.ping":
                 data = handler(call)  # touches no store: never queued behind a slow request
             else:

@@ -45,6 +45,7 @@ class Call:
     config: ServerConfig
     runtime: Runtime
     lines: list[Data] | None = None
+    rejected: list[str] = field(default_factory=list)  # problems of the batch lines the schema refused
 
     def text(self, name: str, required: bool = True, default: str | None = None) -> str:
         return self._typed(name, str, required, default)  # type: ignore[return-value]

@@ -93,7 +93,8 @@ def _setup(api: RawAPI) -> Ctx:
 
 
 def _model(api: RawAPI, ctx: Ctx) -> str:
-    body = {"name": "m", "uri": "http://x/m.pkl", "project": ctx["project"], "task": ctx["task"]}
+    # ready: false as the SDK sends it (ClearML's default is a ready model, which set_ready refuses)
+    body = {"name": "m", "uri": "http://x/m.pkl", "project": ctx["project"], "task": ctx["task"], "ready": False}
     return str(api.call("models.create", body)["id"])
 
 

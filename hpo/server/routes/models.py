@@ -2,8 +2,10 @@
 
 A model belongs to a project and, optionally, to the task that created it (``task``); the task
 lists it in ``models.output`` (``tasks.add_or_update_model``). ``ready`` is ClearML's "published"
-flag. ``metadata`` maps each key to ``{key, type, value}``. The weights themselves live wherever
-``uri`` points, usually the embedded file server.
+flag: ``models.create`` without it registers a ready model (ClearML's ``CreateModelRequest``
+default; the SDK always sends ``ready: false``), and a ready model cannot be set ready again
+(``400/203 model is ready``). ``metadata`` maps each key to ``{key, type, value}``. The weights
+themselves live wherever ``uri`` points, usually the embedded file server.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def _apply_fields(call: Call, model: Data) -> Data:
     for key in ("tags", "system_tags"):
         if key in body:
             fields[key] = tag_list(call, key)
-    if "ready" in body:
+    if body.get("ready") is not None:
         fields["ready"] = call.flag("ready")
     if "created" in body and isinstance(body["created"], str):
         fields["created"] = body["created"]
@@ -133,6 +135,17 @@ def _link_to_task(call: Call, model: Data, task_id: str) -> None:
     call.store.tasks.put(task)
 
 
+def _raise_task_iteration(call: Call, task_id: str, iteration: int | None) -> None:
+    """Raise the task's ``last_iteration`` to ``iteration`` (ClearML's ``last_iteration_max``)."""
+    if iteration is None:
+        return
+    task = call.store.tasks.editable(task_id)
+    if task is not None and iteration > int(task.get("last_iteration") or 0):
+        task["last_iteration"] = iteration
+        task["last_update"] = now_iso()
+        call.store.tasks.put(task)
+
+
 # ---- create, read -------------------------------------------------------------------------
 
 
@@ -140,6 +153,7 @@ def _link_to_task(call: Call, model: Data, task_id: str) -> None:
 def create(call: Call) -> Data:
     call.text("uri")
     model = new_model(call, call.text("name"))
+    model["ready"] = True  # ClearML's default when the request leaves "ready" out
     _apply_fields(call, model)
     call.store.models.put(model)
     return {"id": model["id"], "created": True}
@@ -165,6 +179,7 @@ def update_for_task(call: Call) -> Data:
         fields = _apply_fields(call, model)
     call.store.models.put(model)
     _link_to_task(call, model, task["id"])
+    _raise_task_iteration(call, task["id"], fields.get("last_iteration"))
     return {"id": model["id"], "created": created, **updated(fields)}
 
 
@@ -212,12 +227,8 @@ def edit(call: Call) -> Data:
     model = _model(call)
     fields = _apply_fields(call, model)
     call.store.models.put(model)
-    iteration = fields.get("last_iteration")
-    if iteration is not None and model.get("task"):
-        task = call.store.tasks.editable(model["task"])
-        if task is not None and iteration > int(task.get("last_iteration") or 0):
-            task["last_iteration"] = iteration
-            call.store.tasks.put(task)
+    if model.get("task"):
+        _raise_task_iteration(call, model["task"], fields.get("last_iteration"))
     return updated(fields)
 
 
@@ -269,8 +280,15 @@ def make_public(call: Call) -> Data:
 
 
 def _publish(call: Call, model_id: Any, publish_task: bool, force_task: bool) -> Data | None:
-    """Set ``ready``; publish the creating task when asked and allowed. Returns the task result."""
+    """Set ``ready``; publish the creating task when asked and allowed. Returns the task result.
+
+    Raises:
+        APIError: 400/203 when the model is ready already (ClearML's ``ModelIsReady``); 400/110
+            when its task cannot be published and ``force_task`` is off.
+    """
     model = _model(call, model_id)
+    if model.get("ready"):
+        raise APIError(400, 203, f"Model is ready: model {model['id']} is published already; nothing to do")
     task = call.store.tasks.editable(model["task"]) if publish_task and model.get("task") else None
     if task is not None and task.get("status") not in (*_PUBLISHABLE_TASK, "published") and not force_task:
         raise APIError(
