@@ -17,6 +17,7 @@ from datetime import datetime
 from hpo.server._config import ServerConfig
 from hpo.server._router import Data, Runtime
 from hpo.server.routes.tasks._docs import set_status
+from hpo.server.routes.workers import expired
 from hpo.server.store import Store
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,14 @@ def _ts(value: object) -> float:
         return 0.0
 
 
-def _expire_workers(runtime: Runtime, config: ServerConfig, now: float) -> None:
+def _expire_workers(runtime: Runtime, now: float) -> None:
+    """Forget workers silent past their own registration timeout, as ClearML's Redis TTL does.
+
+    A task such a worker ran is still judged by ``task_timeout_s`` in :func:`_why_lost`.
+    """
     for worker_id, worker in list(runtime.workers.items()):
-        if now - float(worker["seen"]) > max(float(worker.get("timeout") or 0), config.task_timeout_s):
-            log.info("worker %s expired", worker_id)
+        if expired(worker, now):
+            log.info("worker %s expired (silent past its %s s timeout)", worker_id, worker.get("timeout"))
             del runtime.workers[worker_id]
 
 
@@ -84,7 +89,7 @@ def watch_tasks(store: Store, runtime: Runtime, config: ServerConfig) -> None:
         if why:
             reason = f"task timeout ({timeout:g} s): {why}"
             _change(store, task["id"], "failed", reason, LOST_MESSAGE)
-    _expire_workers(runtime, config, now)
+    _expire_workers(runtime, now)
 
 
 def _change(store: Store, task_id: str, status: str, reason: str, message: str) -> None:

@@ -17,6 +17,7 @@ from hpo.server._errors import APIError, invalid_id, validation
 from hpo.server._query import FieldRules, run_query
 from hpo.server._router import Call, Data, Router, new_id, now_iso
 from hpo.server.routes._common import owner_fields, require, tag_list, updated
+from hpo.server.routes.tasks._docs import set_status
 from hpo.server.store import Store
 
 router = Router()
@@ -176,13 +177,27 @@ def add_task(call: Call) -> Data:
 
 @router.endpoint("queues.remove_task")
 def remove_task(call: Call) -> Data:
+    """Take a task out of a queue; with ``update_task_status`` it leaves ``queued`` as in ClearML.
+
+    The task goes back to the status it was enqueued from (``enqueue_status``), else ``created``,
+    when this queue is the one it waits in (``execution.queue``), as ClearML's ``queue_bll``.
+    """
     queue = _queue(call)
     task_id = call.text("task")
+    update_status = call.flag("update_task_status")
     kept = [e for e in queue.get("entries", []) if e["task"] != task_id]
     removed = len(queue.get("entries", [])) - len(kept)
-    if removed:
-        queue.update(entries=kept, last_update=now_iso())
-        call.store.queues.put(queue)
+    if not removed:
+        raise APIError(400, 703, f"Invalid queue or task not queued: task {task_id} is not in queue {queue['name']!r}")
+    queue.update(entries=kept, last_update=now_iso())
+    call.store.queues.put(queue)
+    task = call.store.tasks.editable(task_id)
+    if update_status and task is not None and (task.get("execution") or {}).get("queue") == queue["id"]:
+        status = task.get("enqueue_status") or "created"
+        set_status(task, status, reason=f"Task was removed from the queue {queue['id']}")
+        task["enqueue_status"] = None
+        task["execution"] = {**task.get("execution", {}), "queue": None}
+        call.store.tasks.put(task)
     return {"removed": removed}
 
 

@@ -3,7 +3,10 @@
 Workers live in memory (``call.runtime.workers``), as ClearML Server keeps them in Redis: a
 restart forgets them, and an agent's next status report registers it again. Each entry holds the
 raw state (queue ids, current task id, the time it was last heard from); responses expand it into
-ClearML's worker shape. What happens to tasks whose worker goes silent is in ``_watchdog.py``.
+ClearML's worker shape. As in ClearML, a worker is listed only while its registration ``timeout``
+(any positive number of seconds, 600 by default) has not passed since its last ``register`` or
+``status_report``; the watchdog then forgets it. What happens to tasks whose worker goes silent is
+in ``_watchdog.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from hpo.server._errors import invalid_id, validation
+from hpo.server._errors import APIError, invalid_id, validation
 from hpo.server._router import Call, Data, Router, now_iso
 from hpo.server.routes._common import tag_list
 
@@ -28,11 +31,23 @@ def _worker_id(call: Call) -> str:
     return worker
 
 
+def expired(worker: Data, now: float) -> bool:
+    """Whether ``worker`` stayed silent longer than its registration timeout."""
+    return now - float(worker["seen"]) > float(worker.get("timeout") or DEFAULT_TIMEOUT_S)
+
+
+def _timeout(call: Call) -> int:
+    timeout = call.integer("timeout") or DEFAULT_TIMEOUT_S  # 0 or none: ClearML's default
+    if timeout < 0:
+        raise APIError(400, 1002, f"Worker registration failed: invalid timeout {timeout}; give seconds > 0")
+    return timeout
+
+
 def _register(call: Call, worker_id: str) -> Data:
     """A fresh entry for ``worker_id`` (kept runtime properties survive a re-registration)."""
     old = call.runtime.workers.get(worker_id, {})
     now = now_iso()
-    timeout = call.integer("timeout", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S
+    timeout = _timeout(call)
     entry: Data = {
         "id": worker_id,
         "user": call.identity.user,
@@ -176,13 +191,26 @@ def get_all(call: Call) -> Data:
     last_seen = call.integer("last_seen")
     now = time.time()
     workers = [
-        w for w in call.runtime.workers.values() if last_seen is None or last_seen <= 0 or now - w["seen"] <= last_seen
+        w
+        for w in call.runtime.workers.values()
+        if not expired(w, now) and (last_seen is None or last_seen <= 0 or now - w["seen"] <= max(1, last_seen))
     ]
     tags = [str(t) for t in call.items("tags")]
     system_tags = [str(t) for t in call.items("system_tags")]
-    workers = [w for w in workers if all(t in w.get("tags", []) for t in tags)]
-    workers = [w for w in workers if all(t in w.get("system_tags", []) for t in system_tags)]
+    workers = [w for w in workers if tags_match(w.get("tags", []), tags)]
+    workers = [w for w in workers if tags_match(w.get("system_tags", []), system_tags)]
     return {"workers": [render(call, w) for w in sorted(workers, key=lambda w: str(w["id"]))]}
+
+
+def tags_match(have: list[str], wanted: list[str]) -> bool:
+    """ClearML's worker tag filter: ANY of the wanted tags, and none of the ``-tag`` exclusions.
+
+    ``bll/workers`` unions the workers of each included tag and removes those of each excluded
+    one (tags and system tags are then intersected by the caller).
+    """
+    include = [t for t in wanted if not t.startswith("-")]
+    exclude = [t[1:] for t in wanted if t.startswith("-")]
+    return (not include or any(t in have for t in include)) and not any(t in have for t in exclude)
 
 
 @router.endpoint("workers.get_metric_keys")
