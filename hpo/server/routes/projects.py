@@ -11,6 +11,7 @@ from typing import Any
 from hpo.server._errors import APIError, validation
 from hpo.server._query import FieldRules, get_path, run_query
 from hpo.server._router import Call, Data, Router, new_id, now_iso
+from hpo.server.routes import queues as queue_ops
 from hpo.server.routes._common import editable, owner_fields, require, tag_list, updated
 from hpo.server.store import Store
 
@@ -134,30 +135,49 @@ def update(call: Call) -> Data:
     return updated(fields)
 
 
+def _active(docs: list[Data]) -> list[Data]:
+    return [d for d in docs if "archived" not in (d.get("system_tags") or [])]
+
+
 @router.endpoint("projects.delete")
 def delete(call: Call) -> Data:
+    """Delete a project and its sub-projects, as ClearML does.
+
+    Without ``force`` a project holding tasks or models that are not archived stays. With
+    ``force`` but without ``delete_contents`` its tasks and models are kept, detached from any
+    project; only ``delete_contents`` deletes them (with their events).
+    """
     project = require(call.store.projects, "project", call.text("project"))
     ids = set(descendants(call.store, [project["id"]]))
     tasks = [t for t in call.store.tasks if t.get("project") in ids]
     models = [m for m in call.store.models if m.get("project") in ids]
-    if (tasks or models) and not call.flag("force"):
+    if (_active(tasks) or _active(models)) and not call.flag("force"):
         raise APIError(
             400,
             402,
-            f"Project has tasks or models: project={project['name']} (pass force=true to delete them)",
+            f"Project has tasks or models: project={project['name']}; archive them or pass force=true"
+            " (add delete_contents=true to delete them too)",
         )
-    for doc in tasks:
-        call.store.tasks.delete(doc["id"])
-    for doc in models:
-        call.store.models.delete(doc["id"])
+    result: Data = {"disassociated_tasks": 0, "deleted_tasks": 0, "deleted_models": 0}
+    if call.flag("delete_contents"):
+        for doc in tasks:
+            queue_ops.remove_task_entry(call.store, doc)
+            call.store.events.delete_for(doc["id"])
+            call.store.tasks.delete(doc["id"])
+        for doc in models:
+            call.store.models.delete(doc["id"])
+        result.update(deleted_tasks=len(tasks), deleted_models=len(models))
+    else:
+        for collection, docs in ((call.store.tasks, tasks), (call.store.models, models)):
+            for doc in docs:
+                detached = collection.editable(doc["id"])
+                assert detached is not None
+                detached.update(project=None, last_update=now_iso())
+                collection.put(detached)
+        result["disassociated_tasks"] = len(tasks)
     for pid in ids:
         call.store.projects.delete(pid)
-    return {
-        "deleted": len(ids),
-        "disassociated_tasks": 0,
-        "deleted_tasks": len(tasks),
-        "deleted_models": len(models),
-    }
+    return {"deleted": len(ids), **result}
 
 
 @router.endpoint("projects.get_hyper_parameters")

@@ -1,0 +1,154 @@
+"""ClearML Server's task and project semantics that the SDK, the agent and a search rely on.
+
+Each test is a regression for a difference from ClearML Server (its ``apiserver/bll/task`` and
+``bll/project``): through the real SDK where the SDK makes the call, else over HTTP in process.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from hpo.server._app import create_app
+from hpo.server._config import ServerConfig
+from tests.support.api import RawAPI
+from tests.support.server import Env
+
+
+class InProcess:
+    """The whole app in process, logged in: ``raw`` answers any status, ``call`` wants a 200."""
+
+    def __init__(self, client: TestClient, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def raw(self, endpoint: str, body: dict[str, Any]) -> Any:  # an httpx response
+        return self.client.post(f"/v2.23/{endpoint}", content=json.dumps(body), headers=self.headers)
+
+    def call(self, endpoint: str, body: dict[str, Any]) -> Any:
+        response = self.raw(endpoint, body)
+        assert response.status_code == 200, f"{endpoint}: {response.text[:300]}"
+        return response.json()["data"]
+
+    def refused(self, endpoint: str, body: dict[str, Any], subcode: int) -> str:
+        response = self.raw(endpoint, body)
+        meta = response.json()["meta"]
+        assert (response.status_code, meta["result_subcode"]) == (400, subcode), meta
+        return str(meta["result_msg"])
+
+    def task(self, name: str = "t", **extra: Any) -> str:
+        return str(self.call("tasks.create", {"name": name, "type": "training", **extra})["id"])
+
+    def get(self, task_id: str) -> dict[str, Any]:
+        return dict(self.call("tasks.get_by_id", {"task": task_id})["task"])
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[InProcess]:
+    app = create_app(ServerConfig(data_dir=tmp_path / "server", watchdog_period_s=3600))
+    with TestClient(app) as client:
+        creds = app.state.server.credentials
+        basic = base64.b64encode(f"{creds.access_key}:{creds.secret_key}".encode()).decode()
+        login = client.post("/auth.login", headers={"Authorization": f"Basic {basic}"})
+        yield InProcess(client, login.json()["data"]["token"])
+
+
+# ---- stop -----------------------------------------------------------------------------------
+
+
+# ---- edits of what a task runs --------------------------------------------------------------
+
+
+# ---- delete and reset -----------------------------------------------------------------------
+
+
+# ---- projects ---------------------------------------------------------------------------------
+
+
+def test_project_delete_with_force_detaches_its_tasks_and_models(api: InProcess) -> None:
+    project = api.call("projects.create", {"name": "p"})["id"]
+    sub = api.call("projects.create", {"name": "p/sub"})["id"]
+    tasks = [api.task(project=project), api.task(project=sub)]
+    model = api.call("models.create", {"name": "m", "uri": "file:///m", "project": sub})["id"]
+    assert api.refused("projects.delete", {"project": project}, 402)
+    answer = api.call("projects.delete", {"project": project, "force": True})
+    assert answer["deleted"] == 2 and answer["disassociated_tasks"] == 2 and answer["deleted_tasks"] == 0
+    assert [api.get(t)["project"] for t in tasks] == [None, None]
+    assert api.call("models.get_by_id", {"model": model})["model"]["project"] is None
+
+
+def test_project_delete_with_contents_deletes_them_and_archived_contents_do_not_block(api: InProcess) -> None:
+    project = api.call("projects.create", {"name": "q"})["id"]
+    old = api.task(project=project)
+    api.call("tasks.archive", {"task": old})
+    api.call("projects.delete", {"project": project})  # only archived tasks: no force needed
+    assert api.get(old)["project"] is None
+    project = api.call("projects.create", {"name": "q2"})["id"]
+    gone = api.task(project=project)
+    answer = api.call("projects.delete", {"project": project, "force": True, "delete_contents": True})
+    assert answer["deleted_tasks"] == 1
+    assert api.raw("tasks.get_by_id", {"task": gone}).status_code == 400
+
+
+# ---- through the real SDK ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def http(clearml: Env) -> Iterator[RawAPI]:
+    client = RawAPI(clearml.server)
+    yield client
+    client.close()
+
+
+TOP = """
+import json, sys
+from clearml.automation.optimization import Objective
+top = Objective(title="val", series="loss", order="min").get_top_tasks(top_k=2, optimizer_task_id=sys.argv[1])
+print("RESULT " + json.dumps([t.name for t in top]))
+"""
+
+
+CLONE_ENQUEUE = """
+import json
+from clearml import Task
+dev = Task.init(project_name="sem", task_name="dev run")
+dev_tags = dev.get_system_tags()
+dev.close()
+clone = Task.clone(source_task=dev.id, name="clone")
+draft = Task.create(project_name="sem", task_name="marked")
+draft.set_system_tags(["development", "keep"])
+Task.enqueue(draft, queue_name="work")
+print("RESULT " + json.dumps({"dev": dev_tags, "clone": Task.get_task(task_id=clone.id).get_system_tags(),
+                              "enqueued": Task.get_task(task_id=draft.id).get_system_tags()}))
+"""
+
+
+MONITOR = """
+import json, sys
+from clearml import Task
+from clearml.automation.monitor import Monitor
+from clearml.backend_api.session.client import APIClient
+
+
+class Failures(Monitor):
+    seen = []
+
+    def process_task(self, task):
+        self.seen.append(task.name)
+
+
+monitor = Failures()
+monitor.set_projects(project_names=["watched"])
+monitor.monitor_step()  # the first step only dates the next one
+APIClient().tasks.failed(task=sys.argv[1], force=True)
+monitor.monitor_step()
+print("RESULT " + json.dumps(Failures.seen))
+"""
+
+
