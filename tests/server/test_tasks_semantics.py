@@ -62,10 +62,70 @@ def api(tmp_path: Path) -> Iterator[InProcess]:
 # ---- stop -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("tags", [[], ["development"]])
+def test_stop_of_a_task_no_worker_runs_stops_it_at_once(api: InProcess, tags: list[str]) -> None:
+    task = api.task(system_tags=tags)
+    api.call("tasks.started", {"task": task})
+    answer = api.call("tasks.stop", {"task": task})
+    assert answer["updated"] == 1
+    assert answer["fields"]["status"] == "stopped" and answer["fields"]["last_update"]
+    assert api.get(task)["status"] == "stopped"
+
+
+def test_stop_of_a_task_a_worker_runs_asks_the_worker(api: InProcess) -> None:
+    task = api.task()
+    api.call("tasks.started", {"task": task})
+    api.call("workers.status_report", {"worker": "agent-1", "task": task, "timestamp": 0})
+    answer = api.call("tasks.stop", {"task": task})
+    assert answer["fields"]["status"] == "in_progress" and answer["fields"]["status_message"] == "stopping"
+    assert api.get(task)["status"] == "in_progress"
+    dev = api.task(system_tags=["development"])  # a script's own run: its SDK follows the status
+    api.call("tasks.started", {"task": dev})
+    api.call("workers.status_report", {"worker": "agent-1", "task": dev, "timestamp": 0})
+    assert api.call("tasks.stop", {"task": dev})["fields"]["status"] == "stopped"
+
+
+def test_stop_of_a_draft_or_finished_task_needs_force(api: InProcess) -> None:
+    task = api.task()
+    api.refused("tasks.stop", {"task": task}, 110)
+    assert api.call("tasks.stop", {"task": task, "force": True})["fields"]["status"] == "stopped"
+
+
 # ---- edits of what a task runs --------------------------------------------------------------
 
 
 # ---- delete and reset -----------------------------------------------------------------------
+
+
+def test_delete_without_force_takes_only_a_draft_or_an_archived_task(api: InProcess) -> None:
+    published = api.task()
+    api.call("tasks.completed", {"task": published, "force": True})
+    api.call("tasks.publish", {"task": published})
+    assert "archive it first or pass force=true" in api.refused("tasks.delete", {"task": published}, 123)
+    assert api.get(published)["status"] == "published"
+    api.call("tasks.delete", {"task": published, "force": True})
+    done = api.task()
+    api.call("tasks.completed", {"task": done, "force": True})
+    api.call("tasks.archive", {"task": done})
+    api.call("tasks.delete", {"task": done})
+    api.call("tasks.delete", {"task": api.task()})
+    assert api.call("tasks.get_all", {})["tasks"] == []
+
+
+def test_reset_deletes_the_draft_output_models_it_created(api: InProcess) -> None:
+    task = api.task()
+    api.call("tasks.started", {"task": task})
+    draft = api.call("models.create", {"name": "draft", "uri": "file:///d", "task": task, "ready": False})["id"]
+    ready = api.call("models.create", {"name": "ready", "uri": "file:///r", "task": task, "ready": True})["id"]
+    for name, model in (("draft", draft), ("ready", ready)):
+        api.call("tasks.add_or_update_model", {"task": task, "type": "output", "name": name, "model": model})
+    assert "published output models" in api.refused("tasks.reset", {"task": task}, 123)
+    answer = api.call("tasks.reset", {"task": task, "force": True})
+    assert answer["deleted_models"] == 1
+    assert api.raw("models.get_by_id", {"model": draft}).status_code == 400
+    assert api.call("models.get_by_id", {"model": ready})["model"]["id"] == ready
+    reset = api.get(task)
+    assert reset["status"] == "created" and reset["models"]["output"] == []
 
 
 # ---- projects ---------------------------------------------------------------------------------
@@ -114,6 +174,17 @@ print("RESULT " + json.dumps([t.name for t in top]))
 """
 
 
+def test_top_experiments_of_a_minimised_objective_skip_trials_that_never_reported(clearml: Env, http: RawAPI) -> None:
+    """``HyperParameterOptimizer.get_top_experiments`` asks exactly this (Objective.get_top_tasks)."""
+    optimizer = http.call("tasks.create", {"name": "optimizer", "type": "optimizer"})["id"]
+    for name, loss in [("silent-1", None), ("worse", 0.5), ("silent-2", None), ("best", 0.2)]:
+        trial = http.call("tasks.create", {"name": name, "type": "training", "parent": optimizer})["id"]
+        if loss is not None:
+            scalar = {"type": "training_stats_scalar", "metric": "val", "variant": "loss", "iter": 0}
+            http.call("events.add", {**scalar, "task": trial, "value": loss})
+    assert clearml.run(TOP, optimizer).result == ["best", "worse"]
+
+
 CLONE_ENQUEUE = """
 import json
 from clearml import Task
@@ -127,6 +198,14 @@ Task.enqueue(draft, queue_name="work")
 print("RESULT " + json.dumps({"dev": dev_tags, "clone": Task.get_task(task_id=clone.id).get_system_tags(),
                               "enqueued": Task.get_task(task_id=draft.id).get_system_tags()}))
 """
+
+
+def test_clone_and_enqueue_drop_the_development_tag(clearml: Env, http: RawAPI) -> None:
+    http.call("queues.create", {"name": "work"})
+    out = clearml.run(CLONE_ENQUEUE).result
+    assert "development" in out["dev"]
+    assert "development" not in out["clone"]
+    assert "development" not in out["enqueued"] and "keep" in out["enqueued"]
 
 
 MONITOR = """
@@ -152,3 +231,12 @@ print("RESULT " + json.dumps(Failures.seen))
 """
 
 
+def test_monitor_finds_tasks_by_its_status_changed_date_query(clearml: Env, http: RawAPI) -> None:
+    project = http.call("projects.create", {"name": "watched"})["id"]
+    old = http.call("tasks.create", {"name": "old failure", "type": "training", "project": project})["id"]
+    http.call("tasks.failed", {"task": old, "force": True})  # before the monitor's first step: not new
+    task = http.call("tasks.create", {"name": "new failure", "type": "training", "project": project})["id"]
+    http.call("tasks.started", {"task": task})
+    result = clearml.run(MONITOR, task)
+    assert "Exception querying Tasks" not in result.output
+    assert result.result == ["new failure"]

@@ -90,6 +90,7 @@ def test_abort_reset_archive(ui: UI) -> None:
 def test_abort_a_running_task_asks_it_to_stop(ui: UI) -> None:
     task_id = ui.task("run")
     ui.api("tasks.started", {"task": task_id})
+    ui.api("workers.status_report", {"worker": "agent-1", "task": task_id, "timestamp": 0})  # an agent runs it
     ui.sign_in()
     assert ui.post(f"/ui/actions/tasks/{task_id}/abort").status_code == 303
     task = _task(ui, task_id)

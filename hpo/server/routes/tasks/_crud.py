@@ -27,7 +27,7 @@ RULES = FieldRules(
     patterns=("name", "comment"),
     values=("id", "project", "status", "type", "parent", "user", "execution.queue", "last_worker"),
     tags=("tags", "system_tags"),
-    ranges=("created", "last_update", "started", "completed", "status_changed"),
+    ranges=("created", "last_update", "last_change", "started", "completed", "status_changed"),
 )
 
 
@@ -114,11 +114,10 @@ def clone(call: Call) -> Data:
     task["output"] = {"destination": source.get("output", {}).get("destination")}
     task["parent"] = call.opt_text("new_task_parent") or source["id"]
     task["tags"] = tag_list(call, "new_task_tags") if "new_task_tags" in call.body else list(source.get("tags", []))
-    task["system_tags"] = (
-        tag_list(call, "new_task_system_tags")
-        if "new_task_system_tags" in call.body
-        else [t for t in source.get("system_tags", []) if t != "archived"]
-    )
+    # ClearML: a clone is neither archived nor a development run (an agent runs it)
+    task["system_tags"] = tag_list(call, "new_task_system_tags") or [
+        t for t in source.get("system_tags", []) if t not in ("archived", "development")
+    ]
     if call.opt_text("new_task_comment") is not None:
         task["comment"] = call.opt_text("new_task_comment")
     if call.mapping("new_task_hyperparams") is not None:
@@ -135,8 +134,12 @@ def clone(call: Call) -> Data:
 @router.endpoint("tasks.delete")
 def delete(call: Call) -> Data:
     task = task_for_edit(call)
-    if task.get("status") == "in_progress" and not call.flag("force"):
-        raise APIError(400, 112, f"Task in progress: task {task['id']} is running (stop it or pass force=true)")
+    status = task.get("status")
+    # ClearML: without force only a draft or an archived task goes (a run's record is not lost by mistake)
+    if status != "created" and "archived" not in (task.get("system_tags") or []) and not call.flag("force"):
+        raise APIError(
+            400, 123, f"Task cannot be deleted: task {task['id']} is '{status}'; archive it first or pass force=true"
+        )
     queue_ops.remove_task_entry(call.store, task)
     events = call.store.events.delete_for(task["id"])
     urls: dict[str, list[str]] = {"artifact_urls": [], "model_urls": [], "event_urls": []}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+
 from hpo.server._errors import APIError
 from hpo.server._router import Call, Data, Router, now_iso
 from hpo.server.routes import queues as queue_ops
@@ -61,9 +64,7 @@ def close(call: Call) -> Data:
 @router.endpoint("tasks.publish")
 def publish(call: Call) -> Data:
     task, response = _move(call, "published", ("completed", "stopped", "failed", "published"), dequeue=False)
-    # As ClearML (bll/task/task_operations.publish_task): only the last output model, unless told not to.
-    outputs = task.get("models", {}).get("output", []) if call.flag("publish_model", True) else []
-    for ref in outputs[-1:]:
+    for ref in task.get("models", {}).get("output", []):
         model = call.store.models.editable(ref.get("model", ""))
         if model is not None:
             model["ready"] = True
@@ -71,23 +72,58 @@ def publish(call: Call) -> Data:
     return response
 
 
+# ClearML's tasks.stop: from where a task may be stopped without force (its status machine)
+STOPPABLE = ("in_progress", "queued", "stopped", "failed")
+
+
+def _seconds_since(value: object) -> float:
+    if not isinstance(value, str) or not value:
+        return float("inf")
+    try:
+        return time.time() - datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return float("inf")
+
+
+# ClearML's apiserver.workers.task_update_timeout: a task updated this lately still counts as run
+TASK_UPDATE_TIMEOUT_S = 600.0
+
+
+def run_by_worker(task: Data, workers: dict[str, Data]) -> bool:
+    """Whether a worker runs ``task``: its ``last_worker`` reports it now, or the task was updated lately.
+
+    A development task (a script's own ``Task.init``) never is: its SDK follows the status.
+    """
+    worker_id = task.get("last_worker")
+    if "development" in (task.get("system_tags") or []) or not worker_id:
+        return False
+    if (workers.get(str(worker_id)) or {}).get("task") == task["id"]:
+        return True
+    return _seconds_since(task.get("last_update")) < TASK_UPDATE_TIMEOUT_S
+
+
 @router.endpoint("tasks.stop")
 def stop(call: Call) -> Data:
-    """Abort: a running task is asked to stop (its agent or SDK ends it); others stop at once."""
+    """Stop as ClearML does: a task a worker runs is asked to stop (its agent ends it); others stop at once.
+
+    The answer carries the changed fields (``status``, ``status_message``, ``last_update`` ...).
+    """
     task = task_for_edit(call)
-    status = task.get("status")
-    if status == "in_progress":
-        task.update(status_message="stopping", status_reason=call.opt_text("status_reason") or "stopped by user")
+    status = task.get("status", "created")
+    force = call.flag("force")
+    if status not in STOPPABLE and not force:
+        raise APIError(
+            400, 110, f"Invalid task status: task {task['id']} is '{status}', only a running or queued task stops"
+        )
+    reason = call.opt_text("status_reason") or "stopped by user"
+    if status == "in_progress" and run_by_worker(task, call.runtime.workers):
         # status_changed dates the request: the watchdog ends stops nobody acknowledges.
-        task["last_update"] = task["status_changed"] = now_iso()
-        call.store.tasks.put(task)
-        return updated({"status_message": "stopping"})
-    if status in ("queued", "created") or call.flag("force"):
+        fields = set_status(task, status, reason=reason, message="stopping")
+    else:
         queue_ops.remove_task_entry(call.store, task)
-        fields = set_status(task, "stopped", reason=call.opt_text("status_reason") or "stopped by user")
-        call.store.tasks.put(task)
-        return updated(fields)
-    raise APIError(400, 110, f"Invalid task status: task {task['id']} is '{status}', only running tasks can be stopped")
+        fields = set_status(task, "stopped", reason=reason, message="stopped")
+    call.store.tasks.put(task)
+    return updated(fields)
 
 
 @router.endpoint("tasks.ping")
@@ -100,12 +136,27 @@ def ping(call: Call) -> Data:
 
 @router.endpoint("tasks.reset")
 def reset(call: Call) -> Data:
+    """Back to a draft, as ClearML's reset.
+
+    Events, runtime and output artifacts go, and so do the draft models the task output that no
+    other task uses; a published task, or one with published outputs, needs ``force``.
+    """
     task = task_for_edit(call)
-    reject_published(task, "reset")
+    force = call.flag("force")
+    if not force:
+        reject_published(task, "reset")
+    outputs = _output_models(call, task)
+    ready = [m["id"] for m in outputs if m.get("ready")]
+    if ready and not force:
+        raise APIError(400, 123, f"Task cannot be reset: task {task['id']} has published output models {ready[:5]}"
+                       "; pass force=true")  # fmt: skip
+    deleted_models = _delete_drafts(call, task, outputs) if call.flag("delete_output_models", True) else 0
     dequeued = queue_ops.remove_task_entry(call.store, task)
     deleted_events = call.store.events.delete_for(task["id"])
     fields = set_status(task, "created", reason="reset")
-    task.update(started=None, completed=None, last_metrics={}, last_iteration=0, active_duration=None)
+    task.update(started=None, completed=None, last_metrics={}, last_iteration=0, active_duration=None, runtime={})
+    for field in ("last_worker", "last_worker_report"):
+        task.pop(field, None)
     task["execution"] = {
         **task.get("execution", {}),
         "queue": None,
@@ -114,7 +165,32 @@ def reset(call: Call) -> Data:
     task["models"] = {**task.get("models", {}), "output": []}
     task["output"] = {"destination": task.get("output", {}).get("destination")}
     call.store.tasks.put(task)
-    return {**updated(fields), "dequeued": {"removed": int(dequeued)}, "events": {"deleted": deleted_events}}
+    return {
+        **updated(fields),
+        "dequeued": {"removed": int(dequeued)},
+        "events": {"deleted": deleted_events},
+        "deleted_models": deleted_models,
+    }
+
+
+def _output_models(call: Call, task: Data) -> list[Data]:
+    """The models ``task`` created (their ``task``) and those its ``models.output`` names."""
+    refs = {ref.get("model") for ref in (task.get("models") or {}).get("output", [])}
+    return [m for m in call.store.models if m.get("task") == task["id"] or m["id"] in refs]
+
+
+def _delete_drafts(call: Call, task: Data, outputs: list[Data]) -> int:
+    """Delete the draft (not ready) models among ``outputs`` that no other task takes as input."""
+    used = {
+        ref.get("model")
+        for other in call.store.tasks
+        if other["id"] != task["id"]
+        for ref in (other.get("models") or {}).get("input", [])
+    }
+    drafts = [m["id"] for m in outputs if not m.get("ready") and m["id"] not in used]
+    for model_id in drafts:
+        call.store.models.delete(model_id)
+    return len(drafts)
 
 
 @router.endpoint("tasks.enqueue")
@@ -130,6 +206,8 @@ def enqueue(call: Call) -> Data:
         message=call.opt_text("status_message"),
     )
     task["execution"] = {**task.get("execution", {}), "queue": queue["id"]}
+    # ClearML: a queued task is an agent's, no longer a development run
+    task["system_tags"] = [t for t in task.get("system_tags") or [] if t != "development"]
     call.store.tasks.put(task)
     queue_ops.add_entry(call.store, queue["id"], task["id"])
     watched = any(queue["id"] in (w.get("queues") or []) for w in call.runtime.workers.values())
