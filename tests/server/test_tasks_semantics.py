@@ -94,6 +94,28 @@ def test_stop_of_a_draft_or_finished_task_needs_force(api: InProcess) -> None:
 # ---- edits of what a task runs --------------------------------------------------------------
 
 
+def test_parameters_of_a_running_task_change_only_with_force(api: InProcess) -> None:
+    task = api.task()
+    api.call("tasks.started", {"task": task})
+    param = {"section": "Args", "name": "lr", "value": "0.9"}
+    edits: list[tuple[str, dict[str, Any]]] = [
+        ("tasks.edit_hyper_params", {"hyperparams": [param]}),
+        ("tasks.delete_hyper_params", {"hyperparams": [{"section": "Args", "name": "lr"}]}),
+        ("tasks.edit_configuration", {"configuration": [{"name": "cfg", "value": "{}"}]}),
+        ("tasks.delete_configuration", {"configuration": ["cfg"]}),
+        ("tasks.edit", {"comment": "changed"}),
+    ]
+    for endpoint, body in edits:
+        message = api.refused(endpoint, {"task": task, **body}, 110)
+        assert "only a draft is editable" in message and "force" in message
+        api.call(endpoint, {"task": task, **body, "force": True})
+    assert api.get(task)["comment"] == "changed"
+    user_property = {"section": "properties", "name": "note", "value": "x"}  # Task.set_user_properties: any status
+    api.call("tasks.edit_hyper_params", {"task": task, "hyperparams": [user_property]})
+    api.call("tasks.update", {"task": task, "name": "renamed"})  # names and tags change in any status
+    assert api.get(task)["hyperparams"]["properties"]["note"]["value"] == "x"
+
+
 # ---- delete and reset -----------------------------------------------------------------------
 
 

@@ -1,8 +1,8 @@
 """POST actions, each through the API's own handlers (:func:`~hpo.server.ui._dispatch.dispatch`).
 
-The status rules (what may be enqueued, reset, stopped) are the handlers'; the UI adds one rule of
-ClearML's web app: only a draft's configuration is editable (clone anything else first). A form
-with a value of the wrong type changes nothing and comes back with the field marked.
+The status rules (what may be enqueued, reset, stopped, and that only a draft's configuration is
+editable: clone anything else first) are the handlers'. A form with a value of the wrong type
+changes nothing and comes back with the field marked.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from hpo.server.ui._dispatch import Server, dispatch
 from hpo.server.ui._pages import experiment_page, task_or_404, task_url
 from hpo.server.ui._params import check_value
-from hpo.server.ui._render import NotFound, html
+from hpo.server.ui._render import NotFound
 
 EDIT_PREFIX = "hp:"
 
@@ -87,10 +87,6 @@ async def model_tags(server: Server, request: Request, ctx: dict[str, Any]) -> R
 async def edit_params(server: Server, request: Request, ctx: dict[str, Any]) -> Response:
     """Save a draft's hyper-parameters (types kept), then enqueue it if a queue was chosen."""
     task = task_or_404(server, request.path_params["task"])
-    if task.get("status") != "created":
-        return html("error.html", 400, title="Refused", message=(
-            f"Only a draft can be edited: experiment {task['id']} is '{task.get('status')}'; "
-            "clone it and edit the clone"), **ctx)  # fmt: skip
     form = _form(ctx)
     items, errors = [], {}
     for section, params in (task.get("hyperparams") or {}).items():

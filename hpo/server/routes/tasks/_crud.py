@@ -17,6 +17,7 @@ from hpo.server.routes.tasks._docs import (
     apply_fields,
     new_task,
     reject_published,
+    require_draft,
     set_status,
 )
 from hpo.server.routes.tasks._shared import project_id, task_for_edit
@@ -72,7 +73,10 @@ def get_types(call: Call) -> Data:
 @router.endpoint("tasks.edit", "tasks.update")
 def edit(call: Call) -> Data:
     task = task_for_edit(call)
-    reject_published(task, "edit")
+    if call.endpoint == "tasks.edit":  # tasks.update (name, comment, tags ...) takes any status, as ClearML
+        require_draft(task, call.flag("force"))
+    else:
+        reject_published(task, "update")
     if "project" in call.body:
         task["project"] = project_id(call)
     fields = apply_fields(call, task)

@@ -133,6 +133,24 @@ def set_status(
     return fields
 
 
+def require_draft(task: Data, force: bool, *, what: str = "edit") -> None:
+    """ClearML's rule for changing what a task runs: a draft only, unless ``force``.
+
+    The web UI's editor relies on this refusal. ClearML's parameter edits take ``force`` for a
+    queued or running task only; here ``force`` reaches any status, as ``tasks.edit`` does in
+    ClearML, so a finished run's parameters can still be fixed on purpose.
+
+    Raises:
+        APIError: The task is not a draft and ``force`` is off (400, 110).
+    """
+    status = task.get("status", "created")
+    if status != "created" and not force:
+        raise invalid_status(
+            f"cannot {what} task {task['id']}: it is '{status}' and only a draft is editable;"
+            " clone it and edit the clone, or pass force=true"
+        )
+
+
 def reject_published(task: Data, action: str) -> None:
     if task.get("status") in ("published", "publishing"):
         raise APIError(400, 113, f"Task is published: cannot {action} task {task['id']} (clone it instead)")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from hpo.server._errors import validation
 from hpo.server._router import Call, Data, Router, now_iso
 from hpo.server.routes._common import require
-from hpo.server.routes.tasks._docs import (
-    merged_params,
-)
+from hpo.server.routes.tasks._docs import merged_params, require_draft
 from hpo.server.routes.tasks._shared import task_for_edit
 
 router = Router()
@@ -24,6 +23,15 @@ def get_hyper_params(call: Call) -> Data:
     return {"params": out}
 
 
+def _for_param_edit(call: Call, items: list[Any], what: str) -> Data:
+    """The task, checked editable: a draft (or ``force``), except for ``properties`` alone (any status, as ClearML)."""
+    task = task_for_edit(call)
+    sections = {str(i.get("section", "")).lower() for i in items if isinstance(i, dict)}
+    if sections != {"properties"}:
+        require_draft(task, call.flag("force"), what=what)
+    return task
+
+
 def _param_items(call: Call, field: str) -> list[Data]:
     items = call.items(field)
     for item in items:
@@ -34,8 +42,8 @@ def _param_items(call: Call, field: str) -> list[Data]:
 
 @router.endpoint("tasks.edit_hyper_params")
 def edit_hyper_params(call: Call) -> Data:
-    task = task_for_edit(call)
     items = _param_items(call, "hyperparams")
+    task = _for_param_edit(call, items, "edit the hyper-parameters of")
     replace = call.text("replace_hyperparams", required=False, default="none")
     params: dict[str, dict[str, Data]] = copy.deepcopy(task.get("hyperparams") or {})
     if replace == "all":
@@ -55,7 +63,7 @@ def edit_hyper_params(call: Call) -> Data:
 
 @router.endpoint("tasks.delete_hyper_params")
 def delete_hyper_params(call: Call) -> Data:
-    task = task_for_edit(call)
+    task = _for_param_edit(call, call.items("hyperparams"), "delete hyper-parameters of")
     params: dict[str, dict[str, Data]] = copy.deepcopy(task.get("hyperparams") or {})
     for item in call.items("hyperparams"):
         section = str(item.get("section", ""))
@@ -86,6 +94,7 @@ def get_configurations(call: Call) -> Data:
 @router.endpoint("tasks.edit_configuration")
 def edit_configuration(call: Call) -> Data:
     task = task_for_edit(call)
+    require_draft(task, call.flag("force"), what="edit the configuration of")
     items = _param_items(call, "configuration")
     config: dict[str, Data] = (
         {} if call.flag("replace_configuration") else copy.deepcopy(task.get("configuration") or {})
@@ -101,6 +110,7 @@ def edit_configuration(call: Call) -> Data:
 @router.endpoint("tasks.delete_configuration")
 def delete_configuration(call: Call) -> Data:
     task = task_for_edit(call)
+    require_draft(task, call.flag("force"), what="delete the configuration of")
     config = copy.deepcopy(task.get("configuration") or {})
     for name in call.items("configuration"):
         config.pop(name, None)
