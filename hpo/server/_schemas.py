@@ -100,6 +100,33 @@ def _class_schema(node: ast.ClassDef) -> tuple[str, Schema] | None:
 _loaded: dict[str, Schema] | None = None
 _loading = threading.Lock()
 
+# Fields ClearML Server takes (and the handlers read) that the SDK's schemas do not list.
+_METRIC_VARIANTS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"metric": {"type": "string"}, "variants": {"type": "array", "items": {"type": "string"}}},
+    },
+}
+_SERVER_FIELDS: dict[str, Schema] = {
+    endpoint: {"metrics": _METRIC_VARIANTS}
+    for endpoint in (
+        "events.get_task_events",
+        "events.get_task_log",
+        "events.get_task_single_value_metrics",
+        "events.multi_task_scalar_metrics_iter_histogram",
+    )
+}
+
+
+def _with_server_fields(schemas: dict[str, Schema]) -> dict[str, Schema]:
+    for endpoint, fields in _SERVER_FIELDS.items():
+        if endpoint in schemas:
+            props = schemas[endpoint].setdefault("properties", {})
+            for name, sub in fields.items():
+                props.setdefault(name, sub)
+    return schemas
+
 
 def schemas_ready() -> bool:
     """Whether :func:`request_schemas` answers at once (the transport checks inline only then)."""
@@ -115,7 +142,7 @@ def request_schemas() -> dict[str, Schema]:
     global _loaded
     with _loading:
         if _loaded is None:
-            _loaded = _read_schemas()
+            _loaded = _with_server_fields(_read_schemas())
     return _loaded
 
 
@@ -189,7 +216,8 @@ class _Compiler:
             extra = schema.get("additionalProperties")
             checks.append(_object_check(props, self.compile(extra) if isinstance(extra, dict) else None, lists))
         if isinstance(schema.get("items"), dict):
-            checks.append(_items_check(self.compile(schema["items"])))
+            strings = (self.resolve(schema["items"]) or {}).get("type") == "string"  # ids, names, fields
+            checks.append(_items_check(self.compile(schema["items"]), null_ok=not strings))
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 checks.append(_any_check([self.compile(sub) for sub in schema[key]], schema[key], self))
@@ -302,11 +330,13 @@ def _object_check(props: dict[str, Checker], extra: Checker | None, lists: dict[
     return check
 
 
-def _items_check(item_check: Checker) -> Checker:
+def _items_check(item_check: Checker, null_ok: bool) -> Checker:
     def check(value: Any, path: str) -> str | None:
         if not isinstance(value, list):
             return None
         for index, item in enumerate(value):
+            if item is None and not null_ok:  # a null string item (an id, a field name) names nothing
+                return f"'{path}[{index}]' must be string, got null"
             problem = item_check(item, f"{path}[{index}]")
             if problem:
                 return problem

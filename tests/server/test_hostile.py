@@ -402,6 +402,35 @@ def test_too_many_upload_parts_are_refused(upload: Any, api: RawAPI) -> None:
     assert not (api.server.data_dir / "files" / "many").exists()
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "body", "field"),
+    [
+        ("events.get_task_events", {"metrics": [{"metric": ["loss"]}]}, "metrics[0].metric"),
+        ("events.get_task_events", {"metrics": [{"metric": {"a": 1}}]}, "metrics[0].metric"),
+        ("events.get_task_events", {"metrics": [{"metric": 7, "variants": ["v"]}]}, "metrics[0].metric"),
+        ("events.get_task_events", {"metrics": [{"metric": "m", "variants": [1]}]}, "metrics[0].variants[0]"),
+        ("events.get_task_log", {"metrics": [{"metric": [None]}]}, "metrics[0].metric"),
+        ("tasks.get_all", {"only_fields": [None]}, "only_fields[0]"),
+        ("models.get_all", {"only_fields": ["name", None]}, "only_fields[1]"),
+        ("projects.get_all", {"only_fields": [None]}, "only_fields[0]"),
+        ("tasks.get_all", {"id": [None]}, "id[0]"),
+    ],
+)
+def test_probe_inputs_once_5xx_are_400(api: RawAPI, task_id: str, endpoint: str, body: dict, field: str) -> None:
+    if endpoint.startswith("events."):
+        body = {"task": task_id, **body}
+    assert_refused(api.raw(endpoint, body), f"'{field}'")
+    assert_canaries(api, task_id)
+
+
+def test_valid_metric_filter_still_answers(api: RawAPI, task_id: str) -> None:
+    metric = "filter-probe"
+    event = {"task": task_id, "type": "training_stats_scalar", "metric": metric, "variant": "v", "value": 1, "iter": 0}
+    api.call("events.add", event)
+    found = api.call("events.get_task_events", {"task": task_id, "metrics": [{"metric": metric}]})
+    assert [e["metric"] for e in found["events"]] == [metric]
+
+
 def _ui_tokens(server: _process.RunningServer) -> tuple[str, str, str]:
     """A session cookie (signed in over HTTP), a used sign-in link token and an unused one."""
     from hpo.server.ui import sign_in_link
