@@ -64,7 +64,9 @@ def close(call: Call) -> Data:
 @router.endpoint("tasks.publish")
 def publish(call: Call) -> Data:
     task, response = _move(call, "published", ("completed", "stopped", "failed", "published"), dequeue=False)
-    for ref in task.get("models", {}).get("output", []):
+    # As ClearML (bll/task/task_operations.publish_task): only the last output model, unless told not to.
+    outputs = task.get("models", {}).get("output", []) if call.flag("publish_model", True) else []
+    for ref in outputs[-1:]:
         model = call.store.models.editable(ref.get("model", ""))
         if model is not None:
             model["ready"] = True
