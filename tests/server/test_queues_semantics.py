@@ -91,3 +91,13 @@ def test_worker_tag_filters_match_any_tag(api: RawAPI) -> None:
     assert _workers(api, "tag-", tags=["gpu", "-big"]) == ["tag-gpu"]
     assert _workers(api, "tag-", tags=["gpu", "cpu"], system_tags=["pool"]) == ["tag-gpu"]
     assert _workers(api, "tag-", tags=["nothing"]) == []
+
+
+def test_queue_entry_errors_use_clearml_subcodes(api: RawAPI) -> None:
+    queue = api.call("queues.create", {"name": "entry-errors"})["id"]
+    task = _enqueued(api, queue)
+    twice = api.raw("queues.add_task", {"queue": queue, "task": task})
+    assert (twice.status_code, twice.json()["meta"]["result_subcode"]) == (400, 706)  # task_already_queued
+    other = api.call("tasks.create", {"name": "elsewhere", "type": "training"})["id"]
+    moved = api.raw("queues.move_task_to_front", {"queue": queue, "task": other})
+    assert (moved.status_code, moved.json()["meta"]["result_subcode"]) == (400, 703)  # not in the queue

@@ -170,7 +170,7 @@ def add_task(call: Call) -> Data:
     queue = _queue(call)
     task = require(call.store.tasks, "task", call.text("task"))
     if any(e["task"] == task["id"] for e in queue.get("entries", [])):
-        raise APIError(400, 703, f"Task already in queue: task {task['id']} is in queue {queue['name']!r}")
+        raise APIError(400, 706, f"Task already queued: task {task['id']} is in queue {queue['name']!r}")
     add_entry(call.store, queue["id"], task["id"])
     return {"added": 1}
 
@@ -208,7 +208,7 @@ def _move(call: Call, position: Any) -> Data:
     entries = list(queue.get("entries", []))
     index = next((i for i, e in enumerate(entries) if e["task"] == task_id), None)
     if index is None:
-        raise APIError(400, 704, f"Task not in queue: task {task_id} is not in queue {queue['name']!r}")
+        raise APIError(400, 703, f"Invalid queue or task not queued: task {task_id} is not in queue {queue['name']!r}")
     entry = entries.pop(index)
     new_index = max(0, min(len(entries), int(position(index, len(entries)))))
     entries.insert(new_index, entry)
