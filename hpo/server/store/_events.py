@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 # The one event type ClearML appends without a key (every re-send is stored again).
 UNKEYED_TYPE = "log"
 _IMAGE = "training_debug_image"  # the one type whose identity includes its body's ``key``
+_INDEX = "events_key"  # the unique index on ``ident``
 
 _INSERT = (
     "INSERT INTO events (task, type, metric, variant, iter, timestamp, value, body, ident)"
@@ -45,11 +47,21 @@ _INSERT = (
 
 
 def event_ident(kind: str, task: str, iteration: int, metric: str, variant: str, key: str | None) -> bytes | None:
-    """The identity of an event (None for a console line): same identity, same stored event."""
+    """The identity of an event (None for a console line): same identity, same stored event.
+
+    A digest of the series (type, task, metric, variant, key) followed by the iteration, so that
+    one series' events sit side by side in the unique index, in iteration order: appending to a
+    series touches one index page, where a digest of everything would land each event at random.
+    """
     if kind == UNKEYED_TYPE:
         return None
-    fields = json.dumps([kind, task, iteration, metric, variant, key], separators=(",", ":"))
-    return hashlib.md5(fields.encode("utf-8"), usedforsecurity=False).digest()
+    return _series_digest(kind, task, metric, variant, key) + (iteration + 2**63).to_bytes(8, "big")
+
+
+@lru_cache(maxsize=4096)
+def _series_digest(kind: str, task: str, metric: str, variant: str, key: str | None) -> bytes:
+    fields = json.dumps([kind, task, metric, variant, key], separators=(",", ":"))
+    return hashlib.md5(fields.encode("utf-8"), usedforsecurity=False).digest()[:12]
 
 
 @dataclass(frozen=True)
@@ -80,14 +92,15 @@ def migrate(db: Database) -> None:
     """Bring an events table written by an earlier version up to the keyed schema (idempotent)."""
     columns = {str(row[1]) for row in db.query("PRAGMA table_info(events)")}
     indexes = {str(row[1]) for row in db.query("PRAGMA index_list(events)")}
-    if "ident" in columns and "events_ident" in indexes:
+    if "ident" in columns and _INDEX in indexes:
         return
     with db.transaction() as conn:
         if "ident" not in columns:
             conn.execute("ALTER TABLE events ADD COLUMN ident BLOB")
+        conn.execute("DROP INDEX IF EXISTS events_ident")  # an earlier form of the identity
         rows = conn.execute(
             "SELECT seq, type, task, iter, metric, variant, CASE WHEN type = ? THEN body END FROM events"
-            " WHERE ident IS NULL AND type != ?",
+            " WHERE type != ?",
             (_IMAGE, UNKEYED_TYPE),
         ).fetchall()
         last: dict[bytes, int] = {}
@@ -100,7 +113,7 @@ def migrate(db: Database) -> None:
         duplicates = [(row[0],) for row in rows if row[0] not in keep]
         conn.executemany("DELETE FROM events WHERE seq = ?", duplicates)
         conn.executemany("UPDATE events SET ident = ? WHERE seq = ?", [(i, s) for i, s in last.items()])
-        conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS events_ident ON events (ident)")
+        conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {_INDEX} ON events (ident)")
     if duplicates:
         log.warning("events: removed %d duplicate events stored before events were keyed", len(duplicates))
 
