@@ -35,6 +35,7 @@ import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -147,16 +148,18 @@ def host_name(header: str) -> str:
 class HostGuard:
     """Answers 421 to a web UI request whose ``Host`` this server does not serve.
 
-    Served: ``localhost``, loopback addresses, the bound address, and, bound to every address,
-    any IP address and this machine's name. An IP literal cannot come from DNS rebinding; a name
-    can, so other names are refused. API and file-server calls are left alone (they need a token
-    a foreign page cannot have).
+    Served: ``localhost``, loopback addresses, the bound address, the public URL's host, and,
+    bound to every address, any IP address and this machine's name. An IP literal cannot come
+    from DNS rebinding; a name can, so other names are refused. API and file-server calls are
+    left alone (they need a token a foreign page cannot have).
     """
 
-    def __init__(self, app: ASGIApp, bound_host: str) -> None:
+    def __init__(self, app: ASGIApp, bound_host: str, public_url: str | None = None) -> None:
         self.app = app
         self.any_address = bound_host in _ANY_ADDRESS
         self.names = {"localhost", host_name(bound_host)}
+        if public_url:
+            self.names.add(host_name(urlsplit(public_url).netloc.rpartition("@")[2]))
         if self.any_address:
             self.names.add(socket.gethostname().lower())
 
@@ -314,7 +317,7 @@ def create_app(config: ServerConfig) -> Starlette:
             Route("/{path:path}", api, methods=["GET", "POST", "PUT"]),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(HostGuard, bound_host=config.host)],
+        middleware=[Middleware(HostGuard, bound_host=config.host, public_url=config.public_url)],
     )
     app.state.server = state
     return app

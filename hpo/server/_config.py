@@ -33,6 +33,7 @@ class ServerConfig:
         watchdog_period_s: How often stale tasks and workers are looked for.
         max_body_bytes: Largest authenticated API body (413 above it).
         body_timeout_s: Longest wait for the next chunk of a request body (408, then dropped).
+        public_url: The URL other machines reach the server at, if any (the web UI serves its host).
     """
 
     data_dir: Path
@@ -42,6 +43,7 @@ class ServerConfig:
     watchdog_period_s: float = 5.0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    public_url: str | None = None
 
     @property
     def db_path(self) -> Path:

@@ -179,3 +179,9 @@ def test_host_guard_bound_to_every_address_takes_any_ip() -> None:
     assert not guard.serves(host_name("evil.test"))
     specific = HostGuard(None, "10.1.2.3")  # type: ignore[arg-type]
     assert specific.serves(host_name("10.1.2.3:8008")) and not specific.serves(host_name("10.9.9.9"))
+
+
+def test_host_guard_serves_the_public_url_host() -> None:
+    guard = HostGuard(None, "127.0.0.1", "https://hpo.example.org:8443/ui")  # type: ignore[arg-type]
+    assert guard.serves(host_name("HPO.example.org:8443")) and guard.serves(host_name("localhost"))
+    assert not guard.serves(host_name("other.example.org"))
