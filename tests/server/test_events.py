@@ -194,6 +194,8 @@ def test_debug_images_default_one_iteration_one_image_per_series(api: API, task:
     answer = api.call("events.debug_images", {"metrics": [{"task": task}]})
     (iteration,) = answer["metrics"][0]["iterations"]
     assert [(e["variant"], e["url"]) for e in iteration["events"]] == [("v", "http://f/b.png"), ("w", "http://f/w.png")]
+    legacy = api.call("events.debug_images", {"task": task})  # the pre-2.7 request form
+    assert legacy["metrics"][0]["iterations"] == answer["metrics"][0]["iterations"]
 
 
 def test_debug_images_leave_out_images_whose_recycled_file_was_overwritten(api: API, task: str) -> None:

@@ -252,6 +252,8 @@ def debug_images(call: Call) -> Data:
         metrics[metric if isinstance(metric, str) else ""] = [
             v for v in item.get("variants") or [] if isinstance(v, str)
         ]
+    if not wanted and call.opt_text("task"):  # the legacy form: one task, every metric
+        wanted[call.text("task")] = {"": []}
     if not wanted:
         raise validation("'metrics' must name at least one task")
     model_events = call.flag("model_events")
