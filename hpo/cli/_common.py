@@ -56,7 +56,8 @@ def run(work: Callable[[], Any]) -> Any:
     except HPOError as err:
         if _debug:
             err_console.print_exception()
-        err_console.print(f"[red]\\[error][/red] {escape(str(err))}", markup=True, highlight=False)
+        # soft_wrap: no newlines inserted, so a path or command in the message stays whole to copy
+        err_console.print(f"[red]\\[error][/red] {escape(str(err))}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/yellow]")

@@ -174,14 +174,22 @@ def run_script(script: Path) -> str:
 
 
 def last_lines(console: str, count: int = CONSOLE_LINES) -> list[str]:
-    """The last ``count`` console lines, ending at the last traceback's exception line when there is one
-    (the SDK may log more after it)."""
+    """The last ``count`` console lines, ending at the script's own traceback when there is one.
+
+    The SDK may log more after it, and its threads, racing the interpreter's shutdown, can print a
+    ``SystemError`` traceback of their own after the script's: the last traceback that is not such a
+    ``SystemError`` is the script's (else the last one).
+    """
     lines = console.rstrip().splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
-    if starts:
-        end = next((i for i in range(starts[-1] + 1, len(lines)) if lines[i] and not lines[i][0].isspace()), None)
-        if end is not None:
-            lines = lines[: end + 1]
+    ends: list[int] = []
+    for start, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last)"):
+            end = next((i for i in range(start + 1, len(lines)) if lines[i] and not lines[i][0].isspace()), None)
+            if end is not None:
+                ends.append(end)
+    own = [end for end in ends if not lines[end].startswith("SystemError")]
+    if own or ends:
+        lines = lines[: (own or ends)[-1] + 1]
     return lines[-count:]
 
 

@@ -120,3 +120,12 @@ def test_last_lines_end_at_the_exception_of_a_traceback() -> None:
         "ValueError: bad",
     ]
     assert last_lines("one\ntwo\nthree\n", count=2) == ["two", "three"]
+
+
+def test_last_lines_skip_a_shutdown_system_error_after_the_scripts_own_traceback() -> None:
+    console = (
+        "Traceback (most recent call last):\n  File 'x.py', line 6\nRuntimeError: no such file: data.csv\n"
+        "Exception in thread:\nTraceback (most recent call last):\n  File '<frozen genericpath>', line 42\n"
+        "SystemError: _PyErr_SetObject: exception SystemExit() is not a BaseException subclass\n"
+    )
+    assert last_lines(console, count=2) == ["  File 'x.py', line 6", "RuntimeError: no such file: data.csv"]
