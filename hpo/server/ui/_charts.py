@@ -9,13 +9,23 @@ from hpo.server.ui._events import Series
 
 Figure = dict[str, Any]
 
+MARKERS_UP_TO = 50  # a series with this many points or fewer also gets markers: one point draws no line
+
 _LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 320, "legend": {"orientation": "h"}}
 
 
 def scalar_figure(title: str, series: Sequence[tuple[str, Series]]) -> Figure:
-    """One chart of a scalar title: a line per (legend name, series)."""
+    """One chart of a scalar title: a line per (legend name, series), with markers on short series (a
+    metric reported once, at iteration 0, is one point: a line alone would draw nothing)."""
     data = [
-        {"type": "scatter", "mode": "lines", "name": name, "x": s.x, "y": s.y, "hovertemplate": "%{x}: %{y}"}
+        {
+            "type": "scatter",
+            "mode": "lines+markers" if len(s.x) <= MARKERS_UP_TO else "lines",
+            "name": name,
+            "x": s.x,
+            "y": s.y,
+            "hovertemplate": "%{x}: %{y}",
+        }
         for name, s in series
     ]
     layout = {**_LAYOUT, "title": {"text": title}, "xaxis": {"title": {"text": "iteration"}}}
