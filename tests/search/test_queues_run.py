@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-from hpo.server import _process
-from tests.support.search import TASK_TIMEOUT_S, SearchEnv
-from tests.support.server import Env, free_port, sdk_env
+from tests.support.search import SearchEnv, start_search_env
 
 ALL_TASKS = """
 import json
@@ -39,21 +36,9 @@ def test_search_refuses_a_queue_no_worker_serves(search_env: SearchEnv) -> None:
     assert "workers seen: " in run.stderr and ":hpo-0 on elsewhere" in " ".join(run.stderr.split()), run.stderr
 
 
-@contextlib.contextmanager
-def _default_server(tmp_path: Path) -> Iterator[SearchEnv]:
+def _default_server(tmp_path: Path) -> contextlib.AbstractContextManager[SearchEnv]:
     """The embedded server of $HPO_HOME/server (what `hpo server start` runs), with the curve template."""
-    data_dir = tmp_path / "hpo_home" / "server"
-    server, _ = _process.start(data_dir, port=free_port(), task_timeout_s=TASK_TIMEOUT_S)
-    ctx = SearchEnv(Env(server, tmp_path, sdk_env(server, tmp_path)))  # HPO_HOME is tmp_path/hpo_home
-    try:
-        ctx.register_curve()
-        yield ctx
-    finally:
-        from hpo.agents import stop as stop_agents
-
-        for home in (tmp_path / "hpo_home" / "searches").glob("*"):
-            stop_agents(home=home, timeout=5)
-        _process.stop(data_dir)
+    return start_search_env(tmp_path, data_dir=tmp_path / "hpo_home" / "server")  # HPO_HOME is tmp_path/hpo_home
 
 
 def test_search_after_server_env_starts_local_workers(tmp_path: Path) -> None:

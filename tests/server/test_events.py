@@ -7,7 +7,6 @@ timestamp, debug image paging and scalar down-sampling; each case is read from C
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -17,9 +16,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from hpo.server._app import create_app
-from hpo.server._config import ServerConfig
 from hpo.server.store import Database, Store
+from tests.support.api import in_process_app
 from tests.support.ui import BASE
 
 SCALAR, LOG, PLOT, IMAGE = "training_stats_scalar", "log", "plot", "training_debug_image"
@@ -44,11 +42,7 @@ class API:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[API]:
-    app = create_app(ServerConfig(data_dir=tmp_path / "server", watchdog_period_s=3600))
-    with TestClient(app, base_url=BASE) as client:
-        creds = app.state.server.credentials
-        basic = base64.b64encode(f"{creds.access_key}:{creds.secret_key}".encode()).decode()
-        token = client.post("/auth.login", headers={"Authorization": f"Basic {basic}"}).json()["data"]["token"]
+    with in_process_app(tmp_path / "server", base_url=BASE) as (client, token):
         client.headers["Authorization"] = f"Bearer {token}"
         yield API(client)
 

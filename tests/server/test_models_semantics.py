@@ -13,21 +13,13 @@ from typing import Any
 
 import pytest
 
-from hpo.server import _process
-from tests.support.api import RawAPI
-from tests.support.server import free_port
+from tests.support.api import RawAPI, running_api
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawAPI]:
-    data_dir = Path(tmp_path_factory.mktemp("models")) / "server"
-    server, _ = _process.start(data_dir, port=free_port())
-    client = RawAPI(server)
-    try:
+    with running_api(Path(tmp_path_factory.mktemp("models")) / "server") as client:
         yield client
-    finally:
-        client.close()
-        _process.stop(data_dir)
 
 
 def _model(api: RawAPI, model_id: str) -> dict[str, Any]:

@@ -6,48 +6,24 @@ the whole app (schema check, coercion, handler), as a client sees it.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from hpo.server._app import create_app
-from hpo.server._config import ServerConfig
 from hpo.server._dates import date_test
 from hpo.server._errors import APIError
 from hpo.server._query import order
 from hpo.server._schemas import check_request
-
-
-class InProcess:
-    """The whole app in process, logged in: ``raw`` answers any status, ``call`` wants a 200."""
-
-    def __init__(self, client: TestClient, token: str) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def raw(self, endpoint: str, body: dict[str, Any]) -> Any:  # an httpx response
-        return self.client.post(f"/v2.23/{endpoint}", content=json.dumps(body), headers=self.headers)
-
-    def call(self, endpoint: str, body: dict[str, Any]) -> Any:
-        response = self.raw(endpoint, body)
-        assert response.status_code == 200, f"{endpoint}: {response.text[:300]}"
-        return response.json()["data"]
+from tests.support.api import InProcess, in_process_app
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[InProcess]:
-    app = create_app(ServerConfig(data_dir=tmp_path / "server", watchdog_period_s=3600))
-    with TestClient(app) as client:
-        creds = app.state.server.credentials
-        basic = base64.b64encode(f"{creds.access_key}:{creds.secret_key}".encode()).decode()
-        login = client.post("/auth.login", headers={"Authorization": f"Basic {basic}"})
-        yield InProcess(client, login.json()["data"]["token"])
+    with in_process_app(tmp_path / "server") as (client, token):
+        yield InProcess(client, token)
 
 
 def _lr(value: str | None) -> dict[str, Any]:

@@ -14,21 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from hpo.server import _process
-from tests.support.api import RawAPI
-from tests.support.server import free_port
+from tests.support.api import RawAPI, running_api
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawAPI]:
-    data_dir = Path(tmp_path_factory.mktemp("queues")) / "server"
-    server, _ = _process.start(data_dir, port=free_port())
-    client = RawAPI(server)
-    try:
+    with running_api(Path(tmp_path_factory.mktemp("queues")) / "server") as client:
         yield client
-    finally:
-        client.close()
-        _process.stop(data_dir)
 
 
 def _enqueued(api: RawAPI, queue: str) -> str:

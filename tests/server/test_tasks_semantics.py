@@ -6,41 +6,18 @@ Each test is a regression for a difference from ClearML Server (its ``apiserver/
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from hpo.server._app import create_app
-from hpo.server._config import ServerConfig
-from tests.support.api import RawAPI
+from tests.support.api import InProcess, RawAPI, in_process_app
 from tests.support.server import Env
 
 
-class InProcess:
-    """The whole app in process, logged in: ``raw`` answers any status, ``call`` wants a 200."""
-
-    def __init__(self, client: TestClient, token: str) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def raw(self, endpoint: str, body: dict[str, Any]) -> Any:  # an httpx response
-        return self.client.post(f"/v2.23/{endpoint}", content=json.dumps(body), headers=self.headers)
-
-    def call(self, endpoint: str, body: dict[str, Any]) -> Any:
-        response = self.raw(endpoint, body)
-        assert response.status_code == 200, f"{endpoint}: {response.text[:300]}"
-        return response.json()["data"]
-
-    def refused(self, endpoint: str, body: dict[str, Any], subcode: int) -> str:
-        response = self.raw(endpoint, body)
-        meta = response.json()["meta"]
-        assert (response.status_code, meta["result_subcode"]) == (400, subcode), meta
-        return str(meta["result_msg"])
+class TaskAPI(InProcess):
+    """:class:`InProcess` with the task shortcuts these tests use."""
 
     def task(self, name: str = "t", **extra: Any) -> str:
         return str(self.call("tasks.create", {"name": name, "type": "training", **extra})["id"])
@@ -50,20 +27,16 @@ class InProcess:
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[InProcess]:
-    app = create_app(ServerConfig(data_dir=tmp_path / "server", watchdog_period_s=3600))
-    with TestClient(app) as client:
-        creds = app.state.server.credentials
-        basic = base64.b64encode(f"{creds.access_key}:{creds.secret_key}".encode()).decode()
-        login = client.post("/auth.login", headers={"Authorization": f"Basic {basic}"})
-        yield InProcess(client, login.json()["data"]["token"])
+def api(tmp_path: Path) -> Iterator[TaskAPI]:
+    with in_process_app(tmp_path / "server") as (client, token):
+        yield TaskAPI(client, token)
 
 
 # ---- stop -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("tags", [[], ["development"]])
-def test_stop_of_a_task_no_worker_runs_stops_it_at_once(api: InProcess, tags: list[str]) -> None:
+def test_stop_of_a_task_no_worker_runs_stops_it_at_once(api: TaskAPI, tags: list[str]) -> None:
     task = api.task(system_tags=tags)
     api.call("tasks.started", {"task": task})
     answer = api.call("tasks.stop", {"task": task})
@@ -72,7 +45,7 @@ def test_stop_of_a_task_no_worker_runs_stops_it_at_once(api: InProcess, tags: li
     assert api.get(task)["status"] == "stopped"
 
 
-def test_stop_of_a_task_a_worker_runs_asks_the_worker(api: InProcess) -> None:
+def test_stop_of_a_task_a_worker_runs_asks_the_worker(api: TaskAPI) -> None:
     task = api.task()
     api.call("tasks.started", {"task": task})
     api.call("workers.status_report", {"worker": "agent-1", "task": task, "timestamp": 0})
@@ -85,7 +58,7 @@ def test_stop_of_a_task_a_worker_runs_asks_the_worker(api: InProcess) -> None:
     assert api.call("tasks.stop", {"task": dev})["fields"]["status"] == "stopped"
 
 
-def test_stop_of_a_draft_or_finished_task_needs_force(api: InProcess) -> None:
+def test_stop_of_a_draft_or_finished_task_needs_force(api: TaskAPI) -> None:
     task = api.task()
     api.refused("tasks.stop", {"task": task}, 110)
     assert api.call("tasks.stop", {"task": task, "force": True})["fields"]["status"] == "stopped"
@@ -94,7 +67,7 @@ def test_stop_of_a_draft_or_finished_task_needs_force(api: InProcess) -> None:
 # ---- edits of what a task runs --------------------------------------------------------------
 
 
-def test_parameters_of_a_running_task_change_only_with_force(api: InProcess) -> None:
+def test_parameters_of_a_running_task_change_only_with_force(api: TaskAPI) -> None:
     task = api.task()
     api.call("tasks.started", {"task": task})
     param = {"section": "Args", "name": "lr", "value": "0.9"}
@@ -119,7 +92,7 @@ def test_parameters_of_a_running_task_change_only_with_force(api: InProcess) -> 
 # ---- delete and reset -----------------------------------------------------------------------
 
 
-def test_delete_without_force_takes_only_a_draft_or_an_archived_task(api: InProcess) -> None:
+def test_delete_without_force_takes_only_a_draft_or_an_archived_task(api: TaskAPI) -> None:
     published = api.task()
     api.call("tasks.completed", {"task": published, "force": True})
     api.call("tasks.publish", {"task": published})
@@ -134,7 +107,7 @@ def test_delete_without_force_takes_only_a_draft_or_an_archived_task(api: InProc
     assert api.call("tasks.get_all", {})["tasks"] == []
 
 
-def test_reset_deletes_the_draft_output_models_it_created(api: InProcess) -> None:
+def test_reset_deletes_the_draft_output_models_it_created(api: TaskAPI) -> None:
     task = api.task()
     api.call("tasks.started", {"task": task})
     draft = api.call("models.create", {"name": "draft", "uri": "file:///d", "task": task, "ready": False})["id"]
@@ -153,7 +126,7 @@ def test_reset_deletes_the_draft_output_models_it_created(api: InProcess) -> Non
 # ---- projects ---------------------------------------------------------------------------------
 
 
-def test_project_delete_with_force_detaches_its_tasks_and_models(api: InProcess) -> None:
+def test_project_delete_with_force_detaches_its_tasks_and_models(api: TaskAPI) -> None:
     project = api.call("projects.create", {"name": "p"})["id"]
     sub = api.call("projects.create", {"name": "p/sub"})["id"]
     tasks = [api.task(project=project), api.task(project=sub)]
@@ -165,7 +138,7 @@ def test_project_delete_with_force_detaches_its_tasks_and_models(api: InProcess)
     assert api.call("models.get_by_id", {"model": model})["model"]["project"] is None
 
 
-def test_project_delete_with_contents_deletes_them_and_archived_contents_do_not_block(api: InProcess) -> None:
+def test_project_delete_with_contents_deletes_them_and_archived_contents_do_not_block(api: TaskAPI) -> None:
     project = api.call("projects.create", {"name": "q"})["id"]
     old = api.task(project=project)
     api.call("tasks.archive", {"task": old})

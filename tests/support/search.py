@@ -191,9 +191,10 @@ def kill_group(proc: subprocess.Popen[str]) -> None:
 
 
 @contextlib.contextmanager
-def start_search_env(tmp_path: Path) -> Iterator[SearchEnv]:
-    """A fresh server (short task timeout) with the curve template; search agents stopped at the end."""
-    data_dir = tmp_path / "server"
+def start_search_env(tmp_path: Path, data_dir: Path | None = None) -> Iterator[SearchEnv]:
+    """A fresh server (short task timeout) over ``data_dir`` (default ``tmp_path/server``) with the curve
+    template; search agents stopped at the end."""
+    data_dir = data_dir or tmp_path / "server"
     server, _ = _process.start(data_dir, port=free_port(), task_timeout_s=TASK_TIMEOUT_S)
     ctx = SearchEnv(Env(server, tmp_path, sdk_env(server, tmp_path)))
     try:
