@@ -234,16 +234,10 @@ def embedded_url() -> str | None:
 
     Read from its ``server.json`` (the process it names must be alive); nothing is contacted.
     """
-    from hpo._processes import pid_alive
-    from hpo.server._config import client_url
-    from hpo.server._datadir import state_path
+    from hpo.server._process import recorded
 
-    try:
-        state = json.loads(state_path(default_server_dir()).read_text())
-        pid, url = int(state["pid"]), client_url(str(state["host"]), int(state["port"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return url if pid_alive(pid) else None
+    server = recorded(default_server_dir())
+    return server.url if server is not None else None
 
 
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})

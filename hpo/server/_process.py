@@ -78,17 +78,20 @@ def answers(url: str, timeout: float = 2.0) -> bool:
     return response.status_code == 200 and "meta" in response.json()
 
 
+def recorded(data_dir: Path) -> RunningServer | None:
+    """The server ``data_dir``'s ``server.json`` names, if its process is alive (nothing is contacted)."""
+    try:
+        state = json.loads(state_path(data_dir).read_text())
+        server = RunningServer(data_dir, int(state["pid"]), str(state["host"]), int(state["port"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return server if pid_alive(server.pid) else None
+
+
 def find(data_dir: Path) -> RunningServer | None:
     """The server serving ``data_dir``, if one is running and answers."""
-    path = state_path(data_dir)
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    server = RunningServer(data_dir, int(state["pid"]), str(state["host"]), int(state["port"]))
-    if pid_alive(server.pid) and answers(server.url):
-        return server
-    return None
+    server = recorded(data_dir)
+    return server if server is not None and answers(server.url) else None
 
 
 def _port_free(host: str, port: int) -> bool:
