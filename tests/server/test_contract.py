@@ -42,6 +42,7 @@ NO_DEFINITION = {
     "queues.get_all_ex",
     "tasks.get_all_ex",
     "models.get_all_ex",
+    "tasks.update_tags",  # ClearML Server 2.27; the SDK's definitions stop at 2.23
 }
 
 # Definitions whose JSON schema cannot be resolved (a dangling $ref in the SDK): only built, as the SDK does.
@@ -139,6 +140,15 @@ def examples(api: RawAPI, ctx: Ctx) -> dict[str, Example]:
         "tasks.clone": lambda c: {"task": c["task"], "new_task_name": "clone"},
         "tasks.delete": fresh,
         "tasks.archive_many": lambda c: {"ids": [fresh(c)["task"]]},
+        "tasks.unarchive_many": lambda c: {"ids": [fresh(c)["task"], "0" * 32]},
+        "tasks.stop_many": lambda c: {"ids": [fresh(c)["task"], "0" * 32]},
+        "tasks.publish_many": lambda c: {"ids": [fresh(c)["task"]], "force": True},
+        "tasks.reset_many": lambda c: {"ids": [fresh(c)["task"]]},
+        "tasks.enqueue_many": lambda c: {"ids": [fresh(c)["task"]], "queue": c["queue"]},
+        "tasks.dequeue_many": lambda c: {"ids": [_queued(api, c), "0" * 32]},
+        "tasks.delete_many": lambda c: {"ids": [fresh(c)["task"]]},
+        "tasks.move": lambda c: {"ids": [fresh(c)["task"]], "project": c["project"]},
+        "tasks.update_tags": lambda c: {"ids": [fresh(c)["task"]], "add_tags": ["t"]},
         "tasks.archive": lambda c: {"tasks": [fresh(c)["task"]]},
         "tasks.get_types": lambda c: {},
         "tasks.get_hyper_params": lambda c: {"tasks": [c["task"]]},

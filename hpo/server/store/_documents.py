@@ -11,6 +11,7 @@ mutate them, they copy and :meth:`Collection.put` instead.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Iterator
@@ -150,6 +151,20 @@ class Store:
     def stage_sql(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """Stage a statement on the store's own tables (:class:`Events`) to run inside the next commit."""
         self._pending_sql.append((sql, rows))
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Drop what the block staged when it raises, keep what was staged before (one item of a batch call)."""
+        before = {name: dict(changes) for name, changes in self._staged.items()}
+        pending = len(self._pending_sql)
+        try:
+            yield
+        except BaseException:
+            for name, changes in self._staged.items():
+                changes.clear()
+                changes.update(before[name])
+            del self._pending_sql[pending:]
+            raise
 
     def commit(self) -> None:
         """Write every staged change in one SQLite transaction, then publish it to the cache."""

@@ -179,11 +179,3 @@ def archive(call: Call) -> Data:
     for task_id in ids:
         _archive(call, task_id)
     return {"archived": len(ids)}
-
-
-@router.endpoint("tasks.archive_many")
-def archive_many(call: Call) -> Data:
-    ids = ids_of(call, "task", "ids")
-    for task_id in ids:
-        _archive(call, task_id)
-    return {"succeeded": [{"id": i, "archived": True} for i in ids], "failed": []}
