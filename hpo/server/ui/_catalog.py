@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hpo.server.ui import _tasks
+from hpo.server.ui import _events, _tasks
 from hpo.server.ui._dispatch import Server
 from hpo.server.ui._pages import file_link, model_url, task_url
 from hpo.server.ui._params import positive_int
@@ -60,16 +59,7 @@ async def model_page(server: Server, request: Request, ctx: dict[str, Any]) -> R
     if model is None:
         raise NotFound("model", model_id)
     task = server.store.tasks.get(str(model.get("task") or ""))
-    rows = server.store.db.query(
-        "SELECT metric, variant, body FROM events WHERE task = ? AND type = 'plot' ORDER BY seq", (model_id,)
-    )
-    plots: dict[tuple[str, str], Any] = {}
-    for metric, variant, body in rows:
-        try:
-            plots[(metric, variant)] = {"title": metric, "series": variant,
-                                        "figure": json.loads(json.loads(body).get("plot_str") or "{}")}  # fmt: skip
-        except ValueError:
-            continue
+    plots = [p for p in _events.plots(server.store, model_id) if p["figure"] is not None]
     return html(
         "model.html",
         model=model,
@@ -77,7 +67,7 @@ async def model_page(server: Server, request: Request, ctx: dict[str, Any]) -> R
         project=request.path_params.get("project", _tasks.ALL),
         labels=sorted((model.get("labels") or {}).items(), key=lambda kv: kv[1]),
         metadata=sorted((model.get("metadata") or {}).values(), key=lambda m: str(m.get("key", ""))),
-        plots=list(plots.values()),
+        plots=plots,
         weights=file_link(server, str(model.get("uri") or "")),
         highlight=HIGHLIGHT,
         task_url=task_url,

@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from hpo.server import domain
 from hpo.server._router import Data, Runtime
-from hpo.server.routes.events import metric_key
+from hpo.server.domain import metric_key
 from hpo.server.store import Store
 from hpo.server.ui import _events
 
 ALL = "*"  # the project id the SDK prints for a task without a project
-STATUSES = ("created", "queued", "in_progress", "stopped", "completed", "failed", "published", "closed")
+STATUSES = tuple(s for s in domain.STATUSES if s not in domain.TRANSIENT_STATUSES)  # the filter's choices
 BASE_COLUMNS = ("name", "status", "type", "tags", "started", "duration", "queue", "worker")
 SORTABLE = (*BASE_COLUMNS, "created", "last_update")
 PAGE_SIZES = (25, 50, 100, 200, 500)

@@ -1,0 +1,62 @@
+"""The embedded server's domain layer, as ClearML Server's ``apiserver/bll``.
+
+Both the API (``hpo.server.routes``) and the web UI (``hpo.server.ui``) stand on this package and
+never import each other; it stands on the store (``hpo.server.store``), the only place that
+speaks SQL. It owns what a ClearML Server means by its documents and events, independent of
+request shapes:
+
+- task statuses and their transitions (:mod:`._tasks`): draft-only edits, what may move where;
+- event semantics (:mod:`._events`): event types, metric keys, ``last_metrics``.
+
+Nothing here knows HTTP: functions take the store and plain documents, change private
+(``editable``) copies the caller puts back, and raise :class:`~hpo.server._errors.APIError` with
+ClearML's codes when a rule refuses.
+"""
+
+from hpo.server.domain._events import (
+    EVENT_TYPES,
+    IMAGE,
+    LOG,
+    PLOT,
+    SCALAR,
+    SINGLE_VALUE_ITER,
+    VECTOR,
+    last_metric,
+    metric_key,
+    update_last_metrics,
+)
+from hpo.server.domain._tasks import (
+    ALLOWED_FROM,
+    STATUSES,
+    STOPPABLE,
+    TASK_TYPES,
+    TASK_UPDATE_TIMEOUT_S,
+    TRANSIENT_STATUSES,
+    reject_published,
+    require_draft,
+    run_by_worker,
+    set_status,
+)
+
+__all__ = [
+    "ALLOWED_FROM",
+    "STATUSES",
+    "STOPPABLE",
+    "TASK_TYPES",
+    "TASK_UPDATE_TIMEOUT_S",
+    "TRANSIENT_STATUSES",
+    "EVENT_TYPES",
+    "IMAGE",
+    "LOG",
+    "PLOT",
+    "SCALAR",
+    "SINGLE_VALUE_ITER",
+    "VECTOR",
+    "last_metric",
+    "metric_key",
+    "reject_published",
+    "require_draft",
+    "run_by_worker",
+    "set_status",
+    "update_last_metrics",
+]
