@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hpo._extras import require_extra
 from hpo.errors import ConfigError
 
 TEXT, LABEL, GROUP, SPLIT = "text", "label", "group", "split"
@@ -44,6 +45,7 @@ def read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
+            require_extra("pyarrow", "parquet", f"reading {path}")
             return pd.read_parquet(path)
         if suffix in _READERS:
             return pd.read_csv(path, sep=_READERS[suffix], dtype=str, keep_default_na=False, na_values=[""])

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpo._extras import require_extra
 from hpo.errors import ConfigError
 
 SKLEARN, HUGGINGFACE = "scikit-learn", "huggingface"
@@ -58,14 +59,9 @@ def kind_of(framework: str, path: Path) -> str:
 
 
 def _transformers() -> tuple[Any, Any, Any]:
-    try:
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    except ImportError as err:
-        raise ConfigError(
-            f"this model needs torch and transformers ({err}); install them with pip install 'clearml-hpo[bert]'"
-        ) from err
-    return torch, AutoModelForSequenceClassification, AutoTokenizer
+    torch = require_extra("torch", "bert", "loading a Hugging Face model")
+    transformers = require_extra("transformers", "bert", "loading a Hugging Face model")
+    return torch, transformers.AutoModelForSequenceClassification, transformers.AutoTokenizer
 
 
 def load(kind: str, path: Path) -> Any:

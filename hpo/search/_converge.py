@@ -31,6 +31,7 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from hpo._extras import require_extra
 from hpo.errors import ConfigError
 from hpo.study import Objective, TrialAttr, TrialLabel, trial_label
 
@@ -132,14 +133,13 @@ def require_terminator() -> None:
     Raises:
         ConfigError: torch, scipy or ``optuna.terminator`` is missing, naming the extra to install.
     """
+    require_extra("scipy.stats", EXTRA, "--stop-when converged")  # optuna._gp's search space and optimiser
+    require_extra("torch", EXTRA, "--stop-when converged")  # optuna._gp's Gaussian process
     try:
-        import scipy.stats  # noqa: F401  # optuna._gp's search space and optimiser
-        import torch  # noqa: F401  # optuna._gp's Gaussian process
         from optuna.terminator import RegretBoundEvaluator  # noqa: F401  # removed in optuna 6
     except ImportError as err:
         raise ConfigError(
-            f"--stop-when converged needs torch, scipy and optuna.terminator (optuna<6): {err};"
-            f" install them with `pip install 'clearml-hpo[{EXTRA}]'`"
+            f"--stop-when converged: needs optuna.terminator, which this optuna lacks ({err}); pip install 'optuna<6'"
         ) from err
 
 

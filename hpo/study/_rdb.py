@@ -17,6 +17,7 @@ import optuna
 import sqlalchemy.engine
 import sqlalchemy.exc
 
+from hpo._extras import install_command
 from hpo.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ CONNECT_TIMEOUT_S = 10  # an unreachable PostgreSQL host fails in seconds, not a
 USAGE = "pass an SQLAlchemy URL such as sqlite:////path/studies.db or postgresql://user:password@host:5432/db"
 # The pip requirement that brings each dialect's default driver.
 DRIVER_FIX = {
-    "postgresql": "pip install 'clearml-hpo[postgres]'",
+    "postgresql": install_command("postgres"),
     "mysql": "pip install pymysql and use a mysql+pymysql:// URL",
 }
 

@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from hpo._extras import install_command
 from hpo.errors import ConfigError, NotFoundError
 from hpo.paths import beside_package
 from hpo.templates._contract import Contract, parse_contract
@@ -178,7 +179,7 @@ def requirements(spec: TemplateSpec) -> list[str]:
         try:
             version = metadata.version(name)
         except metadata.PackageNotFoundError as err:
-            fix = f"pip install 'clearml-hpo[{spec.extra}]'" if spec.extra else f"pip install {name}"
+            fix = install_command(spec.extra) if spec.extra else f"pip install {name}"
             raise ConfigError(f"template {spec.key!r} needs {name!r}, which is not installed; {fix}") from err
         # Without the local label (torch's "+cpu"): the machine that runs a clone picks its own build.
         pins.append(f"{name}=={version.split('+', 1)[0]}")
