@@ -30,7 +30,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from hpo._processes import write_atomic
-from hpo.errors import ServerError
+from hpo.errors import ConfigError, ServerError
 from hpo.server._app import create_app
 from hpo.server._config import DEFAULT_HOST, ServerConfig, runtime_config
 from hpo.server._datadir import PORT_FILE, PRIVATE_UMASK, DataDirLock, remove_state, state_path
@@ -163,6 +163,18 @@ class _Guarded:
         super().connection_lost(exc)  # type: ignore[misc]
 
 
+def http_parser() -> str:
+    """uvicorn's HTTP parser: ``httptools``, or ``h11`` when ``$HPO_SERVER_HTTP`` says so (an A/B for benches).
+
+    Raises:
+        ConfigError: ``$HPO_SERVER_HTTP`` names another parser.
+    """
+    name = os.environ.get("HPO_SERVER_HTTP", "httptools").strip().lower() or "httptools"
+    if name not in ("httptools", "h11"):
+        raise ConfigError(f"$HPO_SERVER_HTTP: unknown HTTP parser {name!r}; use httptools or h11")
+    return name
+
+
 def guarded_protocol(guard: ConnectionGuard, http: str = "httptools") -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol (``"httptools"`` or ``"h11"``) under ``guard``."""
     base: type[asyncio.Protocol] = {"httptools": HttpToolsProtocol, "h11": H11Protocol}[http]
@@ -209,7 +221,7 @@ def serve(config: ServerConfig) -> None:
         state = {"pid": os.getpid(), "host": config.host, "port": port, "url": config.base_url(port)}
         write_atomic(config.data_dir / PORT_FILE, str(port))
         write_atomic(path, json.dumps(state))
-        protocol = guarded_protocol(ConnectionGuard(connection_cap()))
+        protocol = guarded_protocol(ConnectionGuard(connection_cap()), http_parser())
         uv_config = uvicorn.Config(app, http=protocol, log_level="warning", access_log=False, lifespan="on")
         server = uvicorn.Server(uv_config)
         server.run(sockets=[sock])
