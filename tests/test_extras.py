@@ -112,3 +112,19 @@ def test_parquet_table_without_pyarrow_names_the_extra(monkeypatch: pytest.Monke
     _hide(monkeypatch, "pyarrow")
     with pytest.raises(ConfigError, match=r"reading .*reviews\.parquet: needs the package 'pyarrow'.*\[parquet\]'$"):
         _table.read_table(table)
+
+
+def _quickstart_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    quickstart = readme[readme.index("## Quickstart") :]
+    quickstart = quickstart[: quickstart.index("\n## ", 1)]
+    return [block.split("```", 1)[0].strip() for block in quickstart.split("```bash\n")[1:]]
+
+
+def test_ci_runs_the_readme_install_and_test_commands() -> None:
+    install, test = _quickstart_commands()[:2]
+    assert install.endswith(" && .venv/bin/hpo search tfidf"), install
+    assert "[dev]" not in install and "torch" not in install, install
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert install.removesuffix(" && .venv/bin/hpo search tfidf") in ci
+    assert test in ci and test.endswith("scripts/test"), test

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support.agents import AgentEnv
+
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
 ALIVE = """
 def alive(pid_file, timeout=60):

@@ -7,7 +7,11 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.agents import AgentEnv
+
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
 
 def _running(pid: int) -> bool:

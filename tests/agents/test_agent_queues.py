@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.agents import AgentEnv
+
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
 
 def test_two_queues_two_agents_each_runs_its_own(agents: AgentEnv) -> None:

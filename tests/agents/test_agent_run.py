@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.agents import AgentEnv
+
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
 
 def test_agent_runs_clone_with_overridden_parameter(agents: AgentEnv) -> None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hpo import agents as local_agents
 from hpo.paths import searches_dir
 from tests.support.agents import POLL_S, AgentEnv
+
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
 
 def test_status_lists_a_searchs_own_agents_with_their_study(agents: AgentEnv) -> None:

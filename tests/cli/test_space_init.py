@@ -17,6 +17,8 @@ from tests.support.search import SearchEnv
 from tests.templates import _scripts
 from tests.templates.test_user import hand_run, user_tasks
 
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
+
 
 def _init(search_env: SearchEnv, *args: str) -> Path:
     out = search_env.root / "space.yaml"

@@ -24,6 +24,8 @@ import yaml
 
 from tests.support.search import SearchEnv
 
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
+
 CHROMIUM = shutil.which("chromium")
 
 CHROMIUM_ARGS = [

@@ -22,6 +22,8 @@ from hpo.search._space import SearchSpace, load_space
 from hpo.study import Objective, SearchState, StudyAttr
 from tests.support.search import SearchEnv
 
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
+
 
 def _space(tmp_path: Path, **fields: Any) -> SearchSpace:
     doc: dict[str, Any] = {

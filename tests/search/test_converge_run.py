@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.search import SearchEnv
+
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
 OPTIMIZER = """
 import json, sys

@@ -11,6 +11,8 @@ from hpo.search._output import OutputTarget, check_output_uri, clone_destination
 from tests.support.search import SearchEnv
 from tests.support.server import free_port
 
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
+
 FILES = "http://files:8081"
 
 

@@ -12,11 +12,14 @@ import sys
 from typing import Any
 
 import optuna
+import pytest
 
 from tests.support.racing import assert_overlapped, race
 from tests.support.search import SearchEnv, kill_group
 from tests.support.server import free_port
 from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
 ALL_TASKS = """
 import json

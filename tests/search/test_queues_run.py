@@ -7,7 +7,11 @@ import contextlib
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.support.search import SearchEnv, start_search_env
+
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
 ALL_TASKS = """
 import json

@@ -13,6 +13,8 @@ import pytest
 from tests.support.search import SearchEnv, kill_group
 from tests.support.waiting import wait_for
 
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
+
 BUDGET = 4
 FINISHED = {"completed", "pruned", "failed"}
 

@@ -15,6 +15,8 @@ from hpo.agents import read_state
 from tests.support.search import SearchEnv, kill_group
 from tests.support.waiting import wait_for
 
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
+
 
 def test_search_completes_with_exact_trial_count(search_env: SearchEnv) -> None:
     # `fixed` arguments reach every trial without being searched: 4 iterations instead of the template's 3

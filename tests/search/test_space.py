@@ -13,6 +13,8 @@ from hpo.search._sampling import make_sampler, suggest
 from hpo.search._space import check_template_parameters, load_space, with_overrides
 from tests.support.search import SearchEnv
 
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
+
 BASE = {
     "template": "curve",
     "objective": {"title": "validation", "series": "score", "direction": "max"},

@@ -6,7 +6,11 @@ import json
 import subprocess
 import time
 
+import pytest
+
 from tests.support.search import SearchEnv, kill_group
+
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
 # Every way of finding templates by tag: a raw tag query (what any tool might run), and ours.
 LOOKUP = """

@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 import optuna
+import pytest
 
 from tests.support.search import CURVE, SearchEnv
+
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
 
 def _hand_run(

@@ -19,6 +19,8 @@ from tests.support.search import SearchEnv
 from tests.support.server import Env
 from tests.templates import _scripts
 
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
+
 TASKS = """
 import json
 from clearml import Task

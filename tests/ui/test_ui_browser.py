@@ -20,7 +20,7 @@ import pytest
 from tests.support.agents import AgentEnv, start_agents_env
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.xdist_group("ui-browser")  # its module-scoped fixtures are built once, on one worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui-browser")]  # module fixtures: built once, on one worker
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from hpo.server.ui import sign_in_link
 from tests.support.search import SearchEnv
+
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
 
 def test_optimizer_page_lists_the_trials_of_a_real_search(search_env: SearchEnv) -> None:
@@ -27,7 +30,7 @@ def test_optimizer_page_lists_the_trials_of_a_real_search(search_env: SearchEnv)
         assert f"trials in the web UI: {url}" in search_env.hpo("status", summary["study"]).stdout
         page = client.get(url).text
     assert "objective validation/score (max)" in page
-    trials = re.findall(r'<td class="num objective">([\d.]+)</td>', page)
+    trials = re.findall(r'<td class="num objective"><span title="([\d.]+)">', page)  # the exact value
     values = [float(v) for v in trials]
     assert len(values) == 3 and values == sorted(values, reverse=True)
     assert "Compare top 3" in page
