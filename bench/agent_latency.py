@@ -27,9 +27,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from hpo import agents
+from hpo import agents, local_server
 from hpo.agents._api import Client
-from hpo.server import _process
 
 TEMPLATE = """
 import json, os, time
@@ -79,7 +78,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="hpo-agent-bench-"))
     marks = root / "marks"
     marks.mkdir()
-    server, _ = _process.start(root / "server", port=0)  # 0: any free port
+    server, _ = local_server.start(root / "server", port=0)  # 0: any free port
     (root / "clearml.conf").write_text(SDK_CONF)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARML_")}
     env.update(server.env(), CLEARML_CONFIG_FILE=str(root / "clearml.conf"), HPO_HOME=str(root / "home"))
@@ -132,7 +131,7 @@ def main() -> None:
         print(f"  script exit -> tasks.completed (SDK close, agent notices)  {stats(exit_to_done)}")
     finally:
         agents.stop(home=root / "home", timeout=10)
-        _process.stop(root / "server")
+        local_server.stop(root / "server")
 
 
 if __name__ == "__main__":

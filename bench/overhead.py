@@ -53,9 +53,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hpo import agents
+from hpo import agents, local_server
 from hpo.agents._api import Client
-from hpo.server import _process
 from hpo.study import TrialAttr, load
 from hpo.study import launched as launched_trial
 
@@ -198,7 +197,7 @@ class Bench:
 
 def setup(root: Path) -> tuple[Bench, Path]:
     server_dir = root / "server"
-    server, _ = _process.start(server_dir, port=0, task_timeout_s=30)  # 0: any free port
+    server, _ = local_server.start(server_dir, port=0, task_timeout_s=30)  # 0: any free port
     (root / "clearml.conf").write_text(FAST_CONF)
     (root / "default.conf").write_text(DEFAULT_CONF)
     marks = root / "marks"
@@ -431,7 +430,7 @@ def cleanup(root: Path, server_dir: Path, keep: bool) -> None:
     for home in homes:
         if home.is_dir():
             agents.stop(home=home, timeout=10)
-    _process.stop(server_dir)
+    local_server.stop(server_dir)
     if keep:
         print(f"kept {root}")
     else:

@@ -33,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hpo.server import _process  # noqa: E402
+from hpo import local_server  # noqa: E402
 from tests.support.api import RawAPI  # noqa: E402
 from tests.support.server import free_port  # noqa: E402
 
@@ -83,14 +83,14 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
-        server, _ = _process.start(data_dir, port=free_port())
+        server, _ = local_server.start(data_dir, port=free_port())
         try:
             _run(server, args.events)
         finally:
-            _process.stop(data_dir)
+            local_server.stop(data_dir)
 
 
-def _run(server: _process.RunningServer, events: int) -> None:
+def _run(server: local_server.RunningServer, events: int) -> None:
     api = RawAPI(server)
     task = api.call("tasks.create", {"name": "a" * 28 + "!", "type": "training"})["id"]
     idle, _, _ = _beside(server.url, lambda: (time.sleep(2), api.raw("debug.ping"))[1])

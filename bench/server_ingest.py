@@ -31,7 +31,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hpo.server import _process  # noqa: E402
+from hpo import local_server  # noqa: E402
 from tests.support.api import RawAPI  # noqa: E402
 from tests.support.server import free_port, sdk_env  # noqa: E402
 
@@ -54,7 +54,9 @@ task.close()
 """
 
 
-def bench_ours(server: _process.RunningServer, root: Path, points: int, subprocess_reporter: bool) -> tuple[float, int]:
+def bench_ours(
+    server: local_server.RunningServer, root: Path, points: int, subprocess_reporter: bool
+) -> tuple[float, int]:
     """Points through ``Logger.report_scalar``, with the SDK's reporting subprocess on (its default) or off."""
     script = root / "reporter.py"
     script.write_text(SDK_REPORTER)
@@ -78,7 +80,7 @@ def stored_points(api: RawAPI, task: str) -> int:
     return int(api.call("events.get_task_events", body)["total"])
 
 
-def bench_raw(server: _process.RunningServer, points: int) -> tuple[float, int]:
+def bench_raw(server: local_server.RunningServer, points: int) -> tuple[float, int]:
     """Points sent straight to ``events.add_batch``, 1,000 a call: the server alone, as log_batch is for MLflow."""
     api = RawAPI(server)
     task = api.call("tasks.create", {"name": "raw"})["id"]
@@ -135,7 +137,7 @@ def bench_mlflow(root: Path, points: int) -> tuple[float, int] | None:
         proc.wait(timeout=30)
 
 
-def bench_get_all(server: _process.RunningServer, n_tasks: int) -> list[float]:
+def bench_get_all(server: local_server.RunningServer, n_tasks: int) -> list[float]:
     api = RawAPI(server)
     project = api.call("projects.create", {"name": "big"})["id"]
     other = api.call("projects.create", {"name": "other"})["id"]
@@ -174,7 +176,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="hpo-bench-"))
-    server, _ = _process.start(root / "server", port=free_port())
+    server, _ = local_server.start(root / "server", port=free_port())
     try:
         rows = {
             "SDK report_scalar, reporting subprocess off": bench_ours(server, root, args.points, False),
@@ -199,7 +201,7 @@ def main() -> None:
             f" p50 {p50:.1f} ms, p90 {p90:.1f} ms (goal p50 < 50 ms)"
         )
     finally:
-        _process.stop(server.data_dir)
+        local_server.stop(server.data_dir)
         if not os.environ.get("HPO_BENCH_KEEP"):
             shutil.rmtree(root, ignore_errors=True)
 

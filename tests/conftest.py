@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hpo.server import _process
+from hpo import local_server
 from tests.support.agents import AgentEnv, start_agents_env
 from tests.support.search import SearchEnv, start_search_env
 from tests.support.server import Env, free_port, sdk_env
@@ -17,11 +17,11 @@ from tests.support.server import Env, free_port, sdk_env
 def clearml(tmp_path: Path) -> Iterator[Env]:
     """A fresh embedded server (own data dir, free port) and the env for SDK subprocesses."""
     data_dir = tmp_path / "server"
-    server, _ = _process.start(data_dir, port=free_port())
+    server, _ = local_server.start(data_dir, port=free_port())
     try:
         yield Env(server, tmp_path, sdk_env(server, tmp_path))
     finally:
-        _process.stop(data_dir)
+        local_server.stop(data_dir)
 
 
 @pytest.fixture

@@ -9,21 +9,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hpo.server._config import DEFAULT_PORT, ServerConfig, runtime_config
+from hpo.server._config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig, check_port, client_url, runtime_config
+from hpo.server._datadir import last_port, private_dir, remove_state, state_path
 
 if TYPE_CHECKING:
     from hpo.server._app import create_app
+    from hpo.server._auth import Credentials, load_or_create_credentials
     from hpo.server._serve import serve, serve_foreground
 
 
 def __getattr__(name: str) -> Any:
     # The app (Starlette, the routes, the web UI) and serving (uvicorn) take a third of a second
-    # each to import: only what builds or serves the app pays for them, not `hpo status` & co,
-    # which reach hpo.server._process for the address of a running server.
+    # each to import, the credentials (jwt) a tenth: only what needs them pays for them, not
+    # `hpo status` & co, which read a running server's address through hpo.local_server.
     if name == "create_app":
         from hpo.server import _app
 
         return _app.create_app
+    if name in ("Credentials", "load_or_create_credentials"):
+        from hpo.server import _auth
+
+        return getattr(_auth, name)
     if name in ("serve", "serve_foreground"):
         from hpo.server import _serve
 
@@ -31,4 +37,20 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DEFAULT_PORT", "ServerConfig", "create_app", "runtime_config", "serve", "serve_foreground"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "Credentials",
+    "ServerConfig",
+    "check_port",
+    "client_url",
+    "create_app",
+    "last_port",
+    "load_or_create_credentials",
+    "private_dir",
+    "remove_state",
+    "runtime_config",
+    "serve",
+    "serve_foreground",
+    "state_path",
+]

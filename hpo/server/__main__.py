@@ -23,10 +23,22 @@ def main() -> None:
         default=None,
         help=f"seconds a worker may stay silent before its running task is failed (env {TASK_TIMEOUT_ENV})",
     )
+    parser.add_argument("--public-url", default=None, help="URL other machines reach the server at")
+    parser.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate: serve HTTPS")
+    parser.add_argument("--tls-key", type=Path, default=None, help="PEM private key of --tls-cert")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        serve(runtime_config(args.data_dir, args.host, args.port, args.task_timeout))
+        config = runtime_config(
+            args.data_dir,
+            args.host,
+            args.port,
+            args.task_timeout,
+            public_url=args.public_url,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+        )
+        serve(config)
     except HPOError as err:
         # the parent (hpo server start) shows this line as the reason the server did not start
         print(f"[error] {err}", file=sys.stderr, flush=True)

@@ -218,11 +218,14 @@ def serve(config: ServerConfig) -> None:
         port = sock.getsockname()[1]
         app = create_app(config)
         lock.record(port)
-        state = {"pid": os.getpid(), "host": config.host, "port": port, "url": config.base_url(port)}
+        state = config.state(os.getpid(), port)
         write_atomic(config.data_dir / PORT_FILE, str(port))
         write_atomic(path, json.dumps(state))
         protocol = guarded_protocol(ConnectionGuard(connection_cap()), http_parser())
-        uv_config = uvicorn.Config(app, http=protocol, log_level="warning", access_log=False, lifespan="on")
+        uv_config = uvicorn.Config(
+            app, http=protocol, log_level="warning", access_log=False, lifespan="on",
+            ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key,
+        )  # fmt: skip
         server = uvicorn.Server(uv_config)
         server.run(sockets=[sock])
     finally:

@@ -88,12 +88,12 @@ def test_same_address(a: str, b: str, same: bool) -> None:
 def test_resolve_env_naming_the_embedded_default_is_embedded(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """After `eval "$(hpo server env)"` the embedded default stays the default (issue 17, item 8);
     another data dir's server (a test's, a colleague's) is a configured server like any other."""
-    from hpo.server import _process
+    from hpo import local_server
 
     monkeypatch.setenv("HPO_HOME", str(clean_env / "hpo_home"))
     default_dir, other_dir = clean_env / "hpo_home" / "server", clean_env / "other"
-    server, _ = _process.start(default_dir, port=free_port())
-    other, _ = _process.start(other_dir, port=free_port())
+    server, _ = local_server.start(default_dir, port=free_port())
+    other, _ = local_server.start(other_dir, port=free_port())
     try:
         assert embedded_url() == server.url
         for key, value in server.env().items():
@@ -104,10 +104,10 @@ def test_resolve_env_naming_the_embedded_default_is_embedded(clean_env: Path, mo
         assert (conn.source, conn.api_host) == ("embedded", server.url)
         monkeypatch.setenv("CLEARML_API_HOST", other.url)
         assert resolve().source == "environment"
-        _process.stop(default_dir)
+        local_server.stop(default_dir)
         monkeypatch.setenv("CLEARML_API_HOST", server.url)
         assert embedded_url() is None
         assert resolve().source == "environment"  # no longer running: an address like any other
     finally:
-        _process.stop(default_dir)
-        _process.stop(other_dir)
+        local_server.stop(default_dir)
+        local_server.stop(other_dir)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hpo.server import _process
+from hpo import local_server
 from tests.support.data import add_reviews, hpo_cli, write_reviews
 from tests.support.promotion import CLONE, FINISH, TRIALS, Trial, World, check, run_clone
 from tests.support.server import Env, free_port, sdk_env
@@ -19,7 +19,7 @@ from tests.support.server import Env, free_port, sdk_env
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("promotion")
     data_dir = root / "server"
-    server, _ = _process.start(data_dir, port=free_port())
+    server, _ = local_server.start(data_dir, port=free_port())
     try:
         env = Env(server, root, sdk_env(server, root))
         reviews = write_reviews(root / "reviews.csv", reviews=40)
@@ -40,7 +40,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         }
         yield World(env, trials, f"sqlite:///{root / 'studies.db'}")
     finally:
-        _process.stop(data_dir)
+        local_server.stop(data_dir)
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from sklearn.svm import SVC
 from hpo.agents._config import write_agent_config
 from hpo.connection import config_values, sdk_config_file
 from hpo.errors import ConfigError, HPOError
+from hpo.local_server import RunningServer
 from hpo.promotion import _loaders
 from hpo.promotion._weights import digest, is_shared, local_path_of, refusal, verify
-from hpo.server._process import RunningServer
 
 OUTPUT_URI = "sdk.development.default_output_uri"
 FILES = "http://127.0.0.1:8008/files"

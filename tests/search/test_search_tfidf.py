@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hpo import local_server
 from hpo.agents import read_state
-from hpo.server import _process
 from tests.support.data import add_reviews, hpo_cli, write_reviews
 from tests.support.server import free_port, sdk_env
 
@@ -21,7 +21,7 @@ def test_search_tfidf_on_the_embedded_default_then_a_gated_second_search(tmp_pat
     home = tmp_path / "hpo_home"
     # The embedded server of $HPO_HOME, started on a free port (the default port may be taken by
     # another test); `hpo search` finds it running exactly as it would find one it started.
-    server, _ = _process.start(home / "server", port=free_port())
+    server, _ = local_server.start(home / "server", port=free_port())
     try:
         env = {k: v for k, v in sdk_env(server, tmp_path).items() if not k.startswith("CLEARML_API")}
         env.pop("CLEARML_FILES_HOST", None)
@@ -76,7 +76,7 @@ def test_search_tfidf_on_the_embedded_default_then_a_gated_second_search(tmp_pat
         assert status.returncode == 0 and json.loads(status.stdout)["counts"]["completed"] == 3
         _second_search_goes_through_the_gate(env, promotion)
     finally:
-        _process.stop(home / "server")
+        local_server.stop(home / "server")
 
 
 def _second_search_goes_through_the_gate(env: dict[str, str], first: dict) -> None:

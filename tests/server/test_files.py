@@ -11,7 +11,7 @@ import httpx
 import jwt
 import pytest
 
-from hpo.server import _process
+from hpo import local_server
 from tests.support.server import Env, free_port
 
 pytestmark = pytest.mark.xdist_group("files")  # its module-scoped fixtures are built once, on one worker
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.xdist_group("files")  # its module-scoped fixtures are 
 class Files:
     """A started server with a logged-in raw HTTP client for its file server."""
 
-    def __init__(self, server: _process.RunningServer) -> None:
+    def __init__(self, server: local_server.RunningServer) -> None:
         self.server = server
         self.root = server.data_dir / "files"
         creds = server.credentials()
@@ -50,11 +50,11 @@ class Files:
 def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Files]:
     # Raw HTTP checks do not change shared state that matters, so one server serves the module.
     data_dir = tmp_path_factory.mktemp("files_server") / "data"
-    server, _ = _process.start(data_dir, port=free_port())
+    server, _ = local_server.start(data_dir, port=free_port())
     try:
         yield Files(server)
     finally:
-        _process.stop(data_dir)
+        local_server.stop(data_dir)
 
 
 def _outside_files(files: Files) -> set[Path]:

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from hpo import local_server
 from hpo.errors import ConfigError, ServerError
-from hpo.server import _process
 from tests.support.api import RawAPI
 from tests.support.server import free_port
 
@@ -38,18 +38,18 @@ CANARIES = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_process.RunningServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local_server.RunningServer]:
     # The hostile requests are refused, so they change nothing: one server serves the module.
     data_dir = tmp_path_factory.mktemp("hostile") / "data"
-    running, _ = _process.start(data_dir, port=free_port())
+    running, _ = local_server.start(data_dir, port=free_port())
     try:
         yield running
     finally:
-        _process.stop(data_dir)
+        local_server.stop(data_dir)
 
 
 @pytest.fixture(scope="module")
-def api(server: _process.RunningServer) -> Iterator[RawAPI]:
+def api(server: local_server.RunningServer) -> Iterator[RawAPI]:
     client = RawAPI(server)
     yield client
     client.close()
@@ -207,7 +207,7 @@ def test_ping_answers_while_a_big_batch_is_stored(api: RawAPI, task_id: str) -> 
     assert result[0].json()["data"]["added"] == 100_000
 
 
-def _raw_request(server: _process.RunningServer, head: str, body: bytes = b"", wait_s: float = 10) -> bytes:
+def _raw_request(server: local_server.RunningServer, head: str, body: bytes = b"", wait_s: float = 10) -> bytes:
     with socket.create_connection((server.host, server.port), timeout=wait_s) as sock:
         sock.sendall(head.encode() + b"\r\n" + body)
         chunks = []
@@ -219,14 +219,14 @@ def _raw_request(server: _process.RunningServer, head: str, body: bytes = b"", w
         return b"".join(chunks)
 
 
-def test_oversized_unauthenticated_body_is_413_before_it_is_read(server: _process.RunningServer) -> None:
+def test_oversized_unauthenticated_body_is_413_before_it_is_read(server: local_server.RunningServer) -> None:
     head = "GET /debug.ping HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n"
     answer = _raw_request(server, head, b"{}")
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"too large" in answer
 
 
-def test_oversized_chunked_body_is_413(server: _process.RunningServer) -> None:
+def test_oversized_chunked_body_is_413(server: local_server.RunningServer) -> None:
     chunk = b"x" * 65536
     body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(4)) + b"0\r\n\r\n"
     head = "GET /debug.ping HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
@@ -236,13 +236,15 @@ def test_oversized_chunked_body_is_413(server: _process.RunningServer) -> None:
     assert httpx.post(f"{server.url}/debug.ping", json={}).status_code == 200
 
 
-def test_unauthenticated_body_is_never_read(server: _process.RunningServer) -> None:
+def test_unauthenticated_body_is_never_read(server: local_server.RunningServer) -> None:
     head = "GET /tasks.get_all HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n"
     assert _raw_request(server, head, b"{").startswith(b"HTTP/1.1 401")
 
 
 @pytest.mark.parametrize("endpoint", ["no_such.endpoint", "tasks.no_such_action", "server.info", "tasks.get_all"])
-def test_every_endpoint_but_login_and_ping_needs_a_token_first(server: _process.RunningServer, endpoint: str) -> None:
+def test_every_endpoint_but_login_and_ping_needs_a_token_first(
+    server: local_server.RunningServer, endpoint: str
+) -> None:
     response = httpx.post(f"{server.url}/{endpoint}", json={})
     assert response.status_code == 401
     assert response.json()["meta"]["result_code"] == 401
@@ -266,7 +268,7 @@ def test_incomplete_body_is_dropped_after_the_timeout(tmp_path: Path) -> None:
     try:
         while not served.started:
             time.sleep(0.05)
-        running = _process.RunningServer(config.data_dir, os.getpid(), "127.0.0.1", port)
+        running = local_server.RunningServer(config.data_dir, os.getpid(), "127.0.0.1", port)
         client = RawAPI(running)
         token = client.token
         client.close()
@@ -291,7 +293,7 @@ def _mode(path: Path) -> int:
 
 def test_data_dir_is_private_and_stop_removes_server_json(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    server, _ = _process.start(data_dir, port=free_port())
+    server, _ = local_server.start(data_dir, port=free_port())
     try:
         api = RawAPI(server)
         api.call("tasks.create", {"name": "private", "type": "training"})
@@ -305,13 +307,13 @@ def test_data_dir_is_private_and_stop_removes_server_json(tmp_path: Path) -> Non
             assert _mode(data_dir / name) == 0o600, name
         assert _mode(data_dir / "files" / "p" / "t" / "a.txt") == 0o600
     finally:
-        _process.stop(data_dir)
+        local_server.stop(data_dir)
     assert not (data_dir / "server.json").exists()
 
 
 def test_second_server_on_a_data_dir_is_refused_naming_the_first(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    first, _ = _process.start(data_dir, port=free_port())
+    first, _ = local_server.start(data_dir, port=free_port())
     try:
         second = subprocess.run(
             [sys.executable, "-m", "hpo.server", "--data-dir", str(data_dir), "--port", str(free_port())],
@@ -319,50 +321,50 @@ def test_second_server_on_a_data_dir_is_refused_naming_the_first(tmp_path: Path)
         )  # fmt: skip
         assert second.returncode == 1
         assert f"already served by pid {first.pid} on port {first.port}" in second.stderr, second.stderr
-        assert _process.find(data_dir) == first  # the first still serves, and is still found
+        assert local_server.find(data_dir) == first  # the first still serves, and is still found
     finally:
-        _process.stop(data_dir)
+        local_server.stop(data_dir)
 
 
 def test_lock_is_released_when_the_server_is_killed(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    first, _ = _process.start(data_dir, port=free_port())
+    first, _ = local_server.start(data_dir, port=free_port())
     os.kill(first.pid, 9)
-    while _process.find(data_dir) is not None:
+    while local_server.find(data_dir) is not None:
         time.sleep(0.05)
-    second, new = _process.start(data_dir, port=free_port())
+    second, new = local_server.start(data_dir, port=free_port())
     try:
         assert new and second.pid != first.pid
     finally:
-        _process.stop(data_dir)
+        local_server.stop(data_dir)
 
 
 def test_start_names_the_port_it_cannot_use(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="99999 is not a TCP port"):
-        _process.start(tmp_path / "data", port=99999)
-    running, _ = _process.start(tmp_path / "data", port=free_port())
+        local_server.start(tmp_path / "data", port=99999)
+    running, _ = local_server.start(tmp_path / "data", port=free_port())
     try:
         other = free_port()
         with pytest.raises(ServerError, match=f"already runs at {running.url}.*not on port {other}"):
-            _process.start(tmp_path / "data", port=other)
+            local_server.start(tmp_path / "data", port=other)
     finally:
-        _process.stop(tmp_path / "data")
+        local_server.stop(tmp_path / "data")
 
 
 def test_ipv6_loopback_is_served(tmp_path: Path) -> None:
-    server, _ = _process.start(tmp_path / "data", host="::1", port=free_port())
+    server, _ = local_server.start(tmp_path / "data", host="::1", port=free_port())
     try:
         assert server.url == f"http://[::1]:{server.port}"
         client = RawAPI(server)
         assert client.call("tasks.get_all", {"only_fields": ["id"]}) == {"tasks": []}
         client.close()
     finally:
-        _process.stop(tmp_path / "data")
+        local_server.stop(tmp_path / "data")
 
 
 def test_unbindable_host_is_blamed_on_the_address(tmp_path: Path) -> None:
     with pytest.raises(ServerError, match="cannot bind 192.0.2.1 port .*Cannot assign requested address") as err:
-        _process.start(tmp_path / "data", host="192.0.2.1", port=free_port())
+        local_server.start(tmp_path / "data", host="192.0.2.1", port=free_port())
     assert "in use" not in str(err.value)
 
 
@@ -431,7 +433,7 @@ def test_valid_metric_filter_still_answers(api: RawAPI, task_id: str) -> None:
     assert [e["metric"] for e in found["events"]] == [metric]
 
 
-def _ui_tokens(server: _process.RunningServer) -> tuple[str, str, str]:
+def _ui_tokens(server: local_server.RunningServer) -> tuple[str, str, str]:
     """A session cookie (signed in over HTTP), a used sign-in link token and an unused one."""
     from hpo.server.ui import sign_in_link
 
@@ -444,7 +446,7 @@ def _ui_tokens(server: _process.RunningServer) -> tuple[str, str, str]:
     return cookie, used.split("token=", 1)[1], fresh.split("token=", 1)[1]
 
 
-def test_ui_tokens_are_not_api_tokens(server: _process.RunningServer, api: RawAPI) -> None:
+def test_ui_tokens_are_not_api_tokens(server: local_server.RunningServer, api: RawAPI) -> None:
     for token in _ui_tokens(server):
         bearer = {"Authorization": f"Bearer {token}"}
         for endpoint in ("tasks.get_all", "auth.validate_token", "auth.login"):

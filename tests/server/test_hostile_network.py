@@ -22,7 +22,7 @@ import httpx
 import pytest
 import uvicorn
 
-from hpo.server import _process
+from hpo import local_server
 from hpo.server._serve import HEADER_TIMEOUT_S, ConnectionGuard, connection_cap, guarded_protocol
 from tests.support.api import RawAPI
 from tests.support.server import Env, free_port, sdk_env
@@ -99,7 +99,7 @@ class Flood:
 
 
 @pytest.fixture
-def limited_server(tmp_path: Path) -> Iterator[_process.RunningServer]:
+def limited_server(tmp_path: Path) -> Iterator[local_server.RunningServer]:
     """A server started with a soft descriptor limit of 1,024 (the test process keeps its own)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = FLOOD + 512
@@ -108,13 +108,13 @@ def limited_server(tmp_path: Path) -> Iterator[_process.RunningServer]:
     data_dir = tmp_path / "server"
     resource.setrlimit(resource.RLIMIT_NOFILE, (SERVER_FD_LIMIT, hard))  # inherited by the server only
     try:
-        server, _ = _process.start(data_dir, port=free_port())
+        server, _ = local_server.start(data_dir, port=free_port())
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, needed), hard))
     try:
         yield server
     finally:
-        _process.stop(data_dir)
+        local_server.stop(data_dir)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
@@ -124,7 +124,7 @@ def test_connection_cap_stays_below_the_descriptor_limit() -> None:
     assert connection_cap(100) == 50
 
 
-def test_flood_of_half_requests_leaves_the_server_answering(limited_server: _process.RunningServer) -> None:
+def test_flood_of_half_requests_leaves_the_server_answering(limited_server: local_server.RunningServer) -> None:
     api = RawAPI(limited_server)
     task_id = api.call("tasks.create", {"name": "before the flood", "type": "training"})["id"]
     flood = Flood(limited_server.port, FLOOD)

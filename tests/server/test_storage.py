@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 
-from hpo.server import _process
+from hpo import local_server
 from tests.support.api import RawAPI
 from tests.support.server import Env, free_port, sdk_env
 
@@ -25,7 +25,7 @@ def test_kill_9_loses_no_acknowledged_write(clearml: Env) -> None:
     api.close()
 
     os.kill(clearml.server.pid, signal.SIGKILL)
-    restarted, new = _process.start(clearml.server.data_dir, port=free_port())
+    restarted, new = local_server.start(clearml.server.data_dir, port=free_port())
     assert new
     api = RawAPI(restarted)
     try:
@@ -39,7 +39,7 @@ def test_kill_9_loses_no_acknowledged_write(clearml: Env) -> None:
         assert (last["value"], last["min_value"], last["max_value"]) == (99, 0, 99)
     finally:
         api.close()
-        _process.stop(restarted.data_dir)
+        local_server.stop(restarted.data_dir)
 
 
 REPORTER = """

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpo.server import _process
+from hpo import local_server
 from tests.support.server import Env, free_port, sdk_env
 
 # Short, so that a killed agent's task is failed quickly (local agents report every 2 s).
@@ -129,10 +129,10 @@ class AgentEnv:
 def start_agents_env(tmp_path: Path) -> Iterator[AgentEnv]:
     """A fresh server with a short task timeout; agents started meanwhile are stopped at the end."""
     data_dir = tmp_path / "server"
-    server, _ = _process.start(data_dir, port=free_port(), task_timeout_s=TASK_TIMEOUT_S)
+    server, _ = local_server.start(data_dir, port=free_port(), task_timeout_s=TASK_TIMEOUT_S)
     ctx = AgentEnv(Env(server, tmp_path, sdk_env(server, tmp_path)))
     try:
         yield ctx
     finally:
         ctx.hpo("agent", "stop", "--timeout", "5", check=False)
-        _process.stop(data_dir)
+        local_server.stop(data_dir)

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 from starlette.testclient import TestClient
 
-from hpo.server import _process
+from hpo import local_server
+from hpo.local_server import RunningServer
 from hpo.server._app import create_app
 from hpo.server._config import ServerConfig
-from hpo.server._process import RunningServer
 from tests.support.server import free_port
 
 
@@ -49,13 +49,13 @@ class RawAPI:
 @contextlib.contextmanager
 def running_api(data_dir: Path) -> Iterator[RawAPI]:
     """A real server over ``data_dir`` on a free port and a logged-in :class:`RawAPI`; stopped at the end."""
-    server, _ = _process.start(data_dir, port=free_port())
+    server, _ = local_server.start(data_dir, port=free_port())
     client = RawAPI(server)
     try:
         yield client
     finally:
         client.close()
-        _process.stop(data_dir)
+        local_server.stop(data_dir)
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from hpo.server import _process
+from hpo import local_server
 from tests.support.server import Env, free_port, sdk_env
 
 TASK_TIMEOUT_S = 5.0  # a trial whose agent died is failed by the server within seconds
@@ -195,7 +195,7 @@ def start_search_env(tmp_path: Path, data_dir: Path | None = None) -> Iterator[S
     """A fresh server (short task timeout) over ``data_dir`` (default ``tmp_path/server``) with the curve
     template; search agents stopped at the end."""
     data_dir = data_dir or tmp_path / "server"
-    server, _ = _process.start(data_dir, port=free_port(), task_timeout_s=TASK_TIMEOUT_S)
+    server, _ = local_server.start(data_dir, port=free_port(), task_timeout_s=TASK_TIMEOUT_S)
     ctx = SearchEnv(Env(server, tmp_path, sdk_env(server, tmp_path)))
     try:
         ctx.register_curve()
@@ -206,4 +206,4 @@ def start_search_env(tmp_path: Path, data_dir: Path | None = None) -> Iterator[S
         for home in (tmp_path / "hpo_home" / "searches").glob("*"):
             stop_agents(home=home, timeout=5)
         subprocess.run(ctx.hpo_args("agent", "stop", "--timeout", "5"), env=ctx.env.vars, capture_output=True)
-        _process.stop(data_dir)
+        local_server.stop(data_dir)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpo.server import _process
+from hpo import local_server
 
 SDK_CONF = """
 sdk {
@@ -44,7 +44,7 @@ class SDKResult:
 class Env:
     """A started embedded server plus what a ClearML program needs to talk to it."""
 
-    server: _process.RunningServer
+    server: local_server.RunningServer
     root: Path
     vars: dict[str, str]
 
@@ -67,7 +67,7 @@ class Env:
         return SDKResult(proc.returncode, output, results)
 
 
-def sdk_env(server: _process.RunningServer, root: Path) -> dict[str, str]:
+def sdk_env(server: local_server.RunningServer, root: Path) -> dict[str, str]:
     home = root / "home"
     home.mkdir(exist_ok=True)
     conf = root / "clearml.conf"
