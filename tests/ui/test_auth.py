@@ -14,7 +14,7 @@ from hpo.server.ui import routes
 from hpo.server.ui._login import safe_next
 from tests.support.ui import BASE, UI
 
-PUBLIC = {"/login", "/ui/static/{name}"}
+PUBLIC = {"/login", "/ui/static/{name}", "/favicon.ico"}  # static, as browsers ask for it anywhere
 
 
 def _concrete(path: str) -> str:

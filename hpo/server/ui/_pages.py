@@ -7,12 +7,11 @@ Tabs live at the paths ClearML's web app uses and the SDK prints
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from hpo.server.ui import _charts, _events, _tasks
+from hpo.server.ui import _charts, _events, _study, _tasks
 from hpo.server.ui._dispatch import Server
 from hpo.server.ui._params import positive_int, table_query
 from hpo.server.ui._render import NotFound, html
@@ -73,7 +72,8 @@ def resolve_tab(rest: str) -> tuple[str, str]:
 async def projects_page(server: Server, request: Request, ctx: dict[str, Any]) -> Response:
     rows = _tasks.projects(server.store)
     total = sum(r.tasks for r in rows)
-    return html("projects.html", projects=rows, total=total, **ctx)
+    hidden = request.query_params.get("hidden", "") in ("1", "true", "on")  # ClearML's "show hidden projects"
+    return html("projects.html", projects=rows, total=total, show_hidden=hidden, **ctx)
 
 
 async def experiments_page(server: Server, request: Request, ctx: dict[str, Any]) -> Response:
@@ -133,6 +133,8 @@ async def experiment_page(server: Server, request: Request, ctx: dict[str, Any])
     task = task_or_404(server, request.path_params["task"])
     rest = request.path_params.get("rest", "")
     tab, sub = resolve_tab(rest)
+    if not rest.strip("/") and _study.is_optimizer(task):
+        tab = "general"  # an optimizer's page opens on its study view
     project = request.path_params["project"]
     canonical = task_url(project, str(task["id"]), tab)
     bare = rest.strip("/")
@@ -153,7 +155,7 @@ async def experiment_page(server: Server, request: Request, ctx: dict[str, Any])
         model_url=model_url,
         queues=queues,
         archived=_tasks.archived(task),
-        charts=tab in ("scalars", "plots"),
+        charts=tab in ("scalars", "plots") or (tab == "general" and _study.is_optimizer(task)),
         **tab_ctx,
         **ctx,
     )
@@ -185,9 +187,9 @@ def _tab_context(server: Server, task: dict[str, Any], tab: str, sub: str, reque
         parent = store.tasks.get(str(task.get("parent") or ""))
         queue = _tasks.queue_names(store).get(str((task.get("execution") or {}).get("queue")), "")
         worker = _tasks.workers_by_task(server.runtime).get(task_id, "")
-        trials = _trials(server, task) if task.get("type") == "optimizer" else None
-        return {"parent": parent, "queue": queue, "worker": worker, "trials": trials,
-                "duration": _fmt_duration(_tasks.duration_s(task))}  # fmt: skip
+        duration = _fmt_duration(_tasks.duration_s(task))
+        general = {"parent": parent, "queue": queue, "worker": worker, "duration": duration}
+        return {**general, **_study.page_context(server, task, request, notices)}
     return {"section": sub}
 
 
@@ -202,38 +204,13 @@ def _model_refs(server: Server, task: dict[str, Any]) -> dict[str, list[dict[str
     return out
 
 
-def _trials(server: Server, optimizer: dict[str, Any]) -> dict[str, Any]:
-    """The optimizer's child tasks, best objective first (ClearML's optimizer states the objective)."""
-    objective = _tasks.objective_of(optimizer)
-    queues = _tasks.queue_names(server.store)
-    rows: list[dict[str, Any]] = []
-    for child in _tasks.children(server.store, str(optimizer["id"])):
-        value = None
-        if objective:
-            last = _tasks.last_metric(child, f"{objective[0]}/{objective[1]}")
-            value = None if last is None else last.get("value")
-        params = {f"{s}/{n}": str(p.get("value", "")) for s, ps in (child.get("hyperparams") or {}).items()
-                  if s != "properties" for n, p in ps.items()}  # fmt: skip
-        stopped_at = child.get("last_iteration") if child.get("status") == "stopped" else None
-        queue = queues.get(str((child.get("execution") or {}).get("queue")), "")
-        rows.append({"task": child, "value": value, "params": params, "stopped_at": stopped_at, "queue": queue})
-    lower = bool(objective) and objective is not None and objective[2].startswith("min")
-    # trials with an objective first, best first; then the others
-    rows.sort(key=lambda r: (r["value"] is None, (r["value"] or 0.0) * (1 if lower else -1)))
-    columns = sorted({k for r in rows for k in r["params"]})
-    ranked = [str(r["task"]["id"]) for r in rows if r["value"] is not None]
-    metric = f"{objective[0]}/{objective[1]}" if objective else ""
-    # compare the top 3, 5, 10 (at most the 10 that compare takes), and all when fewer
-    sizes = {n for n in (3, 5, 10) if n < len(ranked)} | ({len(ranked)} if 2 <= len(ranked) <= 10 else set())
-    top = {n: _compare_link(ranked[:n], metric) for n in sorted(sizes)}
-    return {"objective": objective, "rows": rows, "columns": columns, "top": top}
-
-
-def _compare_link(ids: list[str], metric: str) -> str:
-    return "/compare?" + urlencode({"ids": ",".join(ids), **({"metric": metric} if metric else {})})
-
-
 def file_link(server: Server, uri: str) -> str | None:
-    """The UI download path of a file on this server's file server (under any address it is reached at), else None."""
-    path = server.config.files_path(uri)
-    return None if path is None else "/ui/files/" + path
+    """The UI download path of a file on this server's file server, else None (elsewhere)."""
+    files = server.config.base_url().rstrip("/") + "/files/"
+    for prefix in (files, "/files/"):
+        if uri.startswith(prefix):
+            return "/ui/files/" + uri[len(prefix) :]
+    marker = uri.find("/files/")
+    if marker > 0 and uri.startswith(("http://127.0.0.1", "http://localhost")):
+        return "/ui/files/" + uri[marker + len("/files/") :]
+    return None

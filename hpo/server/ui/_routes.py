@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from hpo.server import _files
 from hpo.server._errors import APIError
-from hpo.server.ui import _actions, _catalog, _compare, _pages
+from hpo.server.ui import _actions, _catalog, _compare, _pages, _study
 from hpo.server.ui._dispatch import Server
 from hpo.server.ui._login import make_login, make_logout
 from hpo.server.ui._render import NotFound, guarded, html
@@ -31,6 +31,11 @@ async def _static(request: Request) -> Response:
         return Response("not found", status_code=404)
     # versioned or tiny files: cache them for a day, so plotly.js (~5 MB) loads once
     return FileResponse(path, headers={"Cache-Control": "max-age=86400", "X-Content-Type-Options": "nosniff"})
+
+
+async def _favicon(request: Request) -> Response:
+    """Browsers ask every site for it, signed in or not."""
+    return FileResponse(_STATIC / "favicon.ico", headers={"Cache-Control": "max-age=86400"})
 
 
 async def _download(server: Server, request: Request, ctx: dict[str, Any]) -> Response:
@@ -89,6 +94,7 @@ def routes(server: Server) -> list[BaseRoute]:
         ("/login", make_login(sessions), ["GET", "POST"]),
         ("/logout", guarded(sessions, make_logout(sessions)), post),
         ("/ui/static/{name}", _static, get),
+        ("/favicon.ico", _favicon, get),
         ("/ui/files/{path:path}", page(_download), get),
         ("/projects", page(_pages.projects_page), get),
         ("/projects/{project}", page(_pages.experiments_page), get),
@@ -114,6 +120,9 @@ def routes(server: Server) -> list[BaseRoute]:
         (f"{tasks}/archive", action(_actions.archive), post),
         (f"{tasks}/tags", action(_actions.task_tags), post),
         ("/ui/actions/models/{model}/tags", action(_actions.model_tags), post),
+        (f"{tasks}/stop-search", action(_study.stop_search), post),
+        ("/ui/study/{task}", page(_study.study_json), get),
+        ("/ui/study/{task}/trials.csv", page(_study.trials_csv), get),
         ("/ui/{rest:path}", page(_not_found), ["GET", "POST"]),
     ]
     return [Route(path, endpoint, methods=methods) for path, endpoint, methods in table]

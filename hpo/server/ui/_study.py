@@ -1,0 +1,254 @@
+"""The study view of an optimizer task: the plots and tables it carries, its trials, live; stop; CSV.
+
+The view computes no HPO analysis: the search's controller reports it onto the optimizer task as
+ordinary ClearML plots (``Logger.report_plotly`` / ``report_table``), which this page shows grouped
+in the order a reader wants them (history first, the trials table last). An optimizer task is any
+task of type ``optimizer`` (ClearML's ``HyperParameterOptimizer`` makes them too); its trials are
+its child tasks. What the search searched is read from the optimizer's configuration, as ClearML's
+optimizer connects it (``parameter_optimization_space``).
+
+The live page polls :func:`study_json` while the optimizer is live; the answer carries the view's
+HTML again only when it changed. :func:`stop_search` ends a search through the API's own handlers,
+as ``hpo stop`` does through the SDK: live trials are stopped (queued ones leave their queue), then
+the optimizer task.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from hpo.server._errors import APIError
+from hpo.server.ui import _events, _tasks
+from hpo.server.ui._dispatch import Server, dispatch
+from hpo.server.ui._render import ENV, NotFound
+
+LIVE = ("created", "queued", "in_progress")
+POLL_S = 3  # the page's refresh period while the search runs
+COMPARE_MAX = 10  # what the compare page takes
+# Panels in reading order: a plot whose title holds the first keyword comes first; others follow.
+ORDER = (
+    "optimization history",
+    "importance",
+    "slice",
+    "contour",
+    "parallel coordinate",
+    "pareto",
+    "intermediate",
+    "timeline",
+    "cost",
+    "trials",
+)
+_NAME = re.compile(r"""\b["']?name["']?\s*[:=]\s*["']?([^"',}\n]+)""")
+_STOP_REASON = "search stopped in the web UI"
+
+
+def is_optimizer(task: dict[str, Any]) -> bool:
+    return task.get("type") == "optimizer"
+
+
+def _rank(title: str) -> int:
+    lowered = title.lower()
+    return next((i for i, word in enumerate(ORDER) if word in lowered), len(ORDER))
+
+
+def panels(server: Server, task_id: str) -> list[dict[str, Any]]:
+    """The optimizer's plots and tables (the latest of each title/series), in reading order."""
+    plots = _events.plots(server.store, task_id)
+    return sorted(plots, key=lambda p: (_rank(str(p["title"])), str(p["title"]), str(p["series"])))
+
+
+def searched_params(optimizer: dict[str, Any]) -> list[str] | None:
+    """``Section/name`` of each searched parameter, from the optimizer's configuration; None if unknown."""
+    for item in (optimizer.get("configuration") or {}).values():
+        text = str((item or {}).get("value") or "")
+        start = text.find("parameter_optimization_space")
+        if start < 0:
+            continue
+        names = [m.group(1).strip() for m in _NAME.finditer(text[start:])]
+        return list(dict.fromkeys(n for n in names if n))
+    return None
+
+
+def number(value: Any) -> Any:
+    """A parameter value as a float when it reads as one (for rounding), else as it came."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return value
+    for kind in (int, float):
+        try:
+            return kind(str(value))
+        except ValueError:
+            continue
+    return value
+
+
+def _child_params(child: dict[str, Any]) -> dict[str, str]:
+    sections = (child.get("hyperparams") or {}).items()
+    return {f"{s}/{n}": str(p.get("value", "")) for s, ps in sections if s != "properties" for n, p in ps.items()}
+
+
+def trials(server: Server, optimizer: dict[str, Any]) -> dict[str, Any]:
+    """The optimizer's child tasks, best objective first, with the searched parameters only."""
+    objective = _tasks.objective_of(optimizer)
+    queues = _tasks.queue_names(server.store)
+    metric = f"{objective[0]}/{objective[1]}" if objective else ""
+    rows: list[dict[str, Any]] = []
+    for child in _tasks.children(server.store, str(optimizer["id"])):
+        last = _tasks.last_metric(child, metric) if metric else None
+        value = None if last is None else last.get("value")
+        stopped_at = child.get("last_iteration") if child.get("status") == "stopped" else None
+        queue = queues.get(str((child.get("execution") or {}).get("queue")), "")
+        rows.append({"task": child, "value": value if isinstance(value, int | float) else None,
+                     "params": _child_params(child), "stopped_at": stopped_at, "queue": queue})  # fmt: skip
+    lower = objective is not None and objective[2].startswith("min")
+    rows.sort(key=lambda r: (r["value"] is None, (r["value"] or 0.0) * (1 if lower else -1)))
+    everything = sorted({k for r in rows for k in r["params"]})
+    searched = searched_params(optimizer)
+    columns = [k for k in searched if k in everything] if searched else everything
+    constant = [k for k in columns if len(rows) > 1 and len({r["params"].get(k) for r in rows}) == 1]
+    for row in rows:
+        row["params"] = {k: number(row["params"].get(k)) for k in columns}
+    ranked = [str(r["task"]["id"]) for r in rows if r["value"] is not None]
+    sizes = {n for n in (3, 5, 10) if n < len(ranked)} | ({len(ranked)} if 2 <= len(ranked) <= COMPARE_MAX else set())
+    top = {n: _compare_link(ranked[:n], metric) for n in sorted(sizes)}
+    return {"objective": objective, "rows": rows, "columns": columns, "top": top, "searched_known": bool(searched),
+            "constant": constant, "completed": len(ranked)}  # fmt: skip
+
+
+def _compare_link(ids: list[str], metric: str) -> str:
+    return "/compare?" + urlencode({"ids": ",".join(ids), **({"metric": metric} if metric else {})})
+
+
+def missing(study: dict[str, Any]) -> list[str]:
+    """What the view cannot show yet, in words (an empty panel never stands alone)."""
+    trial_rows, out = study["trials"], []
+    if not study["panels"]:
+        out.append("The optimizer task carries no analysis yet: its plots appear here when its controller"
+                   " reports them (as trials end).")  # fmt: skip
+    if trial_rows["objective"] is None:
+        out.append("The optimizer's configuration names no objective metric, so trials are not ranked.")
+    if not trial_rows["rows"]:
+        out.append("No trials yet.")
+    elif not trial_rows["completed"]:
+        out.append("No trial has reported the objective yet.")
+    elif trial_rows["completed"] == 1:
+        out.append("One trial has the objective: nothing to compare it with yet.")
+    if trial_rows["constant"]:
+        out.append("Never varied (one value in every trial): " + ", ".join(trial_rows["constant"]) + ".")
+    return out
+
+
+def context(server: Server, optimizer: dict[str, Any]) -> dict[str, Any]:
+    """What ``_study.html`` renders for an optimizer task."""
+    task_id = str(optimizer["id"])
+    study: dict[str, Any] = {"panels": panels(server, task_id), "trials": trials(server, optimizer)}
+    study["missing"] = missing(study)
+    return study
+
+
+def _task(server: Server, task_id: str) -> dict[str, Any]:
+    task = server.store.tasks.get(task_id)
+    if task is None or not is_optimizer(task):
+        raise NotFound("optimizer task", task_id)
+    return task
+
+
+def render(server: Server, optimizer: dict[str, Any]) -> str:
+    """The refreshed part of the view (``_study.html``): autoescaped HTML."""
+    from hpo.server.ui._pages import task_url  # the pages import this module
+
+    study = context(server, optimizer)
+    return ENV.get_template("_study.html").render(study=study, task=optimizer, task_url=task_url)
+
+
+def page_context(server: Server, task: dict[str, Any], request: Request, notices: list[str]) -> dict[str, Any]:
+    """The Info tab's study view of an optimizer task (nothing for other tasks)."""
+    if not is_optimizer(task):
+        return {"study_html": None}
+    refused = request.query_params.get("refused")
+    if refused:
+        notices.append(f"Not stopped: {refused}")
+    body = render(server, task)
+    study = context_flags(server, task)
+    return {"study_html": Markup(body), "study_version": _version(body), **study}  # noqa: S704 - rendered, escaped
+
+
+def context_flags(server: Server, task: dict[str, Any]) -> dict[str, Any]:
+    live = task.get("status") in LIVE
+    children = _tasks.children(server.store, str(task["id"]))
+    stoppable = live or any(c.get("status") in LIVE for c in children)
+    return {"study_live": live, "study_stoppable": stoppable, "study_poll": POLL_S}
+
+
+def _version(body: str) -> str:
+    return hashlib.sha1(body.encode()).hexdigest()[:16]
+
+
+async def study_json(server: Server, request: Request, ctx: dict[str, Any]) -> Response:
+    """The study view's HTML and whether the search is live; ``?since=<version>`` omits an unchanged HTML."""
+    optimizer = _task(server, request.path_params["task"])
+    body = render(server, optimizer)
+    version = _version(body)
+    flags = context_flags(server, optimizer)
+    answer: dict[str, Any] = {"version": version, "live": flags["study_live"], "stoppable": flags["study_stoppable"],
+                              "status": optimizer.get("status")}  # fmt: skip
+    if request.query_params.get("since") != version:
+        answer["html"] = body
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+
+
+async def trials_csv(server: Server, request: Request, ctx: dict[str, Any]) -> Response:
+    """The optimizer's child tasks as CSV: id, name, status, objective, searched parameters, times, queue."""
+    optimizer = _task(server, request.path_params["task"])
+    table = trials(server, optimizer)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    objective = table["objective"]
+    writer.writerow(["id", "name", "status", f"{objective[0]}/{objective[1]}" if objective else "objective",
+                     *table["columns"], "created", "started", "completed", "queue"])  # fmt: skip
+    for row in table["rows"]:
+        task = row["task"]
+        writer.writerow([task["id"], task.get("name", ""), task.get("status", ""),
+                         "" if row["value"] is None else repr(row["value"]),
+                         *("" if row["params"].get(k) is None else row["params"][k] for k in table["columns"]),
+                         task.get("created") or "", task.get("started") or "", task.get("completed") or "",
+                         row["queue"]])  # fmt: skip
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(optimizer.get("name") or optimizer["id"]))
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}-trials.csv"'})  # fmt: skip
+
+
+async def stop_search(server: Server, request: Request, ctx: dict[str, Any]) -> Response:
+    """Stop every live trial (queued ones leave their queue), then the optimizer task, as ``hpo stop``."""
+    from hpo.server.ui._pages import task_url
+
+    optimizer = _task(server, request.path_params["task"])
+    refused: list[str] = []
+    for child in _tasks.children(server.store, str(optimizer["id"])):
+        if child.get("status") in LIVE:
+            refused += _stop(server, child, force=child.get("status") == "created")
+    if optimizer.get("status") in LIVE:
+        refused += _stop(server, optimizer, force=True)
+    target = task_url(optimizer.get("project"), str(optimizer["id"]), "general")
+    if refused:
+        target += "?" + urlencode({"refused": "; ".join(refused)[:1500]})
+    return RedirectResponse(target, status_code=303)
+
+
+def _stop(server: Server, task: dict[str, Any], force: bool) -> list[str]:
+    body = {"task": task["id"], "force": force, "status_reason": _STOP_REASON}
+    try:
+        dispatch(server, ("tasks.stop", body))
+    except APIError as err:  # it ended meanwhile, or its status forbids it: say so, stop the others
+        return [f"{task.get('name', task['id'])}: {err.msg}"]
+    return []
