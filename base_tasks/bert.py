@@ -314,7 +314,7 @@ def save(task: Task, trainer: Trainer, labels: list[str], logger: Logger) -> Non
     """Test metrics, both classification reports, the output model and the validation embeddings."""
     model = OutputModel(
         task=task,
-        name="BERT sequence classifier",
+        name=f"{task.name} (BERT sequence classifier)",  # the run's name first: trials' models tell apart
         framework="PyTorch",
         label_enumeration={label: index for index, label in enumerate(labels)},
     )

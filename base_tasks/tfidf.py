@@ -108,7 +108,7 @@ def main() -> None:
     labels = sorted(data["train"]["label"].unique())
     model = OutputModel(
         task=task,
-        name="TF-IDF BernoulliNB",
+        name=f"{task.name} (TF-IDF BernoulliNB)",  # the run's name first: trials' models tell apart
         framework="scikit-learn",
         label_enumeration={label: index for index, label in enumerate(labels)},
     )
