@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from hpo import __version__
-from hpo.cli import agent, dashboard, data, promote, register, search, server, space, template
+from hpo.cli import agent, analyze, dashboard, data, promote, register, search, server, space, template
 from hpo.cli._common import console, set_debug
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.command("search")(search.search)
 app.command("status")(search.status)
 app.command("studies")(search.studies)
 app.command("stop")(search.stop)
+app.command("analyze")(analyze.analyze)
 app.command("dashboard")(dashboard.dashboard)
 app.command("promote")(promote.promote)
 app.command("best")(promote.best)

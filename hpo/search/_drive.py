@@ -4,7 +4,8 @@
 :class:`~hpo.search._strategy.OptunaStrategy` inside ClearML's optimizer, waits for the end (a
 Ctrl-C asks the strategy to dequeue and abort its trials first), records the end in the study and
 on the optimizer task, and promotes the best model of a finished search. The optimizer task's
-reports are what ClearML's web UI shows of the search.
+reports are what ClearML's web UI shows of the search, with its analysis (:mod:`hpo.analysis`:
+refreshed as trials end, and a last one at the end).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
+from hpo.analysis import AnalysisRefresher
 from hpo.errors import HPOError
 from hpo.search._plan import SearchPlan, SearchResult
 from hpo.study import SearchState, StudyAttr, Summary, TrialLabel, others_alive, summarize
@@ -62,7 +64,9 @@ def drive(plan: SearchPlan, progress: ProgressFn | None = None) -> SearchResult:
         auto_connect_task=task,
     )
     optimizer.set_report_period(REPORT_PERIOD_MIN)
-    reason, interrupted = _wait(optimizer, strategy, study, progress)
+    analysis = AnalysisRefresher(study, task)
+    reason, interrupted = _wait(optimizer, strategy, study, progress, analysis)
+    analysis.final()  # the last analysis on the optimizer task, before it is closed
     # Converged is a normal end, like the budget's; a stop request, Ctrl-C or a time limit is not.
     state = (
         SearchState.FAILED
@@ -125,9 +129,14 @@ def _promote(study: optuna.Study) -> Promotion | None:
 
 
 def _wait(
-    optimizer: Any, strategy: OptunaStrategy, study: optuna.Study, progress: ProgressFn | None
+    optimizer: Any,
+    strategy: OptunaStrategy,
+    study: optuna.Study,
+    progress: ProgressFn | None,
+    analysis: AnalysisRefresher,
 ) -> tuple[str, bool]:
-    """Run until the strategy finishes; Ctrl-C asks it to stop (and clean up) first.
+    """Run until the strategy finishes; Ctrl-C asks it to stop (and clean up) first. Meanwhile the
+    analysis on the optimizer task is refreshed as trials end (in the background, throttled).
 
     Returns:
         Why it ended, and whether a ``KeyboardInterrupt`` ended it (its message, e.g. ``SIGTERM``,
@@ -141,6 +150,7 @@ def _wait(
             if progress and time.monotonic() - last > 0.5:
                 last = time.monotonic()
                 progress(summarize(study))
+            analysis.maybe()
     except KeyboardInterrupt as err:
         interrupted = True
         strategy.request_stop(str(err) or "Ctrl-C")

@@ -2,7 +2,9 @@
 
 Each poll reads the state of every active trial with ONE batched query (:mod:`hpo.search._trials`);
 the objective series of a trial is read only when its last iteration or objective value moved.
-The pruner gets the (iteration, value) points the trial reported, one at a time. Pruned,
+The pruner gets the (iteration, value) points the trial reported, one at a time; a pruned trial
+records why (the pruner, the step, its value and the threshold it missed: ``pruned_at`` in the
+study, a ``pruned_reason`` property and the status message on its task). Pruned,
 truncated and failed trials are told to Optuna as pruned or failed, never complete. Launching
 and aborting are the strategy's: the watch calls back for them.
 
@@ -16,9 +18,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from hpo import task_status
+from hpo.analysis._prune import PRUNER_CLASSES, PruneReason, explain
 from hpo.search import _converge, _trials
 from hpo.search._ledger import ActiveTrial, TrialLedger
 from hpo.search._plan import SearchPlan
@@ -96,14 +100,20 @@ class TrialWatch:
             )
 
     def finish(
-        self, number: int, state: TrialState, label: str, values: list[float] | None = None, error: str | None = None
+        self,
+        number: int,
+        state: TrialState,
+        label: str,
+        values: list[float] | None = None,
+        error: str | None = None,
+        attrs: Mapping[str, Any] | None = None,
     ) -> None:
-        """Trial ``number`` is over: leave the ledger, tell Optuna ``state`` with its label (and error)."""
+        """Trial ``number`` is over: leave the ledger, tell Optuna ``state`` with its label (error, ``attrs``)."""
         self.ledger.finish(number)
-        attrs: dict[str, Any] = {TrialAttr.STATE: label}
+        merged: dict[str, Any] = {**(attrs or {}), TrialAttr.STATE: label}
         if error:
-            attrs[TrialAttr.ERROR] = error[:500]
-        self.tell(number, state, attrs, values)
+            merged[TrialAttr.ERROR] = error[:500]
+        self.tell(number, state, merged, values)
 
     def tell(self, number: int, state: TrialState, attrs: Mapping[str, Any], values: list[float] | None = None) -> None:
         """Record trial ``number``'s end in the study (attributes first, then its state)."""
@@ -135,10 +145,37 @@ class TrialWatch:
             active.reported_steps.add(step)
             if active.trial.should_prune():
                 log.info("pruning trial %d at iteration %d (it reached %d)", number, step, points[-1][0])
+                reason = self._prune_reason(number, step, value)
                 self._abort([active])
-                self.finish(number, TrialState.PRUNED, TrialLabel.PRUNED)
+                self._mark_pruned(active, reason)
+                self.finish(number, TrialState.PRUNED, TrialLabel.PRUNED, attrs={TrialAttr.PRUNED_AT: reason.as_attr()})
                 return True
         return False
+
+    def _prune_reason(self, number: int, step: int, value: float) -> PruneReason:
+        """Why the pruner stopped trial ``number`` at ``step``: the threshold it missed, from the study as it is."""
+        pruner = self.plan.space.pruner
+        study = self.plan.study
+        try:
+            trials = study.get_trials(deepcopy=False)
+            [frozen] = [t for t in trials if t.number == number]
+            maximize = study.direction == StudyDirection.MAXIMIZE
+            return explain(pruner.name, pruner.options, trials, frozen, step, maximize)
+        except Exception as err:  # the reason is informative; the prune stands without it
+            log.warning("cannot explain the pruning of trial %d: %s", number, err)
+            name = PRUNER_CLASSES.get(pruner.name, pruner.name)
+            return PruneReason(name, step, value, value, None, f"threshold not computed ({err})")
+
+    def _mark_pruned(self, active: ActiveTrial, reason: PruneReason) -> None:
+        """Say why on the pruned trial's task: a ``pruned_reason`` property and its status message."""
+        task = getattr(active.job, "task", None)
+        if task is None:
+            return
+        try:
+            task.set_user_properties(pruned_reason=reason.text, pruned_step=str(reason.step))
+            task.mark_stopped(force=True, status_message=reason.text[:250])  # after the abort: the last word
+        except Exception as err:  # the study has the reason either way
+            log.warning("cannot record why trial task %s was pruned: %s", active.task_id, err)
 
     def _complete(self, number: int, active: ActiveTrial, state: _trials.TaskState) -> None:
         objectives = self.plan.space.objectives

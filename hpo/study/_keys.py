@@ -81,6 +81,7 @@ class TrialAttr:
     WARM_START_TASK_ID: Final = "warm_start_task_id"  # a warm-start trial's source task (it has no task_id)
     INTERRUPTED: Final = "interrupted"  # why its own search stopped it (Ctrl-C, time limit...): not spent
     RETRY_OF: Final = "retry_of"  # the interrupted trial whose configuration this trial runs again
+    PRUNED_AT: Final = "pruned_at"  # why it was pruned: {pruner, step, value, threshold, rule, reason} (hpo.analysis)
 
 
 class StudyAttr:
@@ -108,6 +109,7 @@ class StudyAttr:
     CONVERGENCE: Final = "convergence"  # --stop-when converged: the rule and its latest verdict
     WARM_START: Final = "warm_start"  # --warm-start: the source, what was added and what was skipped
     LOG_FILE: Final = "log_file"  # the log of its latest controller (the SDK's and the optimizer's lines)
+    COST: Final = "cost"  # what the search cost: compute, queue wait, per queue, saved by pruning (hpo.analysis)
 
 
 __all__ = ["FINISHED_LABELS", "SearchState", "StudyAttr", "TrialAttr", "TrialLabel"]

@@ -86,6 +86,7 @@ class Summary:
             "optimizer_task_id": self.attrs.get(StudyAttr.OPTIMIZER_TASK_ID),
             "optimizer_url": self.attrs.get(StudyAttr.OPTIMIZER_URL),
             "log_file": self.log_file,
+            "cost": self.attrs.get(StudyAttr.COST),  # compute, queue wait, per queue, saved by pruning (hpo.analysis)
         }
 
 

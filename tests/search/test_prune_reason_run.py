@@ -1,0 +1,80 @@
+"""A search that prunes: why, on the trial's task and in the study; its analysis and cost on the optimizer task."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support.search import SearchEnv
+
+PLOTS = """
+import json, sys
+from clearml import Task
+task = Task.get_task(task_id=sys.argv[1])
+plots = task.get_reported_plots()
+props = task.get_user_properties(value_only=True)
+print("RESULT " + json.dumps({"plots": [[p["metric"], p["variant"], p["iter"]] for p in plots], "props": props}))
+"""
+
+TASK = """
+import json, sys
+from clearml import Task
+task = Task.get_task(task_id=sys.argv[1])
+print("RESULT " + json.dumps({"status": str(task.status), "message": task.data.status_message,
+                              "props": task.get_user_properties(value_only=True)}))
+"""
+
+
+def test_pruned_trial_says_why_and_the_optimizer_task_carries_the_analysis(search_env: SearchEnv) -> None:
+    space = search_env.space(
+        trials=3,
+        concurrency=1,
+        pruner={"name": "median", "n_startup_trials": 2, "n_warmup_steps": 1},
+        parameters={
+            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
+            "General/iterations": {"type": "categorical", "choices": [8]},
+            "General/sleep_s": {"type": "categorical", "choices": [0.6]},
+        },
+        initial=[{"General/x": 0.35}, {"General/x": 0.3}, {"General/x": 1.0}],
+    )
+    summary = search_env.search(space, "--local-workers", "1")
+    trials = search_env.study(summary["study"])
+    assert [t["state"] for t in trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
+    poor = trials[2]
+    why = poor["attrs"]["pruned_at"]
+    step = why["step"]
+    assert why["pruner"] == "MedianPruner" and step == max(poor["intermediate"])
+    # the median of the two completed trials' values at that step, as Optuna computes it (maximising)
+    at_step = sorted(t["intermediate"][step] for t in trials[:2])
+    assert abs(why["threshold"] - sum(at_step) / 2) < 1e-9
+    assert why["compared"] == max(poor["intermediate"].values()) < why["threshold"]
+    assert "median of 2 completed trials" in why["reason"]
+
+    task = search_env.env.run(TASK, poor["attrs"]["task_id"]).result
+    assert task["status"] == "stopped"
+    assert task["props"]["pruned_reason"] == why["reason"]
+    assert task["message"].startswith("pruned by MedianPruner at step")
+
+    optimizer = summary["optimizer_task_id"]
+    reported = search_env.env.run(PLOTS, optimizer).result
+    titles = {title for title, _, _ in reported["plots"]}
+    for title in (
+        "Optimization history",
+        "Hyper-parameter importance (fANOVA)",
+        "Hyper-parameter importance (PED-ANOVA)",
+        "Slice plot",
+        "Parallel coordinates",
+        "Intermediate values (learning curves)",
+        "Timeline (queued and running, per worker)",
+        "Trials",
+        "Cost",
+        "Analysis notes",
+    ):
+        assert title in titles, sorted(titles)
+    assert {it for _, _, it in reported["plots"]} == {0}  # one iteration: a refresh replaces the last
+    assert float(reported["props"]["compute_s"]) > 0
+
+    status = search_env.hpo("status", summary["study"], "--json")
+    assert status.returncode == 0, status.stderr
+    cost = json.loads(status.stdout)["cost"]
+    assert cost["compute_s"] > 0 and set(cost["per_queue"]) == {"default"}
+    assert cost["steps_saved"] == 8 - (step + 1) and cost["saved_by_pruning_s"] > 0
