@@ -205,12 +205,6 @@ def _model_refs(server: Server, task: dict[str, Any]) -> dict[str, list[dict[str
 
 
 def file_link(server: Server, uri: str) -> str | None:
-    """The UI download path of a file on this server's file server, else None (elsewhere)."""
-    files = server.config.base_url().rstrip("/") + "/files/"
-    for prefix in (files, "/files/"):
-        if uri.startswith(prefix):
-            return "/ui/files/" + uri[len(prefix) :]
-    marker = uri.find("/files/")
-    if marker > 0 and uri.startswith(("http://127.0.0.1", "http://localhost")):
-        return "/ui/files/" + uri[marker + len("/files/") :]
-    return None
+    """The UI download path of a file on this server's file server (under any address it is reached at), else None."""
+    path = server.config.files_path(uri)
+    return None if path is None else "/ui/files/" + path
