@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+
+from hpo.paths import storage_error
 
 
 def pid_alive(pid: int) -> bool:
@@ -22,8 +25,20 @@ def pid_alive(pid: int) -> bool:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step, so readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Replace ``path`` with ``text`` in one step, so readers never see a partial file.
+
+    Raises:
+        ConfigError: The disk is full or the folder cannot be written (one line naming the fix).
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # a half-written file on a full disk
+        reason = storage_error(err)
+        if reason is None:
+            raise
+        raise reason from err

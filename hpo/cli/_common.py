@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from hpo.errors import HPOError
+from hpo.paths import storage_error
 
 # Options several commands take (help texts escape "[" so Rich does not read "[default: ...]" as markup).
 ApiHostOpt = Annotated[
@@ -50,9 +51,19 @@ def sdk_output_to_stderr() -> Iterator[None]:
 
 
 def run(work: Callable[[], Any]) -> Any:
-    """Run a command's work, turning suite errors into ``[error] ...`` and exit code 1."""
+    """Run a command's work, turning suite errors into ``[error] ...`` and exit code 1.
+
+    An OSError of a full disk or a folder that cannot be written (``hpo.paths.storage_error``) is
+    such an error too; any other OSError is a bug and keeps its traceback.
+    """
     try:
-        return work()
+        try:
+            return work()
+        except OSError as err:
+            reason = storage_error(err)
+            if reason is None:
+                raise
+            raise reason from err
     except HPOError as err:
         if _debug:
             err_console.print_exception()

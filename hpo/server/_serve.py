@@ -213,6 +213,7 @@ def serve(config: ServerConfig) -> None:
     lock = DataDirLock(config.data_dir)
     lock.acquire()
     path = state_path(config.data_dir)
+    sock: socket.socket | None = None
     try:
         sock = bind(config.host, config.port)
         port = sock.getsockname()[1]
@@ -229,6 +230,8 @@ def serve(config: ServerConfig) -> None:
         server = uvicorn.Server(uv_config)
         server.run(sockets=[sock])
     finally:
+        if sock is not None:  # a start that failed after binding (a full disk writing server.json)
+            sock.close()
         remove_state(config.data_dir, os.getpid())
         lock.release()
 
