@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import optuna
-from optuna.distributions import BaseDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
@@ -70,17 +70,18 @@ class TrialRecord:
         """Steps it trained: its last reported iteration + 1 (0 when it reported none)."""
         return max(self.intermediate) + 1 if self.intermediate else 0
 
-    def frozen(self) -> FrozenTrial | None:
-        """This trial for an in-memory Optuna study; ``None`` when it has not ended (or has no value)."""
+    def frozen(self, distributions: Mapping[str, BaseDistribution]) -> FrozenTrial | None:
+        """This trial for an in-memory Optuna study over ``distributions`` (one per parameter, shared by all
+        trials); ``None`` when it has not ended (or completed without a value)."""
         state = _BY_LABEL.get(TrialLabel(self.state)) if self.state in TrialLabel._value2member_map_ else None
         if state is None or (state == TrialState.COMPLETE and not self.values):
             return None
-        params = {k: v for k, v in self.params.items() if k in self.distributions}
+        params = {k: v for k, v in self.params.items() if k in distributions}
         return optuna.trial.create_trial(
             state=state,
             values=self.values if state == TrialState.COMPLETE else None,
             params=params,
-            distributions={k: self.distributions[k] for k in params},
+            distributions={k: distributions[k] for k in params},
             intermediate_values=dict(self.intermediate),
             user_attrs={"number": self.number},
         )
@@ -170,11 +171,41 @@ def add_task_times(records: Sequence[TrialRecord]) -> None:
             apply_times(record, row)
 
 
+def common_distributions(records: Sequence[TrialRecord]) -> dict[str, BaseDistribution]:
+    """One distribution per parameter that holds every trial's value: a range widened to the values seen
+    (a space edited between runs, a value rebuilt from a task), choices extended; the first trial's kind wins."""
+    out: dict[str, BaseDistribution] = {}
+    for name in dict.fromkeys(k for r in records for k in r.distributions):
+        first = next(r.distributions[name] for r in records if name in r.distributions)
+        values = [r.params[name] for r in records if name in r.params and name in r.distributions]
+        out[name] = _holding(first, values)
+    return out
+
+
+def _holding(dist: BaseDistribution, values: Sequence[Any]) -> BaseDistribution:
+    if isinstance(dist, CategoricalDistribution):
+        extra = [v for v in dict.fromkeys(values) if v not in dist.choices]
+        return CategoricalDistribution([*dist.choices, *extra]) if extra else dist
+    numbers = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if isinstance(dist, IntDistribution) and all(float(v).is_integer() for v in numbers):
+        low, high = min([dist.low, *map(int, numbers)]), max([dist.high, *map(int, numbers)])
+        fits = dist.step == 1 or (low == dist.low and high == dist.high)
+        return IntDistribution(low, high, log=dist.log and low > 0, step=dist.step if fits else 1)
+    if isinstance(dist, FloatDistribution | IntDistribution):
+        low, high = min([float(dist.low), *numbers]), max([float(dist.high), *numbers])
+        if low == dist.low and high == dist.high and isinstance(dist, FloatDistribution):
+            return dist
+        return FloatDistribution(low, high, log=dist.log and low > 0)
+    return dist
+
+
 def view_study(records: Sequence[TrialRecord], directions: Sequence[str]) -> optuna.Study:
     """An in-memory study of the records' ended trials, for ``optuna.visualization``/``optuna.importance``."""
     chosen = [StudyDirection.MINIMIZE if d == "minimize" else StudyDirection.MAXIMIZE for d in directions]
     study = optuna.create_study(directions=chosen, storage=optuna.storages.InMemoryStorage())
-    by_number = {r.number: r.frozen() for r in records}
+    distributions = common_distributions(records)
+    fitting = [r for r in records if r.values is None or len(r.values) == len(directions)]
+    by_number = {r.number: r.frozen(distributions) for r in fitting}
     # Numbered as in the search: a gap (a duplicate, a running trial) is a placeholder FAIL trial,
     # which no chart draws, so trial N in a chart is trial N of the search.
     gap = optuna.trial.create_trial(state=TrialState.FAIL)
@@ -183,4 +214,13 @@ def view_study(records: Sequence[TrialRecord], directions: Sequence[str]) -> opt
     return study
 
 
-__all__ = ["TrialRecord", "add_task_times", "apply_times", "epoch", "records_from_study", "task_rows", "view_study"]
+__all__ = [
+    "TrialRecord",
+    "add_task_times",
+    "apply_times",
+    "common_distributions",
+    "epoch",
+    "records_from_study",
+    "task_rows",
+    "view_study",
+]
