@@ -11,9 +11,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from hpo.server.ui import _charts, _events, _study, _tasks
+from hpo.server.ui import _bulk, _charts, _events, _study, _tasks
 from hpo.server.ui._dispatch import Server
-from hpo.server.ui._params import positive_int, table_query
+from hpo.server.ui._params import link_params, positive_int, table_query
 from hpo.server.ui._render import NotFound, html
 
 TABS = {
@@ -80,8 +80,8 @@ async def experiments_page(server: Server, request: Request, ctx: dict[str, Any]
     project = request.path_params["project"]
     if project != _tasks.ALL and server.store.projects.get(project) is None:
         raise NotFound("project", project)
-    params = dict(request.query_params)
-    query, notices = table_query(project, params, request.query_params.getlist("status"))
+    query, notices = table_query(project, request.query_params)
+    notices.extend(_bulk.take_results(request.query_params.get("done")))
     rows, count, scope = _tasks.select_tasks(server.store, server.runtime, query)
     pages = max(1, -(-count // query.size))
     if query.page > pages:
@@ -98,25 +98,19 @@ async def experiments_page(server: Server, request: Request, ctx: dict[str, Any]
         count=count,
         pages=pages,
         q=query,
-        params={**{k: v for k, v in params.items() if k not in ("page", "status")}, "status": query.statuses},
+        params=link_params(query),
         statuses=_tasks.STATUSES,
         metric_choices=_tasks.metric_names(sample),
         param_choices=_tasks.param_names(sample),
         notices=notices,
         task_url=task_url,
+        **_bulk.table_choices(server, sample),
         **ctx,
     )
 
 
 def _row(task: dict[str, Any], columns: list[str], queues: dict[str, str], workers: dict[str, str]) -> dict[str, Any]:
-    extra: list[str] = []
-    for col in columns:
-        if col.startswith("m:"):
-            last = _tasks.last_metric(task, col[2:])
-            value = None if last is None else last.get("value")
-            extra.append(f"{value:.6g}" if isinstance(value, int | float) else "")
-        else:
-            extra.append(_tasks.param(task, col[2:]) or "")
+    extra = [_bulk.cell(task, col) for col in columns]  # (shown, exact)
     worker = workers.get(str(task["id"]), "")
     return {"task": task, "duration": _fmt_duration(_tasks.duration_s(task)), "extra": extra,
             "queue": queues.get(str((task.get("execution") or {}).get("queue")), ""), "worker": worker}  # fmt: skip

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from hpo.server import _files
 from hpo.server._errors import APIError
-from hpo.server.ui import _actions, _catalog, _compare, _pages, _study
+from hpo.server.ui import _actions, _bulk, _catalog, _compare, _pages, _study
 from hpo.server.ui._dispatch import Server
 from hpo.server.ui._login import make_login, make_logout
 from hpo.server.ui._render import NotFound, guarded, html
@@ -120,6 +120,8 @@ def routes(server: Server) -> list[BaseRoute]:
         (f"{tasks}/archive", action(_actions.archive), post),
         (f"{tasks}/tags", action(_actions.task_tags), post),
         ("/ui/actions/models/{model}/tags", action(_actions.model_tags), post),
+        ("/ui/actions/tasks-bulk", action(_bulk.bulk), post),
+        ("/ui/experiments.csv", page(_bulk.export_csv), get),
         (f"{tasks}/stop-search", action(_study.stop_search), post),
         ("/ui/study/{task}", page(_study.study_json), get),
         ("/ui/study/{task}/trials.csv", page(_study.trials_csv), get),

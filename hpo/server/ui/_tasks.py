@@ -134,25 +134,74 @@ class TableQuery:
 
     project: str = ALL
     statuses: list[str] = field(default_factory=list)
-    tag: str = ""
+    tags: list[str] = field(default_factory=list)  # ClearML's tag filter: any (or all) of these ...
+    tags_all: bool = False
+    not_tags: list[str] = field(default_factory=list)  # ... and none of these
     name: str = ""
     sort: str = "created"
     descending: bool = True
     page: int = 1
     size: int = 50
     archived: bool = False
-    columns: list[str] = field(default_factory=list)  # "m:title/series" and "p:section/name"
+    columns: list[str] = field(default_factory=list)  # "m:title/series" (mn:, mx:) and "p:section/name"
+    ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # column -> [low, high]
+    equals: dict[str, str] = field(default_factory=dict)  # column -> value
+
+    def keeps(self, task: Data) -> bool:
+        """Whether ``task`` passes the tag and column filters."""
+        tags = task.get("tags") or ()
+        if self.tags and not (all if self.tags_all else any)(t in tags for t in self.tags):
+            return False
+        if any(t in tags for t in self.not_tags):
+            return False
+        for column, (low, high) in self.ranges.items():
+            value = as_number(column_value(task, column))
+            if value is None or (low is not None and value < low) or (high is not None and value > high):
+                return False
+        return all(_same(column_value(task, column), wanted) for column, wanted in self.equals.items())
+
+
+# Metric columns: "m:" the last value, "mn:" the minimum, "mx:" the maximum (ClearML's last/min/max).
+METRIC_FIELDS = {"m": "value", "mn": "min_value", "mx": "max_value"}
+
+
+def column_value(task: Data, column: str) -> float | str | None:
+    """The value of an extra column (``m:``/``mn:``/``mx:`` a metric, ``p:`` a parameter) for ``task``."""
+    kind, _, key = column.partition(":")
+    if kind == "p":
+        return param(task, key)
+    last = last_metric(task, key) if kind in METRIC_FIELDS else None
+    value = None if last is None else last.get(METRIC_FIELDS[kind])
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def as_number(value: float | str | None) -> float | None:
+    if value is None or isinstance(value, float):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _same(value: float | str | None, wanted: str) -> bool:
+    number = as_number(wanted)
+    if isinstance(value, float) or (number is not None and as_number(value) is not None):
+        return number is not None and as_number(value) == number
+    return value is not None and value.strip().lower() == wanted.strip().lower()
 
 
 def _sort_key(query: TableQuery, queues: dict[str, str], workers: dict[str, str]) -> Any:
     col = query.sort
-    if col.startswith("m:"):
-        title, _, series = col[2:].partition("/")
-        title_key, series_key = metric_key(title), metric_key(series)
+    kind, _, key = col.partition(":")
+    if kind in METRIC_FIELDS:
+        title, _, series = key.partition("/")
+        title_key, series_key, value_field = metric_key(title), metric_key(series), METRIC_FIELDS[kind]
 
         def metric_value(task: Data) -> tuple[bool, float]:  # hashed once: this runs for every task
             entry = ((task.get("last_metrics") or {}).get(title_key) or {}).get(series_key)
-            return (entry is not None, float(entry.get("value") or 0.0) if entry else 0.0)
+            value = entry.get(value_field) if entry else None
+            return (isinstance(value, int | float), float(value) if isinstance(value, int | float) else 0.0)
 
         return metric_value
     if col.startswith("p:"):
@@ -195,8 +244,8 @@ def select_tasks(store: Store, runtime: Runtime, query: TableQuery) -> tuple[lis
     scope = visible
     if query.statuses:
         rows = [t for t in rows if t.get("status") in query.statuses]
-    if query.tag:
-        rows = [t for t in rows if query.tag in (t.get("tags") or [])]
+    if query.tags or query.not_tags or query.ranges or query.equals:
+        rows = [t for t in rows if query.keeps(t)]
     if query.name:
         needle = query.name.lower()
         rows = [t for t in rows if needle in str(t.get("name", "")).lower() or needle == t["id"]]
