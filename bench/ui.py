@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from hpo.server._app import create_app  # noqa: E402
 from hpo.server._config import ServerConfig  # noqa: E402
-from hpo.server.routes.events import metric_key  # noqa: E402
+from hpo.server.domain import metric_key  # noqa: E402
 from hpo.server.ui import sign_in_link  # noqa: E402
 from hpo.server.ui._dispatch import dispatch  # noqa: E402
 

@@ -6,6 +6,9 @@ speaks SQL. It owns what a ClearML Server means by its documents and events, ind
 request shapes:
 
 - task statuses and their transitions (:mod:`._tasks`): draft-only edits, what may move where;
+- queue entries (:mod:`._queues`): which task waits where, the default queue;
+- the project tree (:mod:`._projects`): paths, implicit parents, sub-projects;
+- workers (:mod:`._workers`): when a silent worker leaves the list;
 - event semantics (:mod:`._events`): event types, metric keys, ``last_metrics``.
 
 Nothing here knows HTTP: functions take the store and plain documents, change private
@@ -25,6 +28,17 @@ from hpo.server.domain._events import (
     metric_key,
     update_last_metrics,
 )
+from hpo.server.domain._projects import descendants, ensure_project, project_by_name
+from hpo.server.domain._queues import (
+    DEFAULT_QUEUE,
+    add_entry,
+    create_queue,
+    default_queue,
+    queue_by_name,
+    queue_of,
+    remove_task_entry,
+    resolve_queue,
+)
 from hpo.server.domain._tasks import (
     ALLOWED_FROM,
     STATUSES,
@@ -37,24 +51,38 @@ from hpo.server.domain._tasks import (
     run_by_worker,
     set_status,
 )
+from hpo.server.domain._workers import DEFAULT_TIMEOUT_S, expired
 
 __all__ = [
     "ALLOWED_FROM",
-    "STATUSES",
-    "STOPPABLE",
-    "TASK_TYPES",
-    "TASK_UPDATE_TIMEOUT_S",
-    "TRANSIENT_STATUSES",
+    "DEFAULT_QUEUE",
+    "DEFAULT_TIMEOUT_S",
     "EVENT_TYPES",
     "IMAGE",
     "LOG",
     "PLOT",
     "SCALAR",
     "SINGLE_VALUE_ITER",
+    "STATUSES",
+    "STOPPABLE",
+    "TASK_TYPES",
+    "TASK_UPDATE_TIMEOUT_S",
+    "TRANSIENT_STATUSES",
     "VECTOR",
+    "add_entry",
+    "create_queue",
+    "default_queue",
+    "descendants",
+    "ensure_project",
+    "expired",
     "last_metric",
     "metric_key",
+    "project_by_name",
+    "queue_by_name",
+    "queue_of",
     "reject_published",
+    "remove_task_entry",
+    "resolve_queue",
     "require_draft",
     "run_by_worker",
     "set_status",

@@ -16,8 +16,7 @@ from datetime import datetime
 
 from hpo.server._config import ServerConfig
 from hpo.server._router import Data, Runtime
-from hpo.server.routes.tasks._docs import set_status
-from hpo.server.routes.workers import expired
+from hpo.server.domain import expired, set_status
 from hpo.server.store import Store
 
 log = logging.getLogger(__name__)

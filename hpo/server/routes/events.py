@@ -10,15 +10,21 @@ events of a batch and reports the others, as ClearML does.
 
 from __future__ import annotations
 
-import hashlib
-import math
 import time
 from collections import Counter
-from functools import lru_cache
 from typing import Any
 
 from hpo.server._errors import APIError, validation
 from hpo.server._router import Call, Data, Router, now_iso
+from hpo.server.domain import (
+    EVENT_TYPES,
+    IMAGE,
+    LOG,
+    PLOT,
+    SCALAR,
+    SINGLE_VALUE_ITER,
+    update_last_metrics,
+)
 from hpo.server.routes._common import require
 from hpo.server.routes._event_pages import (
     MAX_SAMPLES,
@@ -33,43 +39,10 @@ from hpo.server.store import Collection, Event, Store
 
 router = Router()
 
-SCALAR = "training_stats_scalar"
-LOG = "log"
-PLOT = "plot"
-IMAGE = "training_debug_image"
-VECTOR = "training_stats_vector"
-EVENT_TYPES = (SCALAR, LOG, PLOT, IMAGE, VECTOR)
-# The iteration the SDK reports single values (``Logger.report_single_value``) at.
-_SINGLE_VALUE_ITER = -(2**31)
 _LOG_PAGE = 5000  # ClearML's default batch_size of events.get_task_log
 _DEFAULT_SAMPLES = 2000  # ClearML's default samples of scalar_metrics_iter_histogram
-
-
-@lru_cache(maxsize=4096)
-def metric_key(name: str) -> str:
-    return hashlib.md5(name.encode("utf-8")).hexdigest()
-
-
-def _update_last_metrics(task: Data, event: Data, value: float) -> None:
-    metric, variant = str(event.get("metric", "")), str(event.get("variant", ""))
-    iteration = int(event.get("iter") or 0)
-    per_metric = task.setdefault("last_metrics", {}).setdefault(metric_key(metric), {})
-    last = per_metric.get(metric_key(variant))
-    if last is None:
-        last = {"metric": metric, "variant": variant, "value": value, "min_value": value, "max_value": value,
-                "min_value_iteration": iteration, "max_value_iteration": iteration, "first_value": value,
-                "first_value_iteration": iteration, "count": 0}  # fmt: skip
-    if iteration >= last.get("iter", -math.inf) or "iter" not in last:
-        last["value"] = value
-        last["iter"] = iteration
-        last["timestamp"] = event.get("timestamp")
-    if value < last["min_value"]:
-        last["min_value"], last["min_value_iteration"] = value, iteration
-    if value > last["max_value"]:
-        last["max_value"], last["max_value_iteration"] = value, iteration
-    last["count"] = int(last.get("count", 0)) + 1
-    per_metric[metric_key(variant)] = last
-    task["last_iteration"] = max(int(task.get("last_iteration") or 0), iteration)
+_SINGLE_VALUE_ITER = SINGLE_VALUE_ITER
+_update_last_metrics = update_last_metrics  # the domain's rule (last, min, max, mean per series)
 
 
 def _owner(call: Call, entity_id: str, model_event: bool) -> Collection:

@@ -14,12 +14,11 @@ import copy
 import dataclasses
 from typing import Any
 
+from hpo.server import domain
 from hpo.server._errors import APIError, validation
 from hpo.server._query import FieldRules, run_query
 from hpo.server._router import Call, Data, Router, new_id, now_iso
 from hpo.server.routes._common import editable, owner_fields, require, tag_list, updated
-from hpo.server.routes.projects import descendants, ensure_project
-from hpo.server.routes.tasks._docs import set_status
 
 router = Router()
 
@@ -204,7 +203,7 @@ def get_all(call: Call) -> Data:
     body: dict[str, Any] = dict(call.body)
     projects = call.items("project")
     if projects and call.flag("include_subprojects"):
-        body["project"] = descendants(call.store, projects)
+        body["project"] = domain.descendants(call.store, projects)
     # Model.query_models(metadata={k: v}) filters on "metadata.<k>.value" fields.
     metadata_fields = tuple(k for k in body if k.startswith("metadata.") and k.endswith(".value"))
     rules = FieldRules(RULES.patterns, RULES.values + metadata_fields, RULES.tags, RULES.ranges)
@@ -259,7 +258,7 @@ def delete_metadata(call: Call) -> Data:
 @router.endpoint("models.move")
 def move(call: Call) -> Data:
     name = call.opt_text("project_name")
-    project = ensure_project(call, name)["id"] if name else call.opt_text("project")
+    project = domain.ensure_project(call.store, name, owner_fields(call))["id"] if name else call.opt_text("project")
     if project:
         require(call.store.projects, "project", project)
     for model_id in call.items("ids"):
@@ -302,7 +301,7 @@ def _publish(call: Call, model_id: Any, publish_task: bool, force_task: bool) ->
     call.store.models.put(model)
     if task is None or task.get("status") == "published":
         return None
-    fields = set_status(task, "published", force=True, reason="model published")
+    fields = domain.set_status(task, "published", force=True, reason="model published")
     call.store.tasks.put(task)
     return {"id": task["id"], "data": updated(fields)}
 

@@ -1,5 +1,7 @@
 """``projects.*``: a hierarchy of projects named by path (``a/b``), created implicitly for parents.
 
+The tree itself (paths, implicit parents, sub-projects) is the domain's (``hpo.server.domain``).
+
 Projects whose ``system_tags`` hold ``hidden`` (datasets live in ``P/.datasets/NAME``) are
 returned only when the request sets ``search_hidden``.
 """
@@ -8,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpo.server._errors import APIError, validation
+from hpo.server import domain
+from hpo.server._errors import APIError
 from hpo.server._query import FieldRules, get_path, run_query
-from hpo.server._router import Call, Data, Router, new_id, now_iso
-from hpo.server.routes import queues as queue_ops
+from hpo.server._router import Call, Data, Router, now_iso
 from hpo.server.routes._common import editable, owner_fields, require, tag_list, updated
-from hpo.server.store import Store
 
 router = Router()
 
@@ -23,44 +24,6 @@ RULES = FieldRules(
     tags=("tags", "system_tags"),
     ranges=("created", "last_update"),
 )
-
-
-def _by_name(store: Store, name: str) -> Data | None:
-    return next((p for p in store.projects if p["name"] == name), None)
-
-
-def ensure_project(call: Call, name: str, extra: Data | None = None) -> Data:
-    """Return the project with this full path, creating it and its parents as needed."""
-    name = "/".join(part.strip() for part in name.split("/"))
-    if not name or any(not part for part in name.split("/")):
-        raise validation(f"invalid project name {name!r}: use non-empty parts separated by '/'")
-    existing = _by_name(call.store, name)
-    if existing is not None:
-        return existing
-    parent_name, _, basename = name.rpartition("/")
-    parent = ensure_project(call, parent_name) if parent_name else None
-    hidden = basename.startswith(".") or (parent is not None and "hidden" in parent.get("system_tags", []))
-    doc: Data = {
-        "id": new_id(),
-        "name": name,
-        "basename": basename,
-        "description": "",
-        "tags": [],
-        "system_tags": ["hidden"] if hidden else [],
-        "default_output_destination": None,
-        "parent": parent["id"] if parent else None,
-        "path": [*(parent.get("path", []) if parent else []), *([parent["id"]] if parent else [])],
-        **owner_fields(call),
-    }
-    doc.update(extra or {})
-    call.store.projects.put(doc)
-    return doc
-
-
-def descendants(store: Store, project_ids: list[str]) -> list[str]:
-    """The given projects plus all their sub-projects."""
-    wanted = set(project_ids)
-    return [p["id"] for p in store.projects if p["id"] in wanted or wanted & set(p.get("path", []))]
 
 
 def _visible(call: Call) -> list[Data]:
@@ -73,7 +36,7 @@ def _visible(call: Call) -> list[Data]:
 @router.endpoint("projects.create")
 def create(call: Call) -> Data:
     name = call.text("name")
-    if _by_name(call.store, name) is not None:
+    if domain.project_by_name(call.store, name) is not None:
         raise APIError(409, 401, f"Project already exists: name={name}")
     extra: Data = {
         "description": call.text("description", required=False, default=""),
@@ -81,7 +44,7 @@ def create(call: Call) -> Data:
         "default_output_destination": call.opt_text("default_output_destination"),
     }
     system_tags = tag_list(call, "system_tags")
-    project = ensure_project(call, name, extra)
+    project = domain.ensure_project(call.store, name, owner_fields(call), extra)
     if system_tags:
         project = {**project, "system_tags": sorted(set(project["system_tags"]) | set(system_tags))}
         call.store.projects.put(project)
@@ -98,7 +61,7 @@ def _with_stats(call: Call, projects: list[Data]) -> list[Data]:
         return projects
     out = []
     for project in projects:
-        ids = set(descendants(call.store, [project["id"]]))
+        ids = set(domain.descendants(call.store, [project["id"]]))
         counts: dict[str, int] = {}
         for task in call.store.tasks:
             if task.get("project") in ids:
@@ -148,7 +111,7 @@ def delete(call: Call) -> Data:
     project; only ``delete_contents`` deletes them (with their events).
     """
     project = require(call.store.projects, "project", call.text("project"))
-    ids = set(descendants(call.store, [project["id"]]))
+    ids = set(domain.descendants(call.store, [project["id"]]))
     tasks = [t for t in call.store.tasks if t.get("project") in ids]
     models = [m for m in call.store.models if m.get("project") in ids]
     if (_active(tasks) or _active(models)) and not call.flag("force"):
@@ -161,7 +124,7 @@ def delete(call: Call) -> Data:
     result: Data = {"disassociated_tasks": 0, "deleted_tasks": 0, "deleted_models": 0}
     if call.flag("delete_contents"):
         for doc in tasks:
-            queue_ops.remove_task_entry(call.store, doc)
+            domain.remove_task_entry(call.store, doc)
             call.store.events.delete_for(doc["id"])
             call.store.tasks.delete(doc["id"])
         for doc in models:
@@ -182,7 +145,7 @@ def delete(call: Call) -> Data:
 
 @router.endpoint("projects.get_hyper_parameters")
 def hyper_parameters(call: Call) -> Data:
-    ids = descendants(call.store, [call.text("project")])
+    ids = domain.descendants(call.store, [call.text("project")])
     seen: dict[tuple[str, str], Data] = {}
     for task in call.store.tasks:
         if task.get("project") in ids:
@@ -195,7 +158,7 @@ def hyper_parameters(call: Call) -> Data:
 @router.endpoint("projects.get_unique_metric_variants")
 def metric_variants(call: Call) -> Data:
     project = call.opt_text("project")
-    ids = set(descendants(call.store, [project])) if project else None
+    ids = set(domain.descendants(call.store, [project])) if project else None
     seen: dict[tuple[str, str], Data] = {}
     for task in call.store.tasks:
         if ids is not None and task.get("project") not in ids:

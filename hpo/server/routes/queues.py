@@ -4,7 +4,8 @@ A queue document keeps its entries in order (``entries: [{task, added}]``). Queu
 explicitly (``queues.create``) or by ``queues.get_default``; ``tasks.enqueue`` never creates one.
 An entry only says where a task waits: the task's status (``queued``) is changed by ``tasks.*``,
 and ``queues.get_next_task`` pops the first entry whose task is still queued, leaving the status
-to the agent's ``tasks.started``.
+to the agent's ``tasks.started``. The entry rules themselves are the domain's
+(``hpo.server.domain``), which ``tasks.*`` and ``projects.*`` use too.
 """
 
 from __future__ import annotations
@@ -13,86 +14,21 @@ import time
 from datetime import datetime
 from typing import Any
 
+from hpo.server import domain
 from hpo.server._errors import APIError, invalid_id, validation
 from hpo.server._query import FieldRules, run_query
-from hpo.server._router import Call, Data, Router, new_id, now_iso
+from hpo.server._router import Call, Data, Router, now_iso
 from hpo.server.routes._common import owner_fields, require, tag_list, updated
-from hpo.server.routes.tasks._docs import set_status
-from hpo.server.store import Store
 
 router = Router()
 
 RULES = FieldRules(patterns=("name",), values=("id", "user"), tags=("tags", "system_tags"))
-DEFAULT_QUEUE = "default"
-
-
-def _by_name(store: Store, name: str) -> Data | None:
-    return next((q for q in store.queues if q["name"] == name), None)
-
-
-def resolve(call: Call, queue_id: str | None, queue_name: str | None) -> Data:
-    """The queue a request names by id or by name (no queue named: the default queue)."""
-    if queue_id:
-        queue = call.store.queues.get(queue_id) or _by_name(call.store, queue_id)
-        if queue is None:
-            raise invalid_id("queue", queue_id)
-        return queue
-    if queue_name:
-        queue = _by_name(call.store, queue_name)
-        if queue is None:
-            raise APIError(400, 701, f"Invalid queue id: no queue named {queue_name!r} (create it first)")
-        return queue
-    return _default_queue(call)
-
-
-def _default_queue(call: Call) -> Data:
-    queue = next((q for q in call.store.queues if "default" in q.get("system_tags", [])), None)
-    return queue or create_queue(call, DEFAULT_QUEUE, system_tags=["default"])
-
-
-def create_queue(call: Call, name: str, tags: list[str] | None = None, system_tags: list[str] | None = None) -> Data:
-    if not name.strip():
-        raise validation("queue 'name' must not be empty")
-    if _by_name(call.store, name) is not None:
-        raise APIError(400, 707, f"Queue with this name already exists: name={name}")
-    queue = {"id": new_id(), "name": name, "display_name": name, "tags": tags or [], "system_tags": system_tags or [],
-             "entries": [], "metadata": {}, **owner_fields(call)}  # fmt: skip
-    call.store.queues.put(queue)
-    return queue
-
-
-def add_entry(store: Store, queue_id: str, task_id: str) -> None:
-    queue = store.queues.editable(queue_id)
-    if queue is None:
-        raise invalid_id("queue", queue_id)
-    queue["entries"] = [e for e in queue["entries"] if e["task"] != task_id] + [{"task": task_id, "added": now_iso()}]
-    queue["last_update"] = now_iso()
-    store.queues.put(queue)
-
-
-def remove_task_entry(store: Store, task: Data) -> bool:
-    """Take ``task`` out of whatever queue holds it; True when it was queued."""
-    removed = False
-    for queue in list(store.queues):
-        if any(e["task"] == task["id"] for e in queue.get("entries", [])):
-            changed = store.queues.editable(queue["id"])
-            assert changed is not None
-            changed["entries"] = [e for e in changed["entries"] if e["task"] != task["id"]]
-            changed["last_update"] = now_iso()
-            store.queues.put(changed)
-            removed = True
-    return removed
-
-
-def queue_of(store: Store, task_id: str) -> Data | None:
-    """The queue whose entries hold ``task_id``, if any."""
-    return next((q for q in store.queues if any(e["task"] == task_id for e in q.get("entries", []))), None)
 
 
 def _queue(call: Call) -> Data:
     """The request's ``queue`` (an id; a name is accepted too, as the agent sometimes sends one)."""
     queue_id = call.text("queue")
-    queue = call.store.queues.get(queue_id) or _by_name(call.store, queue_id)
+    queue = call.store.queues.get(queue_id) or domain.queue_by_name(call.store, queue_id)
     if queue is None:
         raise invalid_id("queue", queue_id)
     edited = call.store.queues.editable(queue["id"])
@@ -108,7 +44,8 @@ def _limited(queue: Data, max_entries: int | None) -> Data:
 
 @router.endpoint("queues.create")
 def create(call: Call) -> Data:
-    queue = create_queue(call, call.text("name"), tag_list(call, "tags"), tag_list(call, "system_tags"))
+    name, owner = call.text("name"), owner_fields(call)
+    queue = domain.create_queue(call.store, name, owner, tag_list(call, "tags"), tag_list(call, "system_tags"))
     return {"id": queue["id"]}
 
 
@@ -127,7 +64,7 @@ def get_all(call: Call) -> Data:
 
 @router.endpoint("queues.get_default")
 def get_default(call: Call) -> Data:
-    queue = _default_queue(call)
+    queue = domain.default_queue(call.store, owner_fields(call))
     return {"id": queue["id"], "name": queue["name"]}
 
 
@@ -137,7 +74,7 @@ def update(call: Call) -> Data:
     fields: Data = {}
     name = call.opt_text("name")
     if name is not None and name != queue["name"]:
-        if _by_name(call.store, name) is not None:
+        if domain.queue_by_name(call.store, name) is not None:
             raise APIError(400, 707, f"Queue with this name already exists: name={name}")
         fields["name"] = fields["display_name"] = name
     for key in ("tags", "system_tags"):
@@ -171,7 +108,7 @@ def add_task(call: Call) -> Data:
     task = require(call.store.tasks, "task", call.text("task"))
     if any(e["task"] == task["id"] for e in queue.get("entries", [])):
         raise APIError(400, 706, f"Task already queued: task {task['id']} is in queue {queue['name']!r}")
-    add_entry(call.store, queue["id"], task["id"])
+    domain.add_entry(call.store, queue["id"], task["id"])
     return {"added": 1}
 
 
@@ -194,7 +131,7 @@ def remove_task(call: Call) -> Data:
     task = call.store.tasks.editable(task_id)
     if update_status and task is not None and (task.get("execution") or {}).get("queue") == queue["id"]:
         status = task.get("enqueue_status") or "created"
-        set_status(task, status, reason=f"Task was removed from the queue {queue['id']}")
+        domain.set_status(task, status, reason=f"Task was removed from the queue {queue['id']}")
         task["enqueue_status"] = None
         task["execution"] = {**task.get("execution", {}), "queue": None}
         call.store.tasks.put(task)

@@ -17,11 +17,10 @@ from typing import Any
 
 from hpo.server._errors import APIError, invalid_id, validation
 from hpo.server._router import Call, Data, Router, now_iso
+from hpo.server.domain import DEFAULT_TIMEOUT_S, expired
 from hpo.server.routes._common import tag_list
 
 router = Router()
-
-DEFAULT_TIMEOUT_S = 600  # ClearML's default: a worker silent this long is dropped from the list
 
 
 def _worker_id(call: Call) -> str:
@@ -29,11 +28,6 @@ def _worker_id(call: Call) -> str:
     if not worker.strip():
         raise validation("'worker' must not be empty")
     return worker
-
-
-def expired(worker: Data, now: float) -> bool:
-    """Whether ``worker`` stayed silent longer than its registration timeout."""
-    return now - float(worker["seen"]) > float(worker.get("timeout") or DEFAULT_TIMEOUT_S)
 
 
 def _timeout(call: Call) -> int:

@@ -5,21 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from hpo.server import domain
 from hpo.server._errors import APIError, validation
 from hpo.server._query import FieldRules, candidates, run_query
 from hpo.server._router import Call, Data, Router, now_iso
-from hpo.server.routes import queues as queue_ops
-from hpo.server.routes._common import editable, ids_of, require, tag_list, updated
-from hpo.server.routes.projects import descendants, ensure_project
-from hpo.server.routes.tasks._docs import (
-    STATUSES,
-    TASK_TYPES,
-    apply_fields,
-    new_task,
-    reject_published,
-    require_draft,
-    set_status,
-)
+from hpo.server.domain import STATUSES, TASK_TYPES, reject_published, require_draft, set_status
+from hpo.server.routes._common import editable, ids_of, owner_fields, require, tag_list, updated
+from hpo.server.routes.tasks._docs import apply_fields, new_task
 from hpo.server.routes.tasks._shared import project_id, task_for_edit
 
 router = Router()
@@ -52,7 +44,7 @@ def get_all(call: Call) -> Data:
     body: dict[str, Any] = dict(call.body)
     projects = call.items("project")
     if projects and call.flag("include_subprojects"):
-        body["project"] = descendants(call.store, projects)
+        body["project"] = domain.descendants(call.store, projects)
     statuses = [s for s in call.items("status") if s not in STATUSES and s != "unknown"]
     if statuses:
         raise validation(f"unknown status {statuses[0]!r}; use one of {', '.join(STATUSES)}")
@@ -102,7 +94,7 @@ def clone(call: Call) -> Data:
     project = call.opt_text("new_task_project") or source.get("project")
     new_project: Data | None = None
     if call.opt_text("new_project_name"):
-        new_project = ensure_project(call, call.text("new_project_name"))
+        new_project = domain.ensure_project(call.store, call.text("new_project_name"), owner_fields(call))
         project = new_project["id"]
     elif project:
         require(call.store.projects, "project", project)
@@ -144,7 +136,7 @@ def delete(call: Call) -> Data:
         raise APIError(
             400, 123, f"Task cannot be deleted: task {task['id']} is '{status}'; archive it first or pass force=true"
         )
-    queue_ops.remove_task_entry(call.store, task)
+    domain.remove_task_entry(call.store, task)
     events = call.store.events.delete_for(task["id"])
     urls: dict[str, list[str]] = {"artifact_urls": [], "model_urls": [], "event_urls": []}
     for artifact in task.get("execution", {}).get("artifacts", []):
@@ -166,7 +158,7 @@ def delete(call: Call) -> Data:
 
 def _archive(call: Call, task_id: str) -> None:
     task = editable(call.store.tasks, "task", task_id)
-    queue_ops.remove_task_entry(call.store, task)
+    domain.remove_task_entry(call.store, task)
     if task.get("status") == "queued":
         set_status(task, "created", reason="archived")
     task["system_tags"] = sorted(set(task.get("system_tags", [])) | {"archived"})

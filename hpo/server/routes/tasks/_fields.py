@@ -7,8 +7,9 @@ from typing import Any
 
 from hpo.server._errors import validation
 from hpo.server._router import Call, Data, Router, now_iso
+from hpo.server.domain import require_draft
 from hpo.server.routes._common import require
-from hpo.server.routes.tasks._docs import merged_params, require_draft
+from hpo.server.routes.tasks._docs import merged_params
 from hpo.server.routes.tasks._shared import task_for_edit
 
 router = Router()

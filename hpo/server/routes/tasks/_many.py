@@ -18,8 +18,8 @@ from typing import Any
 
 from hpo.server._errors import APIError, missing_field, validation
 from hpo.server._router import Call, Data, Handler, Router, now_iso
-from hpo.server.routes._common import require, tag_list
-from hpo.server.routes.projects import ensure_project
+from hpo.server.domain import ensure_project
+from hpo.server.routes._common import owner_fields, require, tag_list
 from hpo.server.routes.tasks import _crud, _status
 from hpo.server.routes.tasks._shared import task_for_edit
 
@@ -156,7 +156,7 @@ def move(call: Call) -> Data:
     name = call.opt_text("project_name")
     project: str | None
     if name:
-        project = str(ensure_project(call, name)["id"])
+        project = str(ensure_project(call.store, name, owner_fields(call))["id"])
     else:
         project = call.opt_text("project")
         if project:

@@ -2,68 +2,62 @@
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
-
+from hpo.server import domain
 from hpo.server._errors import APIError
 from hpo.server._router import Call, Data, Router, now_iso
-from hpo.server.routes import queues as queue_ops
-from hpo.server.routes._common import updated
-from hpo.server.routes.tasks._docs import (
-    reject_published,
-    set_status,
-)
+from hpo.server.domain import ALLOWED_FROM, STOPPABLE, reject_published, run_by_worker, set_status
+from hpo.server.routes._common import owner_fields, updated
 from hpo.server.routes.tasks._shared import task_for_edit
 
 router = Router()
 
 
-def _move(call: Call, new: str, allowed: tuple[str, ...], dequeue: bool = True) -> tuple[Data, Data]:
-    """Move the request's task to ``new`` and stage it; returns the task and the response."""
+def _move(call: Call, new: str, dequeue: bool = True) -> tuple[Data, Data]:
+    """Move the request's task to ``new`` (from where the domain allows it) and stage it; (task, response)."""
     task = task_for_edit(call)
     fields = set_status(
         task,
         new,
-        allowed_from=allowed,
+        allowed_from=ALLOWED_FROM[new],
         force=call.flag("force"),
         reason=call.opt_text("status_reason"),
         message=call.opt_text("status_message"),
     )
     if dequeue:
-        queue_ops.remove_task_entry(call.store, task)
+        domain.remove_task_entry(call.store, task)
     call.store.tasks.put(task)
     return task, updated(fields)
 
 
 @router.endpoint("tasks.started")
 def started(call: Call) -> Data:
-    _, response = _move(call, "in_progress", ("created", "queued", "in_progress"))
+    _, response = _move(call, "in_progress")
     return {**response, "started": 1}
 
 
 @router.endpoint("tasks.completed")
 def completed(call: Call) -> Data:
-    return _move(call, "completed", ("in_progress", "created", "stopped", "queued"))[1]
+    return _move(call, "completed")[1]
 
 
 @router.endpoint("tasks.failed")
 def failed(call: Call) -> Data:
-    return _move(call, "failed", ("created", "queued", "in_progress", "stopped", "failed", "completed"))[1]
+    return _move(call, "failed")[1]
 
 
 @router.endpoint("tasks.stopped")
 def stopped(call: Call) -> Data:
-    return _move(call, "stopped", ("in_progress", "stopped", "queued", "created"))[1]
+    return _move(call, "stopped")[1]
 
 
 @router.endpoint("tasks.close")
 def close(call: Call) -> Data:
-    return _move(call, "closed", ("stopped", "completed", "failed", "closed"), dequeue=False)[1]
+    return _move(call, "closed", dequeue=False)[1]
 
 
 @router.endpoint("tasks.publish")
 def publish(call: Call) -> Data:
-    task, response = _move(call, "published", ("completed", "stopped", "failed", "published"), dequeue=False)
+    task, response = _move(call, "published", dequeue=False)
     # As ClearML (bll/task/task_operations.publish_task): only the last output model, unless told not to.
     outputs = task.get("models", {}).get("output", []) if call.flag("publish_model", True) else []
     for ref in outputs[-1:]:
@@ -72,36 +66,6 @@ def publish(call: Call) -> Data:
             model["ready"] = True
             call.store.models.put(model)
     return response
-
-
-# ClearML's tasks.stop: from where a task may be stopped without force (its status machine)
-STOPPABLE = ("in_progress", "queued", "stopped", "failed")
-
-
-def _seconds_since(value: object) -> float:
-    if not isinstance(value, str) or not value:
-        return float("inf")
-    try:
-        return time.time() - datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        return float("inf")
-
-
-# ClearML's apiserver.workers.task_update_timeout: a task updated this lately still counts as run
-TASK_UPDATE_TIMEOUT_S = 600.0
-
-
-def run_by_worker(task: Data, workers: dict[str, Data]) -> bool:
-    """Whether a worker runs ``task``: its ``last_worker`` reports it now, or the task was updated lately.
-
-    A development task (a script's own ``Task.init``) never is: its SDK follows the status.
-    """
-    worker_id = task.get("last_worker")
-    if "development" in (task.get("system_tags") or []) or not worker_id:
-        return False
-    if (workers.get(str(worker_id)) or {}).get("task") == task["id"]:
-        return True
-    return _seconds_since(task.get("last_update")) < TASK_UPDATE_TIMEOUT_S
 
 
 @router.endpoint("tasks.stop")
@@ -122,7 +86,7 @@ def stop(call: Call) -> Data:
         # status_changed dates the request: the watchdog ends stops nobody acknowledges.
         fields = set_status(task, status, reason=reason, message="stopping")
     else:
-        queue_ops.remove_task_entry(call.store, task)
+        domain.remove_task_entry(call.store, task)
         fields = set_status(task, "stopped", reason=reason, message="stopped")
     call.store.tasks.put(task)
     return updated(fields)
@@ -153,7 +117,7 @@ def reset(call: Call) -> Data:
         raise APIError(400, 123, f"Task cannot be reset: task {task['id']} has published output models {ready[:5]}"
                        "; pass force=true")  # fmt: skip
     deleted_models = _delete_drafts(call, task, outputs) if call.flag("delete_output_models", True) else 0
-    dequeued = queue_ops.remove_task_entry(call.store, task)
+    dequeued = domain.remove_task_entry(call.store, task)
     deleted_events = call.store.events.delete_for(task["id"])
     fields = set_status(task, "created", reason="reset")
     task.update(started=None, completed=None, last_metrics={}, last_iteration=0, active_duration=None, runtime={})
@@ -198,11 +162,11 @@ def _delete_drafts(call: Call, task: Data, outputs: list[Data]) -> int:
 @router.endpoint("tasks.enqueue")
 def enqueue(call: Call) -> Data:
     task = task_for_edit(call)
-    queue = queue_ops.resolve(call, call.opt_text("queue"), call.opt_text("queue_name"))
+    queue = domain.resolve_queue(call.store, call.opt_text("queue"), call.opt_text("queue_name"), owner_fields(call))
     fields = set_status(
         task,
         "queued",
-        allowed_from=("created", "stopped", "failed"),
+        allowed_from=ALLOWED_FROM["queued"],
         force=call.flag("force"),
         reason=call.opt_text("status_reason"),
         message=call.opt_text("status_message"),
@@ -211,7 +175,7 @@ def enqueue(call: Call) -> Data:
     # ClearML: a queued task is an agent's, no longer a development run
     task["system_tags"] = [t for t in task.get("system_tags") or [] if t != "development"]
     call.store.tasks.put(task)
-    queue_ops.add_entry(call.store, queue["id"], task["id"])
+    domain.add_entry(call.store, queue["id"], task["id"])
     watched = any(queue["id"] in (w.get("queues") or []) for w in call.runtime.workers.values())
     return {**updated(fields), "queued": 1, "queue_watched": watched}
 
@@ -223,7 +187,7 @@ def dequeue(call: Call) -> Data:
         if task.get("status") == "in_progress":
             return {**updated({}, 0), "dequeued": 0}
         raise APIError(400, 110, f"Invalid task status: task {task['id']} is '{task.get('status')}', not queued")
-    queue_ops.remove_task_entry(call.store, task)
+    domain.remove_task_entry(call.store, task)
     fields = set_status(task, "created", reason=call.opt_text("status_reason") or "dequeued")
     task["execution"] = {**task.get("execution", {}), "queue": None}
     call.store.tasks.put(task)
