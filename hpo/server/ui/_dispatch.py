@@ -1,8 +1,9 @@
 """The UI's only way to change anything: the API's own route handlers, called in process.
 
 Actions run the same handler the SDK's request would reach (``tasks.clone``, ``tasks.enqueue``
-...), so every status rule lives once, in ``hpo/server/routes``. Several calls of one action
-commit together or not at all, like one API request.
+...), so a request is checked once, and every status rule lives once, in ``hpo.server.domain``,
+which the handlers apply. The handlers are the app's (``Server.handlers``): this module imports
+no route module. Several calls of one action commit together or not at all, like one API request.
 """
 
 from __future__ import annotations
