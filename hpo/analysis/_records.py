@@ -188,9 +188,9 @@ def _holding(dist: BaseDistribution, values: Sequence[Any]) -> BaseDistribution:
         return CategoricalDistribution([*dist.choices, *extra]) if extra else dist
     numbers = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
     if isinstance(dist, IntDistribution) and all(float(v).is_integer() for v in numbers):
-        low, high = min([dist.low, *map(int, numbers)]), max([dist.high, *map(int, numbers)])
-        fits = dist.step == 1 or (low == dist.low and high == dist.high)
-        return IntDistribution(low, high, log=dist.log and low > 0, step=dist.step if fits else 1)
+        ilow, ihigh = min([dist.low, *map(int, numbers)]), max([dist.high, *map(int, numbers)])
+        fits = dist.step == 1 or (ilow == dist.low and ihigh == dist.high)
+        return IntDistribution(ilow, ihigh, log=dist.log and ilow > 0, step=dist.step if fits else 1)
     if isinstance(dist, FloatDistribution | IntDistribution):
         low, high = min([float(dist.low), *numbers]), max([float(dist.high), *numbers])
         if low == dist.low and high == dist.high and isinstance(dist, FloatDistribution):

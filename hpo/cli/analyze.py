@@ -35,6 +35,12 @@ def _objectives(objective: str | None, direction: str | None) -> list[Objective]
     return [Objective(title, series, direction)]
 
 
+def _rows(table: list[list[object]]) -> list[dict[str, object]]:
+    """A table (header first) as one dict per row."""
+    header = [str(h) for h in table[0]]
+    return [dict(zip(header, row, strict=True)) for row in table[1:]]
+
+
 def analyze(
     task_id: Annotated[str, typer.Argument(help="The optimizer task's id (an `hpo search`, or a ClearML optimizer).")],
     objective: Annotated[
@@ -69,6 +75,7 @@ def analyze(
                 "source": source,
                 "plots": [[p.title, p.series] for p in analysis.plots],
                 "tables": list(analysis.tables),
+                "trials": _rows(analysis.tables["Trials"][1]),
                 "notes": [[n.chart, n.missing] for n in analysis.notes],
                 "cost": analysis.cost.as_dict(),
             }

@@ -78,3 +78,11 @@ def test_pruned_trial_says_why_and_the_optimizer_task_carries_the_analysis(searc
     cost = json.loads(status.stdout)["cost"]
     assert cost["compute_s"] > 0 and set(cost["per_queue"]) == {"default"}
     assert cost["steps_saved"] == 8 - (step + 1) and cost["saved_by_pruning_s"] > 0
+
+    # `hpo analyze` of our own optimizer task reads its study (the same analysis, reported again)
+    again = search_env.hpo("analyze", optimizer, "--json")
+    assert again.returncode == 0, again.stderr[-4000:]
+    rebuilt = json.loads(again.stdout)
+    assert rebuilt["source"] == f"study {summary['study']}"
+    pruned = [row for row in rebuilt["trials"] if row["state"] == "pruned"]
+    assert [row["pruned reason"] for row in pruned] == [why["reason"]]
