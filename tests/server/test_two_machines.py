@@ -22,12 +22,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from hpo.errors import ConfigError
+from hpo import local_server
+from hpo.errors import ConfigError, ServerError
 from hpo.server import ServerConfig, runtime_config
 from hpo.server._config import primary_address
+from tests.support.server import Env, free_port, sdk_env
 
 PYTHON = sys.executable
 
@@ -104,6 +108,60 @@ def _self_signed(folder: Path, ip: str) -> tuple[Path, Path]:
         check=True, capture_output=True,
     )  # fmt: skip
     return cert, key
+
+
+# --- one machine: what other machines are told, and TLS, on loopback -------------------------
+
+
+def test_public_url_is_what_env_and_ui_hand_out(tmp_path: Path) -> None:
+    port = free_port()
+    public = f"http://localhost:{port}"  # a name the server is reached by: here, on loopback
+    data_dir = tmp_path / "data"
+    server, _ = local_server.start(data_dir, port=port, public_url=public)
+    try:
+        assert server.url == public and server.local_url == f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEARML_", "TRAINS_"))}
+        cli = [PYTHON, "-m", "hpo.cli", "server"]
+        out = subprocess.run([*cli, "env", "--portable", "--data-dir", str(data_dir)], env=env, **_TEXT).stdout
+        assert _exports(out) == server.portable_env() and _exports(out)["CLEARML_FILES_HOST"] == f"{public}/files"
+        assert str(data_dir) not in out and "CLEARML_CONFIG_FILE" not in out
+        link = subprocess.run([*cli, "ui", "--data-dir", str(data_dir)], env=env, **_TEXT).stdout.strip()
+        assert link.startswith(f"{public}/login?token=")
+        with pytest.raises(ServerError, match="not at http://elsewhere"):
+            local_server.start(data_dir, public_url="http://elsewhere:1")
+    finally:
+        local_server.stop(data_dir)
+
+
+def test_tls_server_serves_the_sdk_that_trusts_its_ca(tmp_path: Path) -> None:
+    ca, cert, key = _make_ca_and_cert(tmp_path / "tls", "127.0.0.1")
+    server, _ = local_server.start(tmp_path / "data", port=free_port(), tls_cert=cert, tls_key=key)
+    try:
+        assert server.tls and server.url.startswith("https://127.0.0.1:")
+        env = Env(server, tmp_path, sdk_env(server, tmp_path))
+        env.vars.update(REQUESTS_CA_BUNDLE=str(ca), SSL_CERT_FILE=str(ca))
+        done = env.run(TLS_CLIENT).result
+        assert done["uri"].startswith(f"{server.url}/files/") and done["back"] == {"x": 1}
+        assert done["page"].startswith(f"{server.url}/projects/")
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            httpx.post(f"{server.url}/debug.ping", json={}, verify=True, trust_env=False)
+    finally:
+        local_server.stop(tmp_path / "data")
+
+
+_TEXT: dict[str, Any] = {"capture_output": True, "text": True, "check": True, "timeout": 120}
+
+TLS_CLIENT = """
+import json
+from clearml import Task
+
+task = Task.init(project_name="tls", task_name="upload", reuse_last_task_id=False)
+task.upload_artifact("blob", artifact_object={"x": 1}, wait_on_upload=True)
+back = Task.get_task(task_id=task.id).artifacts["blob"].get()
+result = {"uri": task.artifacts["blob"].url, "back": back, "page": task.get_output_log_web_page()}
+print("RESULT " + json.dumps(result))
+task.close()
+"""
 
 
 # --- two namespaces --------------------------------------------------------------------------
