@@ -95,7 +95,7 @@ def delete(call: Call) -> Data:
     for entry in entries:
         task = call.store.tasks.editable(entry["task"])
         if task is not None and task.get("status") == "queued":
-            task.update(status="created", status_reason="queue deleted", status_message="", status_changed=now_iso())
+            domain.set_status(task, "created", reason="queue deleted")
             task["execution"] = {**task.get("execution", {}), "queue": None}
             call.store.tasks.put(task)
     call.store.queues.delete(queue["id"])
