@@ -31,6 +31,7 @@ import optuna
 from clearml.automation.optimization import MultiObjective, SearchStrategy
 from optuna.trial import TrialState
 
+from hpo import task_status
 from hpo.search import _resume, _routing, _trials
 from hpo.search._ledger import ActiveTrial, TrialLedger
 from hpo.search._output import set_clone_output
@@ -52,6 +53,7 @@ from hpo.templates import without_template_tags
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 10.0  # well inside hpo.study.HEARTBEAT_STALE_S
+OPTIMIZER_CHECK_S = 3.0  # how often the optimizer task's own status is read (someone may have stopped it)
 
 
 class SearchAborted(Exception):
@@ -92,6 +94,7 @@ class OptunaStrategy(SearchStrategy):
         self.owner = new_owner()
         self._stop_requested = threading.Event()
         self._last_beat = time.monotonic()
+        self._optimizer_checked = time.monotonic()
         self._started = time.time()
         self._naming_number = 0
         self.set_job_naming_scheme(self._job_name)
@@ -177,11 +180,24 @@ class OptunaStrategy(SearchStrategy):
         if attrs.get(StudyAttr.STOP_REQUESTED):
             self.request_stop("stop requested")
             return
+        if self._optimizer_ended(attrs):
+            self.request_stop("optimizer task stopped")
+            return
         if time.time() - float(attrs.get(StudyAttr.HEARTBEAT) or 0) > HEARTBEAT_S:
             study.set_user_attr(StudyAttr.HEARTBEAT, time.time())
         if time.monotonic() - self._last_beat > HEARTBEAT_S:  # this controller's own, whoever wrote the above
             self._last_beat = time.monotonic()
             write_controller_record(study, self.owner, self._started)
+
+    def _optimizer_ended(self, attrs: Mapping[str, Any]) -> bool:
+        """Whether someone ended the optimizer task (a web UI's abort or Stop search): as for ClearML's own
+        optimizer, that ends the search (read every :data:`OPTIMIZER_CHECK_S` seconds)."""
+        task_id = str(attrs.get(StudyAttr.OPTIMIZER_TASK_ID) or "")
+        if not task_id or time.monotonic() - self._optimizer_checked < OPTIMIZER_CHECK_S:
+            return False
+        self._optimizer_checked = time.monotonic()
+        state = _trials.fetch_states([task_id]).get(task_id)
+        return state is not None and state.status in task_status.ENDED
 
     def _retire(self) -> None:
         try:

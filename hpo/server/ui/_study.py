@@ -9,8 +9,8 @@ optimizer connects it (``parameter_optimization_space``).
 
 The live page polls :func:`study_json` while the optimizer is live; the answer carries the view's
 HTML again only when it changed. :func:`stop_search` ends a search through the API's own handlers,
-as ``hpo stop`` does through the SDK: live trials are stopped (queued ones leave their queue), then
-the optimizer task.
+as ``hpo stop`` does through the SDK: the optimizer task is stopped (its controller, seeing that,
+ends the search), then its live trials (queued ones leave their queue).
 """
 
 from __future__ import annotations
@@ -229,16 +229,20 @@ async def trials_csv(server: Server, request: Request, ctx: dict[str, Any]) -> R
 
 
 async def stop_search(server: Server, request: Request, ctx: dict[str, Any]) -> Response:
-    """Stop every live trial (queued ones leave their queue), then the optimizer task, as ``hpo stop``."""
+    """Stop the optimizer task, then every live trial (queued ones leave their queue), as ``hpo stop``.
+
+    A controller that runs the search (``hpo search``) sees its optimizer task stopped and ends the
+    search itself; a ClearML optimizer run by an agent is aborted by its agent.
+    """
     from hpo.server.ui._pages import task_url
 
     optimizer = _task(server, request.path_params["task"])
     refused: list[str] = []
+    if optimizer.get("status") in LIVE:  # first: its controller then launches no more trials
+        refused += _stop(server, optimizer, force=True)
     for child in _tasks.children(server.store, str(optimizer["id"])):
         if child.get("status") in LIVE:
             refused += _stop(server, child, force=child.get("status") == "created")
-    if optimizer.get("status") in LIVE:
-        refused += _stop(server, optimizer, force=True)
     target = task_url(optimizer.get("project"), str(optimizer["id"]), "general")
     if refused:
         target += "?" + urlencode({"refused": "; ".join(refused)[:1500]})

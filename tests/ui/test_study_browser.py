@@ -1,0 +1,115 @@
+"""The study view in a real browser (Debian's chromium, headless, Playwright) on a real ``hpo search``:
+the view refreshes itself while the search runs, a trial's single-point chart is drawn, and its
+Stop button ends the search (trials and controller).
+
+Set ``HPO_UI_SCREENSHOTS=docs/images`` to refresh the README's study-view screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hpo.server.ui import sign_in_link
+from tests.support.search import SearchEnv, kill_group
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
+
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+STUDY = "live"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if CHROMIUM is None:
+        pytest.fail("no chromium on PATH; install Debian's: apt-get update && apt-get install -y chromium")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _optimizer_url(search_env: SearchEnv) -> str:
+    def url() -> str | None:
+        try:
+            return search_env.study_attrs(STUDY).get("optimizer_url")
+        except (KeyError, FileNotFoundError):  # the study does not exist yet
+            return None
+
+    wait_for(lambda: url() is not None, timeout=180, interval=1.0, what="the search's optimizer task")
+    found = url()
+    assert found
+    return found
+
+
+def _trial_rows(page: Any) -> list[str]:
+    return list(page.locator("#trials tr td:nth-child(2)").all_inner_texts())
+
+
+def test_study_view_refreshes_while_the_search_runs_and_stops_it(search_env: SearchEnv, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    shots = Path(os.environ.get("HPO_UI_SCREENSHOTS") or search_env.root / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    # one point per trial (iterations=1): the scalar chart a template's summary metric draws
+    space = search_env.space(trials=40, concurrency=2, fixed={"General/iterations": 1, "General/sleep_s": 1.5})
+    controller = search_env.spawn("search", str(space), "--local-workers", "2", "--study", STUDY)
+    try:
+        url = _optimizer_url(search_env)
+        server = search_env.env.server
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(sign_in_link(server.credentials(), server.url))
+        page.goto(url)
+        assert page.locator("nav.tabs a.on").inner_text() == "Study"
+        # whichever is true now: the analysis the optimizer carries, or the sentence that it has none yet
+        assert page.locator(".panel").count() > 0 or "carries no analysis yet" in page.locator("#study").inner_text()
+        # live: the view changes without a reload (each refresh counts itself on the element)
+        rows_before = len(_trial_rows(page))
+        wait_for(lambda: page.locator("#study").get_attribute("data-refreshed") not in (None, "0"),
+                 timeout=60, interval=0.5, what="a live refresh")  # fmt: skip
+        wait_for(lambda: len(_trial_rows(page)) > rows_before and "completed" in _trial_rows(page),
+                 timeout=180, interval=1.0, what="new and completed trials without a reload")  # fmt: skip
+        page.evaluate("window.__same_page = true")  # gone if anything reloaded the page
+        panels = page.locator(".panel")
+        if panels.count():  # each plot the optimizer carries is drawn
+            wait_for(lambda: page.locator(".panel .main-svg").count() >= panels.count(), timeout=60, interval=0.5,
+                     what="every analysis panel drawn")  # fmt: skip
+        else:
+            assert "carries no analysis yet" in page.locator("#study").inner_text()
+        assert page.evaluate("window.__same_page === true")
+        page.screenshot(path=str(shots / "ui-study.png"), full_page=True)
+
+        # a completed trial's single point is drawn (markers), not an empty chart
+        trial = page.locator("#trials tr", has=page.locator("span.status-completed")).first.locator("a").first
+        trial_url = server.url + str(trial.get_attribute("href")).replace("/output/log", "/output/scalars")
+        other = context.new_page()
+        other.goto(trial_url)
+        expect(other.locator(".plot .main-svg").first).to_be_visible(timeout=60_000)
+        assert other.evaluate("document.querySelectorAll('.plot .scatterlayer .point').length") >= 1
+        other.close()
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator("button", has_text="Stop search").click()
+        page.wait_for_url(url + "*")
+        assert page.locator("span.status-stopped").first.is_visible()
+        controller.wait(timeout=180)  # the controller sees its optimizer task stopped and ends
+        live = [t for t in search_env.trials() if t["status"] in ("created", "queued", "in_progress")]
+        assert live == []
+        assert search_env.study_attrs(STUDY)["state"] == "stopped"
+        context.close()
+    finally:
+        kill_group(controller)
