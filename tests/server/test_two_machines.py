@@ -1,4 +1,4 @@
-"""Two machines: the server in one network namespace, the SDK and an agent in another.
+"""Two machines: the server in one network namespace; the SDK, an agent and a search in another.
 
 The namespaces, the veth pair joining them and their addresses (``10.231.N.1`` and ``.2``, a /30)
 are made by the test and removed at its end, also when it fails. Every process that talks to those
@@ -26,11 +26,13 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from hpo import local_server
 from hpo.errors import ConfigError, ServerError
 from hpo.server import ServerConfig, runtime_config
 from hpo.server._config import primary_address
+from tests.support.search import CURVE, REGISTER
 from tests.support.server import Env, free_port, sdk_env
 
 PYTHON = sys.executable
@@ -331,6 +333,24 @@ def _exports(output: str) -> dict[str, str]:
     return found
 
 
+def _search(m: Machines, env: dict[str, str]) -> dict[str, Any]:
+    """Register the curve template and search it (2 trials) on the queue the client's agent serves."""
+    (m.root / "curve.py").write_text(textwrap.dedent(CURVE))
+    (m.root / "register.py").write_text(textwrap.dedent(REGISTER))
+    m.run(m.client_ns, [PYTHON, "register.py", str(m.root / "curve.py")], env)
+    space = {
+        "template": "curve",
+        "objective": {"title": "validation", "series": "score", "direction": "max"},
+        "trials": 2,
+        "concurrency": 1,
+        "sampler": {"name": "random", "seed": 1},
+        "parameters": {"General/x": {"type": "float", "low": 0.0, "high": 1.0}},
+    }
+    (m.root / "space.yaml").write_text(yaml.safe_dump(space))
+    argv = ["search", "space.yaml", "--json", "--queue", "remote", "--local-workers", "0"]
+    return dict(json.loads(m.hpo(m.client_ns, env, *argv, timeout=400)))
+
+
 def _make_ca_and_cert(folder: Path, ip: str) -> tuple[Path, Path, Path]:
     """A CA, and a server certificate it signs for ``ip`` (openssl, no network)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -384,11 +404,14 @@ def test_server_on_one_machine_sdk_and_agent_on_another(machines: Machines, tls:
     try:
         (m.root / "enqueue.py").write_text(textwrap.dedent(ENQUEUE))
         clone = _result(m.run(m.client_ns, [PYTHON, "enqueue.py", first["id"]], client_env).stdout)
+        summary = None if tls else _search(m, client_env)
     finally:
         m.hpo(m.client_ns, client_env, "agent", "stop")
     assert isinstance(clone, dict)
     assert clone["status"] == "completed" and clone["x"] == {"x": 2.0}, clone
     assert clone["uri"].startswith(f"{url}/files/")
+    if summary is not None:  # a search on the other machine: its trials ran on the agent there
+        assert summary["state"] == "finished" and summary["counts"]["completed"] == 2, summary
 
     link = m.hpo(m.server_ns, server_env, "server", "ui", "--data-dir", str(data_dir)).strip()
     assert link.startswith(f"{url}/login?token=")
