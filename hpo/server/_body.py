@@ -20,6 +20,7 @@ import re
 from collections.abc import AsyncGenerator
 from typing import Any
 
+import orjson
 from starlette.requests import ClientDisconnect, Request
 
 from hpo.server._errors import APIError, bad_json
@@ -28,9 +29,10 @@ Data = dict[str, Any]
 
 MAX_DEPTH = 64
 _INT64 = 2**63
-# Only a \u escape can carry a surrogate into valid UTF-8 text, and only a long digit run or a
-# 3-digit exponent can overflow 64 bits: the slow, exact checks run only on a document that holds
-# one (a cheap scan, in C, of its bytes).
+# orjson refuses what the module docstring refuses, but reads an integer beyond 64 bits as a float.
+# Only a long digit run or a 3-digit exponent can overflow 64 bits: a document that holds one (a
+# cheap scan, in C, of its bytes) goes to the stdlib parser, which checks every number exactly and,
+# where a \u escape could carry one, every string for a lone surrogate.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _CANON = bytes.maketrans(b"123456789E", b"000000000e")
 _BIG_NUMBER = (b"0" * 19, b"e000", b"e+000")  # in canonical bytes: digits as 0, E as e
@@ -105,7 +107,6 @@ def _int64(text: str) -> int:
     return value
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 _CHECKING_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite, parse_int=_int64)
 
 
@@ -151,25 +152,60 @@ def _check_strings(value: Any) -> None:
                     ) from None
 
 
-def _loads(raw: bytes) -> Any:
-    """One JSON document, checked as the module docstring says."""
+def _needs_exact(raw: bytes) -> bool:
+    """Whether ``raw`` holds a number that may not fit 64 bits (a long digit run, a 3-digit exponent)."""
+    canonical = raw.translate(_CANON)
+    return any(big in canonical for big in _BIG_NUMBER)
+
+
+def _loads(raw: bytes, exact: bool | None = None) -> Any:
+    """One JSON document, checked as the module docstring says.
+
+    orjson parses it (and refuses ``NaN``/``Infinity``, invalid UTF-8 and lone surrogates itself),
+    unless it holds a number that may not fit 64 bits: orjson would read it as a float, so the
+    stdlib parser, which checks every number exactly, reads that document.
+
+    Args:
+        raw: The document.
+        exact: Whether to use the exact parser; None scans ``raw`` to decide.
+    """
+    if exact is None:
+        exact = _needs_exact(raw)
+    if exact:
+        value = _loads_exact(raw)
+    else:
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            raise bad_json(_orjson_problem(str(err))) from None
+    # brackets inside strings count too, so this only ever walks more often than needed
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
+        raise bad_json(f"nested more than {MAX_DEPTH} levels deep; flatten the value")
+    return value
+
+
+def _orjson_problem(message: str) -> str:
+    if "depth limit" in message:
+        return f"nested far deeper than {MAX_DEPTH} levels"
+    if "UTF-8" in message:
+        return f"not valid UTF-8 ({message}); send UTF-8 text"
+    if "surrogate" in message:
+        return f"a string holds a lone surrogate ({message}); send valid Unicode"
+    return message
+
+
+def _loads_exact(raw: bytes) -> Any:
+    """One JSON document through the stdlib parser, every number checked to fit 64 bits."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise bad_json(f"not valid UTF-8 at byte {err.start}; send UTF-8 text") from None
-    canonical = raw.translate(_CANON)
     try:
-        if any(big in canonical for big in _BIG_NUMBER):
-            value = _CHECKING_DECODER.decode(text)
-        else:
-            value = _DECODER.decode(text)
+        value = _CHECKING_DECODER.decode(text)
     except RecursionError:
         raise bad_json(f"nested far deeper than {MAX_DEPTH} levels") from None
     except ValueError as err:
         raise bad_json(str(err)) from err
-    # brackets inside strings count too, so this only ever walks more often than needed
-    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
-        raise bad_json(f"nested more than {MAX_DEPTH} levels deep; flatten the value")
     if b"\\u" in raw and _SURROGATE_ESCAPE.search(raw):
         _check_strings(value)
     return value
@@ -186,7 +222,8 @@ def parse_body(raw: bytes, content_type: str, query: Data) -> tuple[Data, list[D
     if not raw.strip():
         return query, None
     if "json-lines" in content_type or "jsonlines" in content_type:
-        lines = [_loads(line) for line in raw.splitlines() if line.strip()]
+        exact = _needs_exact(raw)
+        lines = [_loads(line, exact) for line in raw.splitlines() if line.strip()]
         if not all(isinstance(item, dict) for item in lines):
             raise bad_json("every line must be a JSON object")
         return query, lines

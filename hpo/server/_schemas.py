@@ -65,6 +65,13 @@ _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
+# The classes that always pass each type's test (``integer`` also takes a float within 64 bits).
+_CLASSES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,), "array": (list,),
+    "object": (dict,), "null": (type(None),),
+}  # fmt: skip
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, float):
         return "number"
@@ -273,9 +280,11 @@ def _type_check(spec: str | list[str]) -> Checker:
     names = [spec] if isinstance(spec, str) else list(spec)
     tests = [_JSON_TYPES[n] for n in names if n in _JSON_TYPES] + [_JSON_TYPES["null"]]
     wanted = " or ".join(n for n in names if n != "null") or "null"
+    # the classes a parsed JSON value of these types has, checked first: most values are one of them
+    exact = frozenset(cls for n in names for cls in _CLASSES.get(n, ())) | {type(None)}
 
     def check(value: Any, path: str) -> str | None:
-        if any(test(value) for test in tests):
+        if value.__class__ in exact or any(test(value) for test in tests):
             return None
         return f"'{path}' must be {wanted}, got {_kind(value)} {_preview(value)}"
 
@@ -315,7 +324,7 @@ def _object_check(props: dict[str, Checker], extra: Checker | None, lists: dict[
         if not isinstance(value, dict):
             return None  # the type check (when the schema has one) has spoken
         prefix = f"{path}." if path else ""
-        for key in lists.keys() & value.keys():
+        for key in lists.keys() & value.keys() if lists else ():
             one = value[key]
             if isinstance(one, str | int | float) and lists[key](one, key) is None:
                 value[key] = [one]  # ClearML takes one value for a list of one
@@ -354,7 +363,17 @@ def _any_check(branches: list[Checker], schemas: list[Any], compiler: _Compiler)
         const = next(((k, v["const"]) for k, v in props.items() if isinstance(v, dict) and "const" in v), None)
         discriminators.append(const if const else ("", None))
 
+    keys = {key for key, _ in discriminators if key}
+    # when every branch is named so, the named one is the only one that can accept the value
+    every = all(key and isinstance(const, str) for key, const in discriminators)
+    named = {pair: branch for branch, pair in zip(branches, discriminators, strict=True)} if every else {}
+
     def check(value: Any, path: str) -> str | None:
+        if named and isinstance(value, dict):
+            for key in keys:  # straight to the branch the value names
+                chosen = named.get((key, value.get(key))) if isinstance(value.get(key), str) else None
+                if chosen is not None:
+                    return chosen(value, path)
         problems = []
         for branch, (key, const) in zip(branches, discriminators, strict=True):
             if key and isinstance(value, dict) and value.get(key) == const:
@@ -362,8 +381,7 @@ def _any_check(branches: list[Checker], schemas: list[Any], compiler: _Compiler)
             problems.append(branch(value, path))
             if problems[-1] is None:
                 return None
-        if any(key for key, _ in discriminators) and isinstance(value, dict):
-            keys = {key for key, _ in discriminators if key}
+        if keys and isinstance(value, dict):
             allowed = ", ".join(repr(c) for k, c in discriminators if k)
             field = "/".join(sorted(keys))
             return f"'{path + '.' if path else ''}{field}' must be one of {allowed}, got {_preview(value.get(field))}"

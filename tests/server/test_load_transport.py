@@ -1,0 +1,153 @@
+"""Large, slow and chunked request bodies as the SDK may send them under load: never cut, never a 400.
+
+The SDK sends ``events.add_batch`` as json-lines bodies of 75-120 KB. Under load a body can take
+longer to arrive than the connection guard's header timeout (``hpo.server._serve``), arrive in many
+small pieces, chunked, or after ``Expect: 100-continue``; and the next request on the same kept-alive
+connection must still parse. Checked over real loopback sockets with both of uvicorn's parsers, and
+end to end against a real server whose events are counted back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from hpo.server._serve import ConnectionGuard, guarded_protocol
+from tests.support.api import RawAPI, running_api
+
+BODY = b"x" * 120_000
+
+
+class _Echo:
+    """An ASGI app that reads the whole body and answers its length."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        size, more = 0, True
+        while more:
+            message = await receive()
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        answer = str(size).encode()
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(answer))]}
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+
+@contextlib.contextmanager
+def _echo_server(guard: ConnectionGuard, http: str) -> Iterator[int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(
+        uvicorn.Config(_Echo(), http=guarded_protocol(guard, http), log_level="error", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        yield int(sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def _response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """One response's status line and body (content-length framed) from ``sock``."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {data!r}"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length")
+    )
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return head.split(b"\r\n")[0], rest[:length]
+
+
+def _trickle(sock: socket.socket, data: bytes, pieces: int, pause_s: float) -> None:
+    step = -(-len(data) // pieces)
+    for start in range(0, len(data), step):
+        sock.sendall(data[start : start + step])
+        time.sleep(pause_s)
+
+
+def _chunked(data: bytes, size: int) -> bytes:
+    parts = [b"%x\r\n%s\r\n" % (len(data[i : i + size]), data[i : i + size]) for i in range(0, len(data), size)]
+    return b"".join(parts) + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_slow_bodies_past_the_header_timeout_are_answered_on_a_kept_alive_connection(http: str) -> None:
+    guard = ConnectionGuard(cap=10, header_timeout_s=0.5)
+    head = b"POST /v2.23/events.add_batch HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(BODY)
+    with _echo_server(guard, http) as port, socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        for _ in range(2):  # the second request's head comes in two pieces, its body over 1.2 s
+            _trickle(sock, head, 2, 0.1)
+            _trickle(sock, BODY, 12, 0.1)
+            assert _response(sock) == (b"HTTP/1.1 200 OK", b"%d" % len(BODY))
+    assert guard.timed_out == 0
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_chunked_body_after_expect_100_continue_then_another_request(http: str) -> None:
+    guard = ConnectionGuard(cap=10, header_timeout_s=0.5)
+    head = b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+    with _echo_server(guard, http) as port, socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(head)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue")
+        _trickle(sock, _chunked(BODY, 7_000), 6, 0.15)
+        assert _response(sock) == (b"HTTP/1.1 200 OK", b"%d" % len(BODY))
+        sock.sendall(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc")
+        assert _response(sock) == (b"HTTP/1.1 200 OK", b"3")
+    assert guard.timed_out == 0
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawAPI]:
+    with running_api(Path(tmp_path_factory.mktemp("transport")) / "data") as client:
+        yield client
+
+
+def test_sdk_sized_batches_slow_and_chunked_are_all_stored(api: RawAPI) -> None:
+    """Two 1,000-event batches on one connection, the first chunked after 100-continue and trickled."""
+    task = api.call("tasks.create", {"name": "transport", "type": "training"})["id"]
+    lines = [
+        json.dumps({"type": "training_stats_scalar", "task": task, "metric": "m", "variant": f"s{i % 20}",
+                    "iter": i // 20, "value": i / 7, "timestamp": 1_700_000_000_000 + i})
+        for i in range(2000)
+    ]  # fmt: skip
+    first, second = "\n".join(lines[:1000]).encode(), "\n".join(lines[1000:]).encode()
+    assert len(first) > 75_000
+    auth = f"Authorization: Bearer {api.token}\r\nContent-Type: application/json-lines\r\nHost: 127.0.0.1\r\n"
+    server = api.server
+    with socket.create_connection((server.host, server.port), timeout=60) as sock:
+        sock.sendall(f"POST /v2.23/events.add_batch HTTP/1.1\r\n{auth}Transfer-Encoding: chunked\r\n".encode())
+        sock.sendall(b"Expect: 100-continue\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue")
+        _trickle(sock, _chunked(first, 16_384), 8, 0.1)
+        status, body = _response(sock)
+        assert status == b"HTTP/1.1 200 OK", body
+        assert json.loads(body)["data"]["added"] == 1000
+        head = f"POST /v2.23/events.add_batch HTTP/1.1\r\n{auth}Content-Length: {len(second)}\r\n\r\n".encode()
+        _trickle(sock, head + second, 10, 0.05)
+        status, body = _response(sock)
+        assert status == b"HTTP/1.1 200 OK", body
+    stored = api.call("events.get_task_events", {"task": task, "event_type": "training_stats_scalar", "batch_size": 1})
+    assert stored["total"] == 2000
