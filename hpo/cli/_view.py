@@ -107,6 +107,21 @@ def status_line(summary: Summary) -> Text:
     return text
 
 
+def cost_line(summary: Summary) -> str | None:
+    """``compute 0:42 (default 0:30, gpu 0:12)  queue wait 0:05  saved by pruning 0:20 (40 steps)``, or
+    ``None`` before the search's first analysis measured it."""
+    cost = summary.cost
+    if not cost:
+        return None
+    queues = cost.get("per_queue") or {}
+    per_queue = f" ({', '.join(f'{q} {_duration(s)}' for q, s in queues.items())})" if len(queues) > 1 else ""
+    saved = f"  saved by pruning {_duration(cost.get('saved_by_pruning_s'))} ({cost.get('steps_saved', 0)} steps)"
+    return (
+        f"compute {_duration(cost.get('compute_s'))}{per_queue}  queue wait {_duration(cost.get('queue_wait_s'))}"
+        f"{saved if cost.get('steps_saved') else ''}"
+    )
+
+
 def active_table(summary: Summary, now: float | None = None) -> Table:
     """The queued and running trials: how far each got (last reported iteration and objective value)."""
     now = time.time() if now is None else now
@@ -167,6 +182,7 @@ __all__ = [
     "active_table",
     "as_json",
     "best_text",
+    "cost_line",
     "live_view",
     "outcome_line",
     "state_word",

@@ -56,6 +56,12 @@ class Summary:
         return str(path) if path else None
 
     @property
+    def cost(self) -> dict[str, Any] | None:
+        """What the search cost, as its latest analysis measured it (``hpo.analysis``), when it has one."""
+        cost = self.attrs.get(StudyAttr.COST)
+        return dict(cost) if isinstance(cost, dict) else None
+
+    @property
     def stop_reason(self) -> str | None:
         reason = self.attrs.get(StudyAttr.STOP_REASON)
         return str(reason) if reason else None
@@ -86,7 +92,7 @@ class Summary:
             "optimizer_task_id": self.attrs.get(StudyAttr.OPTIMIZER_TASK_ID),
             "optimizer_url": self.attrs.get(StudyAttr.OPTIMIZER_URL),
             "log_file": self.log_file,
-            "cost": self.attrs.get(StudyAttr.COST),  # compute, queue wait, per queue, saved by pruning (hpo.analysis)
+            "cost": self.cost,  # compute, queue wait, per queue, saved by pruning (hpo.analysis)
         }
 
 

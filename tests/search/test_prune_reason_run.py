@@ -78,6 +78,8 @@ def test_pruned_trial_says_why_and_the_optimizer_task_carries_the_analysis(searc
     cost = json.loads(status.stdout)["cost"]
     assert cost["compute_s"] > 0 and set(cost["per_queue"]) == {"default"}
     assert cost["steps_saved"] == 8 - (step + 1) and cost["saved_by_pruning_s"] > 0
+    text = search_env.hpo("status", summary["study"])
+    assert "saved by pruning" in text.stdout and f"({cost['steps_saved']} steps)" in text.stdout, text.stdout
 
     # `hpo analyze` of our own optimizer task reads its study (the same analysis, reported again)
     again = search_env.hpo("analyze", optimizer, "--json")
