@@ -236,6 +236,9 @@ def status(
             console.print_json(_view.as_json(summary))
             return
         console.print(_view.status_line(summary))
+        cost = _view.cost_line(summary)
+        if cost:
+            console.print(cost, highlight=False)
         if summary.active:
             console.print(_view.active_table(summary))
         if summary.top:
