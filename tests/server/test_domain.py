@@ -13,7 +13,7 @@ import pytest
 
 from hpo.server import domain
 from hpo.server._errors import APIError
-from hpo.server.store import Database, Store
+from hpo.server.store import Database, Event, Store
 
 OWNER = {
     "user": "u",
@@ -120,3 +120,21 @@ def test_a_worker_expires_after_its_own_timeout_else_the_default() -> None:
     assert domain.expired({"seen": 0.0, "timeout": 30}, now=31.0)
     assert not domain.expired({"seen": 0.0, "timeout": 30}, now=29.0)
     assert not domain.expired({"seen": 0.0}, now=domain.DEFAULT_TIMEOUT_S - 1.0)
+
+
+def test_a_run_is_deleted_only_archived_or_forced_and_goes_with_its_entries_and_events(store: Store) -> None:
+    with pytest.raises(APIError) as err:
+        domain.require_deletable({"id": "t", "status": "completed", "system_tags": []}, force=False)
+    assert err.value.subcode == 123
+    domain.require_deletable({"id": "t", "status": "completed", "system_tags": ["archived"]}, force=False)
+    domain.require_deletable({"id": "t", "status": "failed"}, force=True)
+    task = {"id": "t", "name": "run", "status": "queued"}
+    store.tasks.put(task)
+    queue = domain.create_queue(store, "q", OWNER)
+    domain.add_entry(store, queue["id"], "t")
+    store.events.add([Event("t", domain.SCALAR, "m", "v", i, i, float(i), {"iter": i}) for i in range(3)])
+    store.commit()
+    assert domain.delete_task(store, task) == 3
+    store.commit()
+    assert store.tasks.get("t") is None and domain.queue_of(store, "t") is None
+    assert store.events.count("t", domain.SCALAR) == 0

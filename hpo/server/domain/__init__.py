@@ -8,7 +8,8 @@ request shapes:
 - task statuses and their transitions (:mod:`._tasks`): draft-only edits, what may move where;
 - queue entries (:mod:`._queues`): which task waits where, the default queue;
 - the project tree (:mod:`._projects`): paths, implicit parents, sub-projects;
-- workers (:mod:`._workers`): when a silent worker leaves the list;
+- workers (:mod:`._workers`): when a silent worker leaves the list, and the periodic job
+  (:mod:`._watchdog`) that fails a task whose worker died and ends a stop nobody answers;
 - event semantics (:mod:`._events`): event types, metric keys, ``last_metrics``.
 
 Nothing here knows HTTP: functions take the store and plain documents, change private
@@ -46,11 +47,14 @@ from hpo.server.domain._tasks import (
     TASK_TYPES,
     TASK_UPDATE_TIMEOUT_S,
     TRANSIENT_STATUSES,
+    delete_task,
     reject_published,
+    require_deletable,
     require_draft,
     run_by_worker,
     set_status,
 )
+from hpo.server.domain._watchdog import watch_tasks
 from hpo.server.domain._workers import DEFAULT_TIMEOUT_S, expired
 
 __all__ = [
@@ -72,6 +76,7 @@ __all__ = [
     "add_entry",
     "create_queue",
     "default_queue",
+    "delete_task",
     "descendants",
     "ensure_project",
     "expired",
@@ -83,8 +88,10 @@ __all__ = [
     "reject_published",
     "remove_task_entry",
     "resolve_queue",
+    "require_deletable",
     "require_draft",
     "run_by_worker",
     "set_status",
     "update_last_metrics",
+    "watch_tasks",
 ]

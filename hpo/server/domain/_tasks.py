@@ -17,6 +17,8 @@ from typing import Any
 
 from hpo.server._errors import APIError, invalid_status
 from hpo.server._router import now_iso
+from hpo.server.domain._queues import remove_task_entry
+from hpo.server.store import Store
 
 Data = dict[str, Any]
 
@@ -135,3 +137,29 @@ def run_by_worker(task: Data, workers: dict[str, Data]) -> bool:
     if (workers.get(str(worker_id)) or {}).get("task") == task["id"]:
         return True
     return _seconds_since(task.get("last_update")) < TASK_UPDATE_TIMEOUT_S
+
+
+def require_deletable(task: Data, force: bool) -> None:
+    """ClearML's rule for deleting a task: without ``force`` only a draft or an archived task goes.
+
+    So a run's record is not lost by mistake.
+
+    Raises:
+        APIError: Any other task and ``force`` is off (400, 123).
+    """
+    status = task.get("status")
+    if status != "created" and "archived" not in (task.get("system_tags") or []) and not force:
+        raise APIError(
+            400, 123, f"Task cannot be deleted: task {task['id']} is '{status}'; archive it first or pass force=true"
+        )
+
+
+def delete_task(store: Store, task: Data) -> int:
+    """Stage the deletion of a task with its queue entries and events; returns how many events it had.
+
+    Its models are the caller's to keep, detach or delete.
+    """
+    remove_task_entry(store, task)
+    events = store.events.delete_for(task["id"])
+    store.tasks.delete(task["id"])
+    return events

@@ -1,4 +1,4 @@
-"""Route modules, one per ClearML service, and the server's periodic jobs."""
+"""Route modules, one per ClearML service, and the server's periodic jobs (the domain's)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from hpo.server._config import ServerConfig
 from hpo.server._router import Handler, Router, Runtime
-from hpo.server.routes import _watchdog, auth, events, models, projects, queues, tasks, users, workers
+from hpo.server.domain import watch_tasks
+from hpo.server.routes import auth, events, models, projects, queues, tasks, users, workers
 from hpo.server.store import Store
 
 ROUTERS: list[Router] = [
@@ -38,7 +39,7 @@ def handlers() -> dict[str, Handler]:
 
 
 PERIODIC: list[Callable[[Store, Runtime, ServerConfig], None]] = [
-    _watchdog.watch_tasks,  # fail tasks whose worker died, finish unanswered stops
+    watch_tasks,  # fail tasks whose worker died, finish unanswered stops
 ]
 
 __all__ = ["PERIODIC", "ROUTERS", "handlers"]

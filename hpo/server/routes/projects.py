@@ -124,9 +124,7 @@ def delete(call: Call) -> Data:
     result: Data = {"disassociated_tasks": 0, "deleted_tasks": 0, "deleted_models": 0}
     if call.flag("delete_contents"):
         for doc in tasks:
-            domain.remove_task_entry(call.store, doc)
-            call.store.events.delete_for(doc["id"])
-            call.store.tasks.delete(doc["id"])
+            domain.delete_task(call.store, doc)
         for doc in models:
             call.store.models.delete(doc["id"])
         result.update(deleted_tasks=len(tasks), deleted_models=len(models))

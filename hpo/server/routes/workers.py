@@ -6,7 +6,7 @@ raw state (queue ids, current task id, the time it was last heard from); respons
 ClearML's worker shape. As in ClearML, a worker is listed only while its registration ``timeout``
 (any positive number of seconds, 600 by default) has not passed since its last ``register`` or
 ``status_report``; the watchdog then forgets it. What happens to tasks whose worker goes silent is
-in ``_watchdog.py``.
+in ``hpo/server/domain/_watchdog.py``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from hpo.server import domain
-from hpo.server._errors import APIError, validation
+from hpo.server._errors import validation
 from hpo.server._query import FieldRules, candidates, run_query
 from hpo.server._router import Call, Data, Router, now_iso
 from hpo.server.domain import STATUSES, TASK_TYPES, reject_published, require_draft, set_status
@@ -130,14 +130,7 @@ def clone(call: Call) -> Data:
 @router.endpoint("tasks.delete")
 def delete(call: Call) -> Data:
     task = task_for_edit(call)
-    status = task.get("status")
-    # ClearML: without force only a draft or an archived task goes (a run's record is not lost by mistake)
-    if status != "created" and "archived" not in (task.get("system_tags") or []) and not call.flag("force"):
-        raise APIError(
-            400, 123, f"Task cannot be deleted: task {task['id']} is '{status}'; archive it first or pass force=true"
-        )
-    domain.remove_task_entry(call.store, task)
-    events = call.store.events.delete_for(task["id"])
+    domain.require_deletable(task, call.flag("force"))
     urls: dict[str, list[str]] = {"artifact_urls": [], "model_urls": [], "event_urls": []}
     for artifact in task.get("execution", {}).get("artifacts", []):
         if artifact.get("uri"):
@@ -151,7 +144,7 @@ def delete(call: Call) -> Data:
                     urls["model_urls"].append(model["uri"])
                 call.store.models.delete(model["id"])
                 deleted_models += 1
-    call.store.tasks.delete(task["id"])
+    events = domain.delete_task(call.store, task)
     return {"deleted": True, "updated_children": 0, "updated_models": 0, "deleted_models": deleted_models,
             "events": {"deleted": events}, "urls": urls if call.flag("return_file_urls") else {}}  # fmt: skip
 

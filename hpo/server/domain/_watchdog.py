@@ -16,7 +16,8 @@ from datetime import datetime
 
 from hpo.server._config import ServerConfig
 from hpo.server._router import Data, Runtime
-from hpo.server.domain import expired, set_status
+from hpo.server.domain._tasks import set_status
+from hpo.server.domain._workers import expired
 from hpo.server.store import Store
 
 log = logging.getLogger(__name__)
