@@ -175,7 +175,6 @@ def test_compare_three_runs_highlights_the_differing_params(fed: Fed, page: Any)
     project = fed.links["run-a"].split("/projects/")[1].split("/")[0]
     page.goto(f"{fed.agents.env.server.url}/projects/{project}/experiments?cols=m:validation/accuracy,p:Args/lr"
               "&sort=m:validation/accuracy")  # fmt: skip
-    page.screenshot(path=str(fed.shots / "ui-experiments.png"), full_page=True)
     for name in ("run-a", "run-b", "run-c"):
         page.locator("tr", has=page.locator(f"a:text-is('{name}')")).locator("input.pick").check()
     page.locator("#compare-selected").click()
@@ -183,7 +182,7 @@ def test_compare_three_runs_highlights_the_differing_params(fed: Fed, page: Any)
     differing = page.locator("#params tr.differs th").all_inner_texts()
     assert "Args/lr" in differing and "Args/layers" in differing
     assert "Args/iterations" not in differing
-    assert page.locator("#metrics td.best").count() >= 1
+    assert page.locator("#metrics td.best").count() == 0  # runs of no search: no direction is known (issue 19)
     page.locator(".plot .main-svg").first.wait_for()
     page.screenshot(path=str(fed.shots / "ui-compare.png"), full_page=True)
 
