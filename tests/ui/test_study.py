@@ -31,9 +31,11 @@ SPACE = """parameter_optimization_space = [{
 def _optimizer(ui: UI, space: str | None = SPACE) -> str:
     opt = ui.task(
         "HPO s",
-        **{"opt/objective_metric_title": ("['validation']", "list"),
-           "opt/objective_metric_series": ("['score']", "list"),
-           "opt/objective_metric_sign": ("['max']", "list")},  # fmt: skip
+        **{
+            "opt/objective_metric_title": ("['validation']", "list"),
+            "opt/objective_metric_series": ("['score']", "list"),
+            "opt/objective_metric_sign": ("['max']", "list"),
+        },  # fmt: skip
     )
     ui.api("tasks.edit", {"task": opt, "type": "optimizer"})
     if space is not None:
@@ -185,3 +187,13 @@ def test_study_endpoints_need_a_session(ui: UI) -> None:
     for path in (f"/ui/study/{opt}", f"/ui/study/{opt}/trials.csv"):
         response = ui.client.get(path, follow_redirects=False)
         assert response.status_code == 303 and "/login?next=" in response.headers["location"]
+
+
+def test_scalars_tab_offers_smoothing_log_scale_and_wall_time(ui: UI) -> None:
+    task_id = ui.task("t")
+    ui.scalars(task_id, "loss", "train", [1.0, 0.5, 0.25])  # timestamps 1000, 1001, 1002
+    ui.sign_in()
+    page = ui.client.get(f"/projects/*/experiments/{task_id}/output/scalars").text
+    assert 'name="smoothing"' in page and 'name="log_y"' in page and '<option value="wall">wall time</option>' in page
+    [figure] = [json.loads(b) for b in re.findall(r'<script type="application/json" id="fig-1">(.*?)</script>', page)]
+    assert figure["data"][0]["customdata"] == [1000, 1001, 1002]

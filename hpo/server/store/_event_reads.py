@@ -36,19 +36,19 @@ def series_extents(store: Store, owner: str, kind: str, skip_iter: int) -> list[
 
 def series_points(
     store: Store, owner: str, kind: str, metric: str, variant: str, skip_iter: int, every: tuple[int, int] | None = None
-) -> list[tuple[int, float]]:
-    """``(iter, value)`` of one series by iteration, leaving out ``skip_iter``.
+) -> list[tuple[int, float, int | None]]:
+    """``(iter, value, timestamp)`` of one series by iteration, leaving out ``skip_iter``.
 
     ``every=(start, step)`` keeps only iterations ``start + k * step``; that filter is answered
     from the events index alone, so only the kept rows are fetched.
     """
     params: list[Any] = [owner, kind, metric, variant, skip_iter]
     if every is None:
-        rows = store.db.query(f"SELECT iter, value {_SERIES} ORDER BY iter, seq", params)
+        rows = store.db.query(f"SELECT iter, value, timestamp {_SERIES} ORDER BY iter, seq", params)
     else:
-        sql = f"SELECT iter, value {_SERIES} AND (iter - ?) % ? = 0 ORDER BY iter, seq"
+        sql = f"SELECT iter, value, timestamp {_SERIES} AND (iter - ?) % ? = 0 ORDER BY iter, seq"
         rows = store.db.query(sql, [*params, *every])
-    return [(int(r[0]), r[1]) for r in rows]
+    return [(int(r[0]), r[1], None if r[2] is None else int(r[2])) for r in rows]
 
 
 def values_at(store: Store, owner: str, kind: str, iteration: int) -> list[tuple[str, float]]:

@@ -16,7 +16,11 @@ _LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 320, "legen
 
 def scalar_figure(title: str, series: Sequence[tuple[str, Series]]) -> Figure:
     """One chart of a scalar title: a line per (legend name, series), with markers on short series (a
-    metric reported once, at iteration 0, is one point: a line alone would draw nothing)."""
+    metric reported once, at iteration 0, is one point: a line alone would draw nothing).
+
+    Each trace carries its points' timestamps (epoch ms) as ``customdata``, for the page's wall-time
+    axis; ``wall_time`` says whether every point has one (events of old SDKs may not).
+    """
     data = [
         {
             "type": "scatter",
@@ -24,12 +28,14 @@ def scalar_figure(title: str, series: Sequence[tuple[str, Series]]) -> Figure:
             "name": name,
             "x": s.x,
             "y": s.y,
+            "customdata": s.t,
             "hovertemplate": "%{x}: %{y}",
         }
         for name, s in series
     ]
     layout = {**_LAYOUT, "title": {"text": title}, "xaxis": {"title": {"text": "iteration"}}}
-    return {"data": data, "layout": layout}
+    wall_time = all(len(s.t) == len(s.x) and all(s.t) for _, s in series)
+    return {"data": data, "layout": layout, "wall_time": wall_time}
 
 
 def by_title(series: Sequence[Series]) -> dict[str, list[Series]]:

@@ -12,7 +12,7 @@ is not an extreme does not. Event types and ``last_metrics`` are the domain's
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hpo.server import domain
 from hpo.server._router import Data
@@ -29,6 +29,7 @@ class Series:
     x: list[int]
     y: list[float]
     total: int  # points stored; len(x) may be fewer
+    t: list[int | None] = field(default_factory=list)  # each point's timestamp (epoch ms), for a wall-time axis
 
 
 def scalar_series(store: Store, task: Data, titles: set[str] | None = None) -> list[Series]:
@@ -40,14 +41,16 @@ def scalar_series(store: Store, task: Data, titles: set[str] | None = None) -> l
             continue
         points = _points(store, task_id, title, name, count, low, high)
         if count > MAX_POINTS:
-            points = sorted({*points, *_extremes(task, title, name)})
-        out.append(Series(title, name, [p[0] for p in points], [p[1] for p in points], count))
+            kept = {(p[0], p[1]) for p in points}
+            extra = [(i, v, None) for i, v in _extremes(task, title, name) if (i, v) not in kept]
+            points = sorted([*points, *extra], key=lambda p: p[0])
+        out.append(Series(title, name, [p[0] for p in points], [p[1] for p in points], count, [p[2] for p in points]))
     return out
 
 
 def _points(
     store: Store, task_id: str, title: str, name: str, count: int, low: int, high: int
-) -> list[tuple[int, float]]:
+) -> list[tuple[int, float, int | None]]:
     every = None
     if count > MAX_POINTS:  # every step-th iteration, so at most MAX_POINTS - 2 plus the extremes
         every = (low, -(-(high - low + 1) // (MAX_POINTS - 2)))
