@@ -135,3 +135,63 @@
   });
 })();
 
+// ---- experiments table (issue 19.6): selection footer, select all, column picker, auto-refresh
+(function () {
+  "use strict";
+  var table = document.getElementById("experiments");
+  var bar = document.getElementById("bulk-bar");
+  if (!table || !bar) return;
+  var MAX_COMPARE = 100;
+
+  function picked() { return table.querySelectorAll("input.pick:checked").length; }
+  function sync() {
+    var n = picked();
+    document.getElementById("selected-count").textContent = n + " selected";
+    bar.classList.toggle("active", n > 0);
+    bar.querySelectorAll("button.bulk").forEach(function (b) {
+      if (b.id === "compare-selected") { b.disabled = n < 2 || n > MAX_COMPARE; b.textContent = "Compare (" + n + ")"; }
+      else if (b.value !== "enqueue" || bar.querySelector("select[name=queue] option")) b.disabled = n === 0;
+    });
+  }
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el.id === "pick-all") table.querySelectorAll("input.pick").forEach(function (b) { b.checked = el.checked; });
+    if (el.id === "pick-all" || el.classList.contains("pick")) sync();
+    // the column picker applies at once, as ClearML's does
+    if (el.name === "cols" && el.form && el.form.id === "filters") el.form.submit();
+  });
+  bar.querySelectorAll("button[data-confirm]").forEach(function (b) {
+    b.addEventListener("click", function (event) { if (!window.confirm(b.dataset.confirm)) event.preventDefault(); });
+  });
+  sync();
+
+  // Auto-refresh: every 10 s the rows are fetched again (same URL) and swapped in, ticks kept.
+  var toggle = document.getElementById("auto-refresh"), KEY = "hpo-table-auto-refresh", timer = null;
+  function refresh() {
+    fetch(window.location.href, {credentials: "same-origin", headers: {"Accept": "text/html"}})
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (text) {
+        var fresh = new DOMParser().parseFromString(text, "text/html");
+        var body = fresh.querySelector("#experiments tbody"), count = fresh.getElementById("row-count");
+        if (!body) return;
+        var ticked = {};
+        table.querySelectorAll("input.pick:checked").forEach(function (b) { ticked[b.value] = true; });
+        body.querySelectorAll("input.pick").forEach(function (b) { b.checked = !!ticked[b.value]; });
+        table.tBodies[0].replaceWith(body);
+        if (count) document.getElementById("row-count").replaceWith(count);
+        table.dataset.refreshed = String(Date.now());
+        sync();
+      })
+      .catch(function () { /* the next tick tries again */ });
+  }
+  function schedule(on) {
+    if (timer) { clearInterval(timer); timer = null; }
+    if (on) timer = setInterval(refresh, Number(table.dataset.refreshMs || 10000));
+    try { window.localStorage.setItem(KEY, on ? "1" : ""); } catch (e) { /* private mode */ }
+  }
+  if (toggle) {
+    try { toggle.checked = window.localStorage.getItem(KEY) === "1"; } catch (e) { toggle.checked = false; }
+    toggle.addEventListener("change", function () { schedule(toggle.checked); });
+    schedule(toggle.checked);
+  }
+})();
