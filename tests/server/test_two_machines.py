@@ -151,6 +151,22 @@ def test_tls_server_serves_the_sdk_that_trusts_its_ca(tmp_path: Path) -> None:
         local_server.stop(tmp_path / "data")
 
 
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--public-url", "ftp://hpo.example.com"], "--public-url 'ftp://hpo.example.com': not an http(s)://host"),
+        (["--tls-cert", "cert.pem"], "--tls-cert and --tls-key go together"),
+        (["--tls-cert", "cert.pem", "--tls-key", "key.pem"], "cannot load them"),
+    ],
+)
+def test_server_start_names_the_bad_flag(tmp_path: Path, flags: list[str], needle: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEARML_", "TRAINS_"))}
+    argv = [PYTHON, "-m", "hpo.cli", "server", "start", "--data-dir", str(tmp_path / "d"), "--port", str(free_port())]
+    failed = subprocess.run([*argv, *flags], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 1 and needle in " ".join(failed.stderr.split()), failed.stderr
+    assert local_server.find(tmp_path / "d") is None
+
+
 _TEXT: dict[str, Any] = {"capture_output": True, "text": True, "check": True, "timeout": 120}
 
 TLS_CLIENT = """
