@@ -17,9 +17,15 @@ of the request, no network). Prints p50 and p95 of
   anchor: ``events.scalar_metrics_iter_histogram`` of that task as the SDK reads it (down-sampled
   to 2,000 points a series, as ClearML Server does);
 - the compare page of 10 tasks;
+- the study view of an optimizer task with ``--trials`` child tasks (1,000; made directly through
+  the API: 3 searched and 5 constant parameters each, the objective reported once) and 9 analysis
+  plots of one point per trial, as the controller reports them: its page, its live JSON (all of it,
+  and the "unchanged" answer a polling page gets), beside the anchor ``tasks.get_all`` of the same
+  trials (their names, statuses, parameters and last metrics) through the API;
 
 and the bytes of each page's HTML (plotly.js, ~4.8 MB, is a separate file the browser caches).
-Goals: table p50 < 150 ms, scalars < 300 ms with at most ~5,000 points a series, compare < 400 ms.
+Goals: table p50 < 150 ms, scalars < 300 ms with at most ~5,000 points a series, compare < 400 ms,
+study view < 300 ms. ``--study-only`` seeds and times the study view alone.
 """
 
 from __future__ import annotations
@@ -49,6 +55,14 @@ from hpo.server.ui._dispatch import dispatch  # noqa: E402
 
 BASE = "http://127.0.0.1:8008"
 TABLE, SCALARS, COMPARE = "experiments table page", "scalars page of the long task", "compare page (10 tasks)"
+STUDY, STUDY_JSON, STUDY_POLL = "study view page", "study view JSON (all)", "study view JSON (unchanged)"
+STUDY_ANCHOR = "anchor: tasks.get_all of its trials (API)"
+ANALYSIS = ("Optimization history", "Hyper-parameter importance (fANOVA)", "Slice plot", "Contour",
+            "Parallel coordinates", "Intermediate values", "Timeline", "Cost", "Trials table")  # fmt: skip
+SPACE = """parameter_optimization_space = [
+  {type = "UniformParameterRange", name = "General/x", min_value = 0.0, max_value = 1.0},
+  {type = "LogUniformParameterRange", name = "General/lr", min_value = -5, max_value = -1},
+  {type = "DiscreteParameterRange", name = "General/opt", values = ["adam", "sgd"]}]"""
 SCALARS_ANCHOR = "anchor: its scalars, 2,000 a series (API)"
 
 
@@ -79,6 +93,53 @@ def _events(api: Callable[..., Any], task_id: str, series: dict[str, int], step:
         api("events.add_batch", lines=lines[start : start + step])
 
 
+def _seed_study(state: Any, api: Callable[..., Any], project: str, trials: int) -> tuple[str, list[str]]:
+    """An optimizer task as ``hpo search`` leaves it: searched space, objective, child trials, analysis plots."""
+    general = [{"section": "General", "name": f"opt/{k}", "value": v, "type": "str"} for k, v in
+               (("objective_metric_title", "['validation']"), ("objective_metric_series", "['score']"),
+                ("objective_metric_sign", "['max']"))]  # fmt: skip
+    (opt,) = dispatch(state, ("tasks.create", {"name": "HPO bench", "project": project, "type": "optimizer"}))
+    config = [{"name": "General", "value": SPACE, "type": "dictionary"}]
+    dispatch(state, ("tasks.edit_hyper_params", {"task": opt["id"], "hyperparams": general}),
+             ("tasks.edit_configuration", {"task": opt["id"], "configuration": config}),
+             ("tasks.started", {"task": opt["id"], "force": True}))  # fmt: skip
+    ids: list[str] = []
+    for start in range(0, trials, 500):
+        calls = [("tasks.create", {"name": f"curve [bench #{i}]", "project": project, "type": "training",
+                                   "parent": opt["id"]}) for i in range(start, min(trials, start + 500))]  # fmt: skip
+        ids += [str(r["id"]) for r in dispatch(state, *calls)]
+        values = {"x": lambda i: i / trials, "lr": lambda i: 10 ** -(1 + i % 5),
+                  "opt": lambda i: ["adam", "sgd"][i % 2], "epochs": lambda i: 3, "seed": lambda i: 1,
+                  "batch": lambda i: 32, "folds": lambda i: 5, "data": lambda i: "v1"}  # fmt: skip
+        edits = [("tasks.edit_hyper_params", {"task": t, "hyperparams": [
+                    {"section": "General", "name": k, "value": str(f(i)), "type": "str"} for k, f in values.items()]})
+                 for i, t in enumerate(ids[start:], start)]  # fmt: skip
+        dispatch(state, *edits)
+    lines = [{"type": "training_stats_scalar", "task": t, "metric": "validation", "variant": "score",
+              "value": 1 - (i / trials - 0.3) ** 2, "iter": 0} for i, t in enumerate(ids)]  # fmt: skip
+    api("events.add_batch", lines=lines)
+    points = {"x": list(range(trials)), "y": [1 - (i / trials - 0.3) ** 2 for i in range(trials)]}
+    plots = [{"type": "plot", "task": opt["id"], "metric": title, "variant": title, "iter": 0,
+              "plot_str": json.dumps({"data": [{"type": "scatter", "mode": "markers", **points}],
+                                      "layout": {"title": {"text": title}}})} for title in ANALYSIS]  # fmt: skip
+    api("events.add_batch", lines=plots)
+    return str(opt["id"]), ids
+
+
+def _study_pages(client: TestClient, token: str, opt: str, trials: list[str]) -> dict[str, Callable[[], Any]]:
+    version = client.get(f"/ui/study/{opt}").json()["version"]
+    body = {"parent": [opt], "page_size": len(trials), "only_fields": ["id", "name", "status", "hyperparams",
+                                                                       "last_metrics", "execution.queue"]}  # fmt: skip
+    return {
+        STUDY_ANCHOR: lambda: client.post(
+            "/v2.23/tasks.get_all", json=body, headers={"Authorization": f"Bearer {token}"}
+        ),
+        STUDY: lambda: client.get(f"/projects/*/experiments/{opt}/general"),
+        STUDY_JSON: lambda: client.get(f"/ui/study/{opt}"),
+        STUDY_POLL: lambda: client.get(f"/ui/study/{opt}?since={version}"),
+    }
+
+
 def _time(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
     fn()  # warm caches once, as a user's second visit
     times, last = [], None
@@ -95,6 +156,8 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--trials", type=int, default=1_000, help="child tasks of the study view's optimizer")
+    parser.add_argument("--study-only", action="store_true", help="seed and time the study view only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(ServerConfig(data_dir=Path(tmp) / "server", watchdog_period_s=3600))
@@ -119,6 +182,12 @@ def run(app: Any, client: TestClient, args: argparse.Namespace) -> None:
 
     t0 = time.perf_counter()
     (project,) = dispatch(state, ("projects.create", {"name": "bench"}))
+    opt, trials = _seed_study(state, api, project["id"], args.trials)
+    print(f"seeded an optimizer task with {args.trials} trials in {time.perf_counter() - t0:.1f} s")
+    if args.study_only:
+        assert client.get(sign_in_link(creds, BASE, "/projects")).status_code == 200
+        _report(_study_pages(client, token, opt, trials), args.repeat, {STUDY: 300}, STUDY, STUDY_ANCHOR)
+        return
     ids = _seed_tasks(state, project["id"], args.tasks)
     for start in range(0, len(ids), 1000):  # 2 metrics on each task: last values for the columns
         lines = [{"type": "training_stats_scalar", "task": t, "metric": "validation", "variant": v,
@@ -141,7 +210,7 @@ def run(app: Any, client: TestClient, args: argparse.Namespace) -> None:
     anchor_body = {"project": [project["id"]], "order_by": [by_metric], "page": 0,
                    "page_size": 50, "only_fields": ["id", "name", "status", "type", "tags", "started",
                                                     "last_metrics", "hyperparams"]}  # fmt: skip
-    pages = {
+    pages: dict[str, Callable[[], Any]] = {
         "anchor: tasks.get_all (API, 50 rows)": lambda: client.post(
             "/v2.23/tasks.get_all", json=anchor_body, headers={"Authorization": f"Bearer {token}"}
         ),
@@ -153,14 +222,9 @@ def run(app: Any, client: TestClient, args: argparse.Namespace) -> None:
         ),
         SCALARS: lambda: client.get(f"/projects/*/experiments/{long_task}/output/scalars"),
         COMPARE: lambda: client.get("/compare?ids=" + ",".join(compared)),
+        **_study_pages(client, token, opt, trials),
     }
-    results: dict[str, tuple[float, float, int]] = {}
-    print(f"\n{'page':42} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>10}")
-    for name, fn in pages.items():
-        p50, p95, response = _time(fn, args.repeat)
-        assert response.status_code == 200, (name, response.status_code, response.text[:300])
-        results[name] = (p50, p95, len(response.content))
-        print(f"{name:42} {p50:8.1f} {p95:8.1f} {len(response.content):10,}")
+    results = _report(pages, args.repeat, {}, STUDY, STUDY_ANCHOR)
     scalars = pages[SCALARS]().text
     blocks = re.findall(r'<script type="application/json" id="fig-[^"]+">(.*?)</script>', scalars, re.S)
     most = max(len(trace["x"]) for block in blocks for trace in json.loads(block)["data"])
@@ -169,7 +233,26 @@ def run(app: Any, client: TestClient, args: argparse.Namespace) -> None:
     print(f"\nmost points in one scalar series sent: {most:,} (of {args.points:,} stored)")
     print(f"table page / tasks.get_all anchor: {table / anchor:.2f}x")
     print(f"scalars page / all-points API anchor: {results[SCALARS][0] / results[SCALARS_ANCHOR][0]:.2f}x")
-    goals = {TABLE: 150, SCALARS: 300, COMPARE: 400}
+    _goals(results, {TABLE: 150, SCALARS: 300, COMPARE: 400, STUDY: 300})
+
+
+def _report(
+    pages: dict[str, Callable[[], Any]], repeat: int, goals: dict[str, int], page: str, anchor: str
+) -> dict[str, tuple[float, float, int]]:
+    """Time each page, print p50/p95/bytes, the page's ratio to its anchor, and the goals given."""
+    results: dict[str, tuple[float, float, int]] = {}
+    print(f"\n{'page':42} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>10}")
+    for name, fn in pages.items():
+        p50, p95, response = _time(fn, repeat)
+        assert response.status_code == 200, (name, response.status_code, response.text[:300])
+        results[name] = (p50, p95, len(response.content))
+        print(f"{name:42} {p50:8.1f} {p95:8.1f} {len(response.content):10,}")
+    print(f"\n{page} / {anchor}: {results[page][0] / results[anchor][0]:.2f}x")
+    _goals(results, goals)
+    return results
+
+
+def _goals(results: dict[str, tuple[float, float, int]], goals: dict[str, int]) -> None:
     for name, goal in goals.items():
         verdict = "meets" if results[name][0] < goal else "MISSES"
         print(f"{name}: p50 {results[name][0]:.0f} ms {verdict} the goal of < {goal} ms")
