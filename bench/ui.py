@@ -108,7 +108,7 @@ def _seed_study(state: Any, api: Callable[..., Any], project: str, trials: int) 
         calls = [("tasks.create", {"name": f"curve [bench #{i}]", "project": project, "type": "training",
                                    "parent": opt["id"]}) for i in range(start, min(trials, start + 500))]  # fmt: skip
         ids += [str(r["id"]) for r in dispatch(state, *calls)]
-        values = {"x": lambda i: i / trials, "lr": lambda i: 10 ** -(1 + i % 5),
+        values: dict[str, Callable[[int], Any]] = {"x": lambda i: i / trials, "lr": lambda i: 10 ** -(1 + i % 5),
                   "opt": lambda i: ["adam", "sgd"][i % 2], "epochs": lambda i: 3, "seed": lambda i: 1,
                   "batch": lambda i: 32, "folds": lambda i: 5, "data": lambda i: "v1"}  # fmt: skip
         edits = [("tasks.edit_hyper_params", {"task": t, "hyperparams": [
