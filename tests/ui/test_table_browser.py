@@ -166,7 +166,7 @@ def test_bulk_tag_enqueue_archive_and_delete(seeded: Seeded, page: Any) -> None:
     for name in ("draft", "diverged"):
         _row(page, name).locator("input.pick").check()
     page.fill("#bulk-bar input[name=add_tags]", "review")
-    page.locator("#bulk-bar button[value=tags]").click()
+    page.press("#bulk-bar input[name=add_tags]", "Enter")  # runs Tag, not the form's first button
     page.wait_for_url(re.compile(r"done="))
     assert "Tag: done for 2 experiments" in page.locator(".notice").first.inner_text()
     assert "review" in _row(page, "diverged").locator("td").nth(4).inner_text()

@@ -163,6 +163,15 @@
   bar.querySelectorAll("button[data-confirm]").forEach(function (b) {
     b.addEventListener("click", function (event) { if (!window.confirm(b.dataset.confirm)) event.preventDefault(); });
   });
+  // Enter in a footer field runs that field's own action (the form's first button is Compare)
+  bar.querySelectorAll(".group input").forEach(function (input) {
+    input.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter") return;
+      event.preventDefault();
+      var button = input.parentNode.querySelector("button");
+      if (button && !button.disabled) button.click();
+    });
+  });
   sync();
 
   // Auto-refresh: every 10 s the rows are fetched again (same URL) and swapped in, ticks kept.
