@@ -126,11 +126,12 @@ def _per_objective(
     label, target = objective.label, _target(objectives, index)
     out: list[Plot] = []
 
-    def add(title: str, make: Callable[[], Any]) -> None:
+    def add(title: str, make: Callable[[], Any]) -> Any | None:
         fig = _draw(f"{title} of {label}", notes, make)
         if fig is not None:
             fig.update_layout(title=f"{title}: {label}")
             out.append(Plot(title, label, fig))
+        return fig
 
     add(HISTORY, lambda: vis.plot_optimization_history(study, target=target, target_name=label))
     ranked: list[str] = []
@@ -138,22 +139,13 @@ def _per_objective(
         notes.append(Note(f"importance of {label}", "no parameter varied"))
     for evaluator in EVALUATORS if moving else ():
         title = IMPORTANCE.format(evaluator)
-        importances = _draw(
-            f"{title} of {label}",
-            notes,
-            lambda e=evaluator: optuna.importance.get_param_importances(  # type: ignore[misc]
-                study, evaluator=_evaluator(e), params=moving, target=target
-            ),
-        )
-        if importances is None:
-            continue
-        ranked = ranked or list(importances)
-        add(
+        fig = add(
             title,
             lambda e=evaluator: vis.plot_param_importances(  # type: ignore[misc]
                 study, evaluator=_evaluator(e), params=moving, target=target, target_name=label
             ),
         )
+        ranked = ranked or _ranking(fig)
     if moving:
         add(SLICE, lambda: vis.plot_slice(study, params=moving, target=target, target_name=label))
         add(PARALLEL, lambda: vis.plot_parallel_coordinate(study, params=moving, target=target, target_name=label))
@@ -163,6 +155,15 @@ def _per_objective(
     else:
         notes.append(Note(f"{CONTOUR} of {label}", "fewer than two parameters varied"))
     return out
+
+
+def _ranking(fig: Any | None) -> list[str]:
+    """The parameters of an importance chart, the most important first (each importance is fitted once)."""
+    if fig is None or not fig.data:
+        return []
+    bars = fig.data[0]
+    pairs = sorted(zip(bars.x, bars.y, strict=False), key=lambda pair: -float(pair[0]))
+    return [str(name) for _, name in pairs]
 
 
 def _curves(study: optuna.Study, records: Sequence[TrialRecord], label: str, notes: list[Note]) -> Any | None:

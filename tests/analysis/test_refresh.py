@@ -28,7 +28,7 @@ def _end_a_trial(study: optuna.Study) -> None:
 
 def test_a_refresh_runs_when_a_trial_ended_and_the_period_passed() -> None:
     study = _study()
-    refresher = AnalysisRefresher(study, task=None, period_s=0.0)
+    refresher = AnalysisRefresher(study, task=None, period_s=0.0, backoff=0.0)
     refresher.maybe()  # nothing ended yet: no analysis
     refresher.final()
     assert refresher.runs == 1 and study.user_attrs[StudyAttr.COST]["compute_s"] == 0
