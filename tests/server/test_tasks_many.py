@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from hpo.server._errors import APIError
+from hpo.server.store import Database, Event, Store
 from tests.support.api import InProcess, in_process_app
 from tests.support.server import Env
 
@@ -118,8 +120,8 @@ def test_update_tags_adds_and_removes_keeping_order(api: TaskAPI) -> None:
     assert api.call("tasks.update_tags", {"ids": [a], "add_tags": ["x"]}) == {"updated": 0}
 
 
-def test_a_refused_item_leaves_nothing_half_written(api: TaskAPI) -> None:
-    """reset refuses a published task with published models after nothing of it was staged."""
+def test_a_refused_item_leaves_its_task_and_models_as_they_were(api: TaskAPI) -> None:
+    """reset refuses a completed task with a published output model and deletes none of it."""
     task = api.task("p")
     model = api.call("models.create", {"name": "m", "uri": "http://x/m", "task": task, "ready": True})["id"]
     api.call("tasks.add_or_update_model", {"task": task, "name": "m", "model": model, "type": "output"})
@@ -129,6 +131,24 @@ def test_a_refused_item_leaves_nothing_half_written(api: TaskAPI) -> None:
     assert _ids(res["failed"]) == {task}
     assert api.get(task)["status"] == "completed"
     assert api.call("models.get_by_id", {"model": model})["model"]["id"] == model
+
+
+def test_store_savepoint_drops_only_what_the_failed_item_staged(tmp_path: Path) -> None:
+    """The unit under every batch: a raising block un-stages its writes, earlier items stay staged."""
+    store = Store(Database(tmp_path / "server.db"))
+    store.events.add([Event("kept", "log", "", "", 0, 1, None, {"msg": "x"})])
+    store.commit()
+    store.tasks.put({"id": "kept", "name": "first item"})
+    with pytest.raises(APIError), store.savepoint():
+        store.tasks.put({"id": "dropped", "name": "second item"})
+        store.tasks.delete("kept")
+        store.events.delete_for("kept")
+        raise APIError(400, 110, "refused half-way")
+    assert store.tasks.get("kept") == {"id": "kept", "name": "first item"} and store.tasks.get("dropped") is None
+    store.commit()
+    assert [t["id"] for t in store.tasks] == ["kept"]
+    assert store.events.count("kept", "log") == 1  # the staged DELETE went with the failed item
+    store.db.close()
 
 
 SDK_SCRIPT = """
