@@ -25,6 +25,16 @@ CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
 STUDY = "live"
+# A noisy series of 20 points: what smoothing is for.
+NOISY = """
+import json
+from clearml import Task
+task = Task.init(project_name="search tests", task_name="noisy")
+for i in range(20):
+    task.get_logger().report_scalar("loss", "train", value=1.0 / (i + 1) + (0.5 if i % 2 else 0.0), iteration=i)
+task.flush(wait_for_uploads=True)
+print("RESULT " + json.dumps(task.id))
+"""
 
 
 @pytest.fixture
@@ -58,12 +68,34 @@ def _trial_rows(page: Any) -> list[str]:
     return list(page.locator("#trials tr td:nth-child(2)").all_inner_texts())
 
 
+def _scalar_controls(page: Any, url: str) -> None:
+    """Smoothing adds a smoothed trace (the raw one kept faint), log scale and wall time change the axes."""
+    page.goto(url)
+    page.locator(".plot .main-svg").first.wait_for()
+    chart = "document.querySelector('.scalars .plot')"
+    assert page.evaluate(f"{chart}.data.length") == 1
+    page.locator("[name=smoothing]").fill("0.9")
+    traces = page.evaluate(f"{chart}.data.map(t => [t.name, t.y])")
+    assert [name for name, _ in traces] == ["train", "train (smoothed)"]
+    raw, smoothed = traces[0][1], traces[1][1]
+
+    def jump(ys: list[float]) -> float:
+        return max(abs(a - b) for a, b in zip(ys, ys[1:], strict=False))
+
+    assert jump(smoothed) < jump(raw)
+    page.locator("[name=log_y]").check()
+    assert page.evaluate(f"{chart}.layout.yaxis.type") == "log"
+    page.select_option("[name=x_axis]", "wall")
+    assert page.evaluate(f"{chart}.layout.xaxis.type") == "date"
+
+
 def test_study_view_refreshes_while_the_search_runs_and_stops_it(search_env: SearchEnv, browser: Any) -> None:
     from playwright.sync_api import expect
 
     shots = Path(os.environ.get("HPO_UI_SCREENSHOTS") or search_env.root / "shots")
     shots.mkdir(parents=True, exist_ok=True)
     # one point per trial (iterations=1): the scalar chart a template's summary metric draws
+    noisy = search_env.env.run(NOISY).result
     space = search_env.space(trials=40, concurrency=2, fixed={"General/iterations": 1, "General/sleep_s": 1.5})
     controller = search_env.spawn("search", str(space), "--local-workers", "2", "--study", STUDY)
     try:
@@ -100,6 +132,8 @@ def test_study_view_refreshes_while_the_search_runs_and_stops_it(search_env: Sea
         other.goto(trial_url)
         expect(other.locator(".plot .main-svg").first).to_be_visible(timeout=60_000)
         assert other.evaluate("document.querySelectorAll('.plot .scatterlayer .point').length") >= 1
+
+        _scalar_controls(other, f"{server.url}/projects/*/experiments/{noisy}/output/scalars")
         other.close()
 
         page.once("dialog", lambda dialog: dialog.accept())

@@ -33,7 +33,8 @@ from hpo.server.ui._render import ENV, NotFound
 
 LIVE = ("created", "queued", "in_progress")
 POLL_S = 3  # the page's refresh period while the search runs
-COMPARE_MAX = 10  # what the compare page takes
+COMPARE_MAX = 100  # what the compare page takes
+COMPARE_TOP = (3, 5, 10, 25, 50)  # "Compare top N" links, and "all" when the compare page takes them
 # Panels in reading order: a plot whose title holds the first keyword comes first; others follow.
 ORDER = (
     "optimization history",
@@ -125,7 +126,7 @@ def trials(server: Server, optimizer: dict[str, Any]) -> dict[str, Any]:
         row["objective"] = None if row["value"] is None else (f"{row['value']:.4g}", repr(row["value"]))
         row["href"] = task_url(row["task"].get("project"), str(row["task"]["id"]), "log")
     ranked = [str(r["task"]["id"]) for r in rows if r["value"] is not None]
-    sizes = {n for n in (3, 5, 10) if n < len(ranked)} | ({len(ranked)} if 2 <= len(ranked) <= COMPARE_MAX else set())
+    sizes = {n for n in COMPARE_TOP if n < len(ranked)} | ({len(ranked)} if 2 <= len(ranked) <= COMPARE_MAX else set())
     top = {n: _compare_link(ranked[:n], metric) for n in sorted(sizes)}
     return {"objective": objective, "rows": rows, "columns": columns, "top": top, "searched_known": bool(searched),
             "constant": constant, "completed": len(ranked)}  # fmt: skip
