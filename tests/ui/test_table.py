@@ -108,3 +108,16 @@ def test_csv_export_needs_a_session_and_a_real_project(ui: UI) -> None:
     assert ui.client.get("/ui/experiments.csv", follow_redirects=False).status_code == 303
     ui.sign_in()
     assert ui.client.get("/ui/experiments.csv?project=nosuch").status_code == 404
+
+
+def test_picker_offers_what_the_newest_tasks_report_in_a_big_project(ui: UI) -> None:
+    from hpo.server.ui._dispatch import dispatch
+
+    project = ui.api("projects.create", {"name": "big"})["id"]
+    state = ui.client.app.state.server  # type: ignore[attr-defined]
+    dispatch(state, *[("tasks.create", {"name": f"t{i}", "project": project}) for i in range(2000)])
+    newest = ui.task("newest", project, fresh=("1", "int"))
+    ui.scalars(newest, "late", "metric", [1.0])
+    ui.sign_in()
+    page = ui.client.get(f"/projects/{project}/experiments").text
+    assert 'value="mx:late/metric"' in page and 'value="p:General/fresh"' in page
