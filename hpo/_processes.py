@@ -6,11 +6,17 @@ import contextlib
 import os
 from pathlib import Path
 
+import psutil
+
 from hpo.paths import storage_error
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` runs; a zombie child of this process counts as dead (and is reaped)."""
+    """Whether ``pid`` runs; a zombie counts as dead (and is reaped when it is this process's child).
+
+    Another process's zombie stays one while its parent does not reap it (a container whose pid 1
+    reaps nothing, say): psutil tells it apart from a live process.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -20,8 +26,13 @@ def pid_alive(pid: int) -> bool:
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
         return done == 0
-    except ChildProcessError:  # not our child: it exists
-        return True
+    except ChildProcessError:  # not our child: it exists, unless as a zombie
+        try:
+            return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+        except psutil.NoSuchProcess:
+            return False
+        except psutil.Error:
+            return True
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -2,13 +2,16 @@
 
 Each worker is an unmodified ``clearml-agent daemon`` in its own session (process group), with its
 configuration and log under ``$HPO_HOME/agents/<worker>/``. ``$HPO_HOME/agents/agents.json``
-records what was started so ``stop`` and ``status`` find them from another process. The server
+records what was started so ``stop`` and ``status`` find them from another process; a daemon
+that died is started again by :func:`restart` (``hpo.agents.AgentWatch`` does it during a search),
+and the record counts its restarts. The server
 is whatever the ``CLEARML_*`` environment names when :func:`start` runs (``hpo.connection``
 exports it, starting the embedded server if nothing else is configured).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -20,6 +23,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import psutil
 
 from hpo._processes import pid_alive, write_atomic
 from hpo.agents import _api
@@ -33,6 +38,9 @@ log = logging.getLogger(__name__)
 STATE_FILE = "agents.json"
 READY_TIMEOUT_S = 60.0
 
+# Daemons this process started, kept so that stop() can reap them (no zombies, no ResourceWarning).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
 
 @dataclass(frozen=True)
 class LocalAgent:
@@ -44,6 +52,9 @@ class LocalAgent:
     log_path: str
     api_host: str
     started: float = field(default_factory=time.time)
+    poll_s: float = 0.5
+    report_s: float = 2.0
+    restarts: int = 0  # how often it died and was started again (hpo.agents.AgentWatch)
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class AgentStatus:
     task_name: str | None
     log_path: str
     study: str | None = None
+    restarts: int = 0
 
 
 def agents_dir(home: Path | None = None) -> Path:
@@ -163,8 +175,33 @@ def _spawn(
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: stop() reaches the tasks it runs too
         )
+    _children[proc.pid] = proc
     log.info("started agent %s (pid %d), log %s", worker_id, proc.pid, log_path)
-    return LocalAgent(worker_id, proc.pid, list(queues), str(log_path), api_host)
+    return LocalAgent(worker_id, proc.pid, list(queues), str(log_path), api_host, poll_s=poll_s, report_s=report_s)
+
+
+def restart(dead: LocalAgent, *, env: Mapping[str, str] | None = None, home: Path | None = None) -> LocalAgent:
+    """Start ``dead`` again, as the same worker on the same queues, and record it in its place.
+
+    What is left of its process group (the orphaned trial) is killed first; the server fails that
+    trial after its task timeout, as for any lost worker.
+
+    Args:
+        dead: A recorded daemon that no longer runs.
+        env: Environment of the new daemon (default ``os.environ``), naming the same server.
+        home: ``$HPO_HOME`` override.
+    """
+    for pid in _group_members(dead.pid, str(agents_dir(home) / "tmp")):
+        _signal(pid, signal.SIGKILL)
+    child = _children.pop(dead.pid, None)
+    if child is not None:
+        child.poll()  # reaps it, if pid_alive has not
+    name = dead.worker_id.split(":", 1)[-1]
+    base_env = dict(os.environ if env is None else env)
+    new = _spawn(dead.queues, name, base_env, dead.api_host, dead.poll_s, dead.report_s, home)
+    new = dataclasses.replace(new, restarts=dead.restarts + 1)
+    _write_state([new if a.worker_id == dead.worker_id else a for a in read_state(home)], home)
+    return new
 
 
 def _tail(path: str, chars: int = 2000) -> str:
@@ -208,11 +245,15 @@ def stop(home: Path | None = None, timeout: float = 15.0) -> list[LocalAgent]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(pid_alive(a.pid) for a in running):
         time.sleep(0.1)
-    marker = str(agents_dir(home) / "tmp").encode()
+    marker = str(agents_dir(home) / "tmp")
     for agent in agents:
         # Leftovers: a daemon that ignored SIGTERM, or the orphaned trial of a killed daemon.
         for pid in _group_members(agent.pid, marker):
             _signal(pid, signal.SIGKILL)
+    for agent in agents:
+        child = _children.pop(agent.pid, None)
+        if child is not None:
+            child.wait(timeout=timeout)
     _state_path(home).unlink(missing_ok=True)
     return running
 
@@ -224,24 +265,18 @@ def _signal(pid: int, sig: signal.Signals) -> None:
         pass
 
 
-def _group_members(pgid: int, marker: bytes) -> list[int]:
+def _group_members(pgid: int, marker: str) -> list[int]:
     """Processes of group ``pgid`` (a daemon leads its own) whose environment shows they are ours.
 
-    The environment check (our agents' ``TMPDIR``) guards against a recycled pid. Without
-    ``/proc`` (not Linux) only a live leader is reported.
+    The environment check (our agents' ``TMPDIR``, ``marker``) guards against a recycled pid.
+    Through psutil, so it works where there is no ``/proc`` (macOS) too.
     """
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return [pgid] if pid_alive(pgid) else []
     members = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
+    for proc in psutil.process_iter():
         try:
-            pgrp = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
-            if pgrp == pgid and marker in (entry / "environ").read_bytes():
-                members.append(int(entry.name))
-        except (OSError, ValueError, IndexError):
+            if os.getpgid(proc.pid) == pgid and any(marker in value for value in proc.environ().values()):
+                members.append(proc.pid)
+        except (psutil.Error, OSError):  # gone, a zombie, or another user's
             continue
     return members
 
@@ -294,6 +329,7 @@ def status(
                 task_name=str(task.get("name")) if isinstance(task, dict) else None,
                 log_path=agent.log_path,
                 study=study,
+                restarts=agent.restarts,
             )
         )
     return out

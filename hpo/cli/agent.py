@@ -79,6 +79,7 @@ def status(
         table = Table("worker", "pid", "state", "search", "queues", "running task", "log")
         for row in rows:
             state = ("registered" if row.registered else "not registered") if row.alive else "dead"
+            state += f", restarted {row.restarts}x" if row.restarts else ""
             task = f"{row.task_name} ({row.task_id})" if row.task_id else "-"
             search = row.study or "-"
             table.add_row(row.worker_id, str(row.pid), state, search, ", ".join(row.queues), task, row.log_path)

@@ -239,6 +239,11 @@ def status(
         cost = _view.cost_line(summary)
         if cost:
             console.print(cost, highlight=False)
+        from hpo.agents import watch_notes
+        from hpo.search._controller import local_agents_home
+
+        for note in watch_notes(local_agents_home(summary.study)):  # its local agents that died
+            console.print(f"[yellow]\\[warning][/yellow] {escape(note)}", highlight=False, soft_wrap=True)
         if summary.active:
             console.print(_view.active_table(summary))
         if summary.top:

@@ -73,13 +73,19 @@ def run_search(options: SearchOptions, progress: ProgressFn | None = None) -> Se
     """
     plan = plan_search(options)
     agents_home = local_agents_home(plan.study_name)
+    watch = None
     try:
         if plan.local_workers:
             _start_local_agents(list(plan.queues), plan.local_workers, agents_home, _safe(plan.study_name))
+            from hpo.agents import AgentWatch
+
+            watch = AgentWatch(agents_home).start()  # a daemon that dies is reported and restarted
         if options.check:
             check_canary(plan)  # one canary run; stops the search (study failed) before any trial
         return drive(plan, progress)
     finally:
+        if watch is not None:
+            watch.stop()  # before the daemons are stopped: it would start them again
         if plan.local_workers:
             from hpo.agents import stop as stop_agents
 
