@@ -223,3 +223,5 @@ def test_compare_with_hide_identical(seeded: Seeded, page: Any) -> None:
     page.locator("#scatter .main-svg").first.wait_for()
     points = page.evaluate("document.querySelector('#scatter .plot').data[0].x")
     assert sorted(points) == [0.1, 0.2, 0.3]
+    page.locator(".plot .main-svg").last.wait_for()
+    page.screenshot(path=str(seeded.shots / "ui-compare.png"), full_page=True)

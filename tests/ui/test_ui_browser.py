@@ -184,7 +184,6 @@ def test_compare_three_runs_highlights_the_differing_params(fed: Fed, page: Any)
     assert "Args/iterations" not in differing
     assert page.locator("#metrics td.best").count() == 0  # runs of no search: no direction is known (issue 19)
     page.locator(".plot .main-svg").first.wait_for()
-    page.screenshot(path=str(fed.shots / "ui-compare.png"), full_page=True)
 
 
 def test_clone_edit_enqueue_on_an_agent_completes_with_the_new_value(fed: Fed, page: Any) -> None:
