@@ -107,6 +107,8 @@ def test_move_to_a_project_by_name_creates_it_and_to_null_detaches(api: TaskAPI)
     assert {api.get(a)["project"], api.get(b)["project"]} == {project}
     api.call("tasks.move", {"ids": [a], "project": None})
     assert api.get(a).get("project") is None
+    api.call("tasks.move", {"ids": [b], "project": ""})
+    assert api.get(b).get("project") is None
     refused = api.refused("tasks.move", {"ids": [a, MISSING], "project": project}, 101)
     assert MISSING in refused and api.get(a).get("project") is None  # all or nothing, as ClearML
     api.refused("tasks.move", {"ids": [a]}, 11)

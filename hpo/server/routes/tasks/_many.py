@@ -158,7 +158,7 @@ def move(call: Call) -> Data:
     if name:
         project = str(ensure_project(call.store, name, owner_fields(call))["id"])
     else:
-        project = call.opt_text("project")
+        project = call.opt_text("project") or None  # "" and null both mean no project (the root)
         if project:
             require(call.store.projects, "project", project)
     now = now_iso()
