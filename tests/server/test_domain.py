@@ -138,3 +138,12 @@ def test_a_run_is_deleted_only_archived_or_forced_and_goes_with_its_entries_and_
     store.commit()
     assert store.tasks.get("t") is None and domain.queue_of(store, "t") is None
     assert store.events.count("t", domain.SCALAR) == 0
+
+
+def test_the_store_keys_every_event_type_but_console_lines_as_the_domain_says(store: Store) -> None:
+    """ClearML stores a scalar, plot, image or vector event once per key; console lines as sent."""
+    for kind in domain.EVENT_TYPES:
+        row = Event("t", kind, "m", "v", 1, 1, 1.0 if kind == domain.SCALAR else None, {"iter": 1})
+        store.events.add([row, row])
+        store.commit()
+        assert store.events.count("t", kind) == (2 if kind == domain.LOG else 1), kind

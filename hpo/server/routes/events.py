@@ -41,8 +41,6 @@ router = Router()
 
 _LOG_PAGE = 5000  # ClearML's default batch_size of events.get_task_log
 _DEFAULT_SAMPLES = 2000  # ClearML's default samples of scalar_metrics_iter_histogram
-_SINGLE_VALUE_ITER = SINGLE_VALUE_ITER
-_update_last_metrics = update_last_metrics  # the domain's rule (last, min, max, mean per series)
 
 
 def _owner(call: Call, entity_id: str, model_event: bool) -> Collection:
@@ -112,7 +110,7 @@ def _event_problem(call: Call, event: Data, docs: dict[tuple[str, bool], Data | 
         value = event.get("value")
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"A scalar event's value must be a number, got {type(value).__name__}"
-        _update_last_metrics(doc, event, float(value))
+        update_last_metrics(doc, event, float(value))  # the domain's rule: last, min, max, mean per series
     return None
 
 
@@ -291,7 +289,7 @@ def scalar_histogram(call: Call) -> Data:
             wanted.setdefault(item["metric"], set()).update(v for v in item.get("variants") or [] if isinstance(v, str))
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for metric, variant, iteration, timestamp, value in call.store.events.points(task["id"], SCALAR):
-        if iteration == _SINGLE_VALUE_ITER or not _wants(wanted, metric, variant):
+        if iteration == SINGLE_VALUE_ITER or not _wants(wanted, metric, variant):
             continue
         series.setdefault((metric, variant), []).append((iteration if key == "iter" else timestamp, value))
     sampled = downsample(series, samples)
@@ -327,7 +325,7 @@ def single_value_metrics(call: Call) -> Data:
     out = []
     for task_id in call.items("tasks"):
         require(call.store.tasks, "task", task_id)
-        rows = call.store.events.at_iteration(task_id, SCALAR, _SINGLE_VALUE_ITER, "Summary")
+        rows = call.store.events.at_iteration(task_id, SCALAR, SINGLE_VALUE_ITER, "Summary")
         values = {(r[0], r[1]): {"metric": r[0], "variant": r[1], "value": r[2], "timestamp": r[3]} for r in rows}
         out.append({"task": task_id, "values": list(values.values())})
     return {"tasks": out}
