@@ -77,6 +77,19 @@ def test_layer_imports_nothing_above_or_beside_it(layer: str, forbidden: tuple[s
     assert _violations(layer, forbidden) == []
 
 
+def test_domain_and_store_know_no_http() -> None:
+    """Neither takes a request (``Call``) nor touches the web framework: both serve the API and the UI alike."""
+    http = ("starlette", "uvicorn", f"{PACKAGE}._app", f"{PACKAGE}._router.Call", f"{PACKAGE}._router.Router")
+    found = [
+        f"{path.relative_to(SERVER)}:{line} imports {module}"
+        for layer in ("domain", "store")
+        for path in _files(layer)
+        for line, module in _imports(path)
+        if any(module == name or module.startswith(name + ".") for name in http)
+    ]
+    assert found == []
+
+
 def _route_unit(module: str) -> str:
     """The route module or route package a module belongs to (``hpo.server.routes.tasks._crud`` -> ``...tasks``)."""
     return ".".join(module.split(".")[:4])
