@@ -68,3 +68,16 @@ def test_dates_are_readable_with_the_exact_value_in_a_tooltip(ui: UI) -> None:
     assert re.search(r'<dt>Created</dt><dd><span title="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</span>', model_page)
     # ui.js turns these into a date and pretty JSON; the page marks them for it
     assert '<td class="meta-value" data-key="promoted_at">1764800000.5</td>' in model_page
+
+
+def test_every_tab_renders_for_a_task_with_a_model_and_tags(ui: UI) -> None:
+    task_id = ui.task("t", lr=("0.1", "float"))
+    ui.api("tasks.edit", {"task": task_id, "tags": ["b", "a"]})
+    model = ui.api("models.create", {"name": "t model", "uri": "file:///m.bin", "task": task_id, "tags": ["best"]})
+    ui.api("tasks.add_or_update_model", {"task": task_id, "model": model["id"], "type": "output", "name": "t model"})
+    ui.sign_in()
+    for tab in ("execution", "hyper-params", "general", "output/log", "output/scalars", "output/plots", "artifacts",
+                "models"):  # fmt: skip
+        page = ui.client.get(f"/projects/*/experiments/{task_id}/{tab}")
+        assert page.status_code == 200, tab
+    assert ">t model</a>" in page.text and '<span class="tag tag-star">best</span>' in page.text
