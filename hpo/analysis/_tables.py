@@ -37,7 +37,8 @@ def _ms(seconds: float) -> float:
 
 
 def _iso(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1000):03d}Z"
+    """A UTC date as plotly.js reads it (it takes no time zone: no ``Z``)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1000):03d}"
 
 
 def timeline_figure(records: Sequence[TrialRecord], now: float | None = None) -> Any | None:
@@ -67,12 +68,16 @@ def timeline_figure(records: Sequence[TrialRecord], now: float | None = None) ->
         return None
     fig = go.Figure()
     for kind, entry in bars.items():
+        queued = kind == "queued"  # thin and behind: a worker's lane shows what it ran, and what waited for it
         fig.add_trace(
             go.Bar(
                 orientation="h",
                 name=kind,
                 marker={"color": _COLOURS.get(kind, "#7f7f7f")},
-                textposition="inside",
+                width=0.3 if queued else 0.8,
+                opacity=0.6 if queued else 1.0,
+                textposition="none" if queued else "inside",
+                hovertemplate="%{text}<extra>" + kind + "</extra>",
                 **entry,
             )
         )

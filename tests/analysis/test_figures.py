@@ -110,3 +110,23 @@ def test_categorical_parameters_and_a_failed_importance_fit_become_notes() -> No
     assert HISTORY in analysis.titles
     assert isinstance(optuna.__version__, str)
     assert any(n.chart.startswith("Contour") for n in analysis.notes)
+
+
+def test_timeline_has_a_lane_per_worker_and_dates_plotly_reads() -> None:
+    from datetime import datetime
+
+    from hpo.analysis._tables import timeline_figure
+
+    records = [_trial(0), _trial(1), _trial(2, "running"), _trial(3)]
+    records[3].started = records[3].ended = records[3].worker = None  # still queued
+    fig = timeline_figure(records, now=2000.0)
+    traces = {t["name"]: t for t in fig.to_dict()["data"]}
+    assert set(traces) == {"queued", "completed", "running"}
+    assert set(traces["completed"]["y"]) == {"worker-0", "worker-1"}
+    assert "(not started)" in traces["queued"]["y"]
+    for trace in traces.values():
+        for base in trace["base"]:
+            assert "Z" not in base and "T" not in base  # plotly.js takes no time zone: a "Z" date is not drawn
+            datetime.strptime(base, "%Y-%m-%d %H:%M:%S.%f")
+    assert list(traces["completed"]["x"]) == [3000.0, 3000.0]  # milliseconds from start to end
+    assert traces["running"]["x"][0] == (2000.0 - records[2].started) * 1000  # runs until now
