@@ -1,4 +1,5 @@
-"""Bad input at start, one line each with the fix: an HPO_HOME that cannot be written, a full disk.
+"""Bad input at start, one line each with the fix: an HPO_HOME that cannot be written, a full disk
+(``server.json``, the server's database).
 
 (A taken port: tests/cli/test_server_cli.py::test_busy_port_fails_with_a_clear_error; a missing
 extra: tests/test_extras.py.)
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -72,6 +75,23 @@ def test_server_start_on_a_full_disk_fails_with_one_line(tmp_path: Path, monkeyp
     with pytest.raises(ConfigError, match=r"server\S*\.tmp: No space left on device; free space"):
         serve(config)
     assert not (data_dir / "server.json").exists()
+
+
+def test_server_start_with_its_database_on_a_full_disk_fails_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect = sqlite3.connect
+
+    def full_disk(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = connect(*args, **kwargs)
+        conn.execute("PRAGMA max_page_count = 1")  # SQLite's own SQLITE_FULL at the first page it adds
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", full_disk)
+    config = runtime_config(tmp_path / "server", "127.0.0.1", 0, None)
+    with pytest.raises(ConfigError, match=r"^\S+: database or disk is full; free space on that disk, or point"):
+        serve(config)
+    assert not (tmp_path / "server" / "server.json").exists()
 
 
 def test_cli_turns_an_unwritable_folder_into_one_line(capsys: pytest.CaptureFixture[str]) -> None:

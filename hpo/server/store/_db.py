@@ -11,6 +11,7 @@ from its event loop thread.
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import threading
@@ -18,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from hpo.paths import storage_error
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -41,6 +44,10 @@ CREATE INDEX IF NOT EXISTS events_by_task ON events (task, type, metric, variant
 """
 
 
+# SQLite result codes of a file it cannot write, as the OSError they stand for (hpo.paths.storage_error).
+_OS_ERRNO = {13: errno.ENOSPC, 8: errno.EROFS, 14: errno.EACCES}  # SQLITE_FULL, SQLITE_READONLY, SQLITE_CANTOPEN
+
+
 class Database:
     """The SQLite file behind one data directory.
 
@@ -51,11 +58,18 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.executescript(SCHEMA)
+        try:
+            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.executescript(SCHEMA)
+        except sqlite3.OperationalError as err:  # a full disk or a folder it cannot write: one line, with the fix
+            code = _OS_ERRNO.get(err.sqlite_errorcode & 0xFF)
+            reason = storage_error(OSError(code, str(err), str(path))) if code else None
+            if reason is None:
+                raise
+            raise reason from err
 
     def close(self) -> None:
         with self._lock:
