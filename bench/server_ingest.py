@@ -8,7 +8,10 @@ Run by hand (needs the bench extra: ``pip install -e '.[bench]'``)::
    ``Logger.report_scalar`` (20 series), flushes, and the points are confirmed by reading them
    back. The same points go to an MLflow tracking server with its SQLite backend through
    ``MlflowClient.log_batch`` (1,000 metrics a call, MLflow's limit), confirmed by
-   ``get_metric_history``. Prints points/s for both and the ratio.
+   ``get_metric_history``. Prints points/s for both and the ratio. The SDK runs as agents run it
+   on the embedded server (``hpo.clearml_conf.SDK_OVERRIDES``: reporting subprocess off), and with
+   the SDK's defaults, whose reporting subprocess forwards events at its own pace (about 1,000
+   points/s on a 2-core machine, whatever the server), so that row measures the SDK.
 2. Query: ``--tasks`` tasks in one project (plus 10% elsewhere), each with a reported metric;
    ``tasks.get_all`` filtered by project and sorted by that metric, 100 a page; p50 and p90.
 """
@@ -75,8 +78,9 @@ def bench_ours(
 
 
 def stored_points(api: RawAPI, task: str) -> int:
-    """Scalar events stored for a task (the histogram down-samples past 2,000 points a series, as ClearML)."""
-    body = {"task": task, "event_type": "training_stats_scalar", "batch_size": 1}
+    """Scalar events of ``metric`` stored for a task, not the SDK's resource monitor's (the histogram would
+    down-sample past 2,000 points a series, as ClearML does)."""
+    body = {"task": task, "event_type": "training_stats_scalar", "batch_size": 1, "metrics": [{"metric": "metric"}]}
     return int(api.call("events.get_task_events", body)["total"])
 
 
@@ -179,7 +183,7 @@ def main() -> None:
     server, _ = local_server.start(root / "server", port=free_port())
     try:
         rows = {
-            "SDK report_scalar, reporting subprocess off": bench_ours(server, root, args.points, False),
+            "SDK report_scalar, subprocess off (as agents run it)": bench_ours(server, root, args.points, False),
             "SDK report_scalar, SDK defaults (subprocess)": bench_ours(server, root, args.points, True),
             "raw events.add_batch, 1,000 a call": bench_raw(server, args.points),
         }
@@ -192,7 +196,7 @@ def main() -> None:
             ml_rate = mlflow[1] / mlflow[0]
             for name, (seconds, stored) in rows.items():
                 if not name.startswith("MLflow"):
-                    print(f"ratio to MLflow, {name:<44}: {stored / seconds / ml_rate:5.1f}x (goal >= 5x)")
+                    print(f"ratio to MLflow, {name:<44}: {stored / seconds / ml_rate:5.1f}x (goal >= 10x)")
         timings = bench_get_all(server, args.tasks)
         p50 = statistics.median(timings)
         p90 = statistics.quantiles(timings, n=10)[-1]

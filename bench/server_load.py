@@ -21,6 +21,14 @@ own metric, paged) and ``events.get_task_log``: per task and in total, sent, sto
 but absent) and duplicated (stored more than once). Also prints how many ``400 Invalid HTTP
 request`` lines the server logged and which reporter consoles name an error, and ``--http``
 runs the server on uvicorn's h11 parser instead of httptools (an A/B for the 400s).
+
+``--sdk-defaults`` runs the reporters with the SDK's reporting subprocess, its default on Linux,
+which the suite's clearml.conf turns off (``hpo.clearml_conf.SDK_OVERRIDES``): the subprocess is
+forked after ``Task.init`` has made requests, and it and the parent then hold the same pooled
+keep-alive connections to the server and may write requests on them at once. Interleaved bytes
+are what uvicorn answers ``400 Invalid HTTP request received`` (final for the SDK: the batch is
+dropped), and a response read by the other process makes the SDK send a stored batch again
+(scalars, plots and images are keyed and stored once; console lines are appended, as ClearML does).
 """
 
 from __future__ import annotations
@@ -168,11 +176,16 @@ def _count_back(api: RawAPI, results: list[dict[str, Any]], series: int) -> None
 def _reporters(env: SearchEnv, args: argparse.Namespace) -> list[subprocess.Popen[bytes]]:
     script = env.root / "reporter.py"
     script.write_text(REPORTER)
+    env_vars = dict(env.env.vars)
+    if args.sdk_defaults:  # the SDK's own default: events go through a forked reporting subprocess
+        conf = env.root / "clearml-subprocess.conf"
+        conf.write_text("sdk { development { report_use_subprocess: true } }")
+        env_vars["CLEARML_CONFIG_FILE"] = str(conf)
     procs = []
     for index in range(args.processes):
         cmd = [sys.executable, str(script), str(index), str(args.seconds), str(args.series), str(args.pause)]
         with open(env.root / f"reporter-{index}.log", "w") as out:  # the child keeps its own descriptor
-            procs.append(subprocess.Popen(cmd, env=env.env.vars, stdout=out, stderr=subprocess.STDOUT, cwd=env.root))
+            procs.append(subprocess.Popen(cmd, env=env_vars, stdout=out, stderr=subprocess.STDOUT, cwd=env.root))
     return procs
 
 
@@ -226,8 +239,10 @@ def run(env: SearchEnv, args: argparse.Namespace) -> None:
     except subprocess.TimeoutExpired:
         search.kill()
         search.wait()
-    print(f"{args.processes} reporters x {args.seconds:g} s (done after {took:.0f} s), search exit {search.returncode}"
-          f" ({args.trials} trials of curve, 2 local agents), http={args.http}")  # fmt: skip
+    reporting = "the SDK's reporting subprocess" if args.sdk_defaults else "the reporting subprocess off"
+    search_text = f"search exit {search.returncode} ({args.trials} trials of curve, 2 local agents)"
+    print(f"{args.processes} reporters x {args.seconds:g} s (done after {took:.0f} s) with {reporting};"
+          f" http={args.http}; {search_text}")  # fmt: skip
     print(f"UI fetches: {dict(ui)}")
     print(f"debug.ping idle: {_latency(idle)}")
     print(f"debug.ping load: {_latency(busy)}; failures: {dict(Counter(ping_failures))}")
@@ -245,6 +260,11 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=4, help="scalar series a reporter reports each iteration")
     parser.add_argument("--pause", type=float, default=0.01, help="seconds a reporter sleeps between iterations")
     parser.add_argument("--trials", type=int, default=6, help="trials of the search run beside the reporters")
+    parser.add_argument(
+        "--sdk-defaults",
+        action="store_true",
+        help="reporters use the SDK's reporting subprocess (its default; the suite's clearml.conf turns it off)",
+    )
     parser.add_argument("--http", choices=["httptools", "h11"], default="httptools", help="uvicorn's HTTP parser")
     args = parser.parse_args()
     os.environ["HPO_SERVER_HTTP"] = args.http  # read by the server process (hpo/server/_serve.py)
