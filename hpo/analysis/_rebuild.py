@@ -26,7 +26,7 @@ from typing import Any
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from hpo import task_status
-from hpo.analysis._records import TrialRecord, apply_times, task_rows
+from hpo.analysis._records import TrialRecord, apply_times, queue_names, task_rows
 from hpo.analysis._report import Analysis, build_analysis, report
 from hpo.errors import ConfigError, NotFoundError
 from hpo.study import Objective, TrialLabel
@@ -185,6 +185,7 @@ def child_records(
     for row in ordered:
         number = _number(list(row.get("tags") or []))
         records.append(_child(row, next(spare) if number is None else number, space, objectives))
+    queue_names(records)
     return records
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import optuna
@@ -25,11 +25,11 @@ from hpo.study import TrialAttr, TrialLabel, interrupted, launched, trial_label
 log = logging.getLogger(__name__)
 
 _TIME_FIELDS = ["status", "created", "started", "completed", "last_worker", "execution.queue"]
-_BY_LABEL = {
-    TrialLabel.COMPLETED: TrialState.COMPLETE,
-    TrialLabel.PRUNED: TrialState.PRUNED,
-    TrialLabel.FAILED: TrialState.FAIL,
-    TrialLabel.STOPPED: TrialState.FAIL,
+_BY_LABEL = {  # keyed by the plain words: a record's state is a string
+    str(TrialLabel.COMPLETED): TrialState.COMPLETE,
+    str(TrialLabel.PRUNED): TrialState.PRUNED,
+    str(TrialLabel.FAILED): TrialState.FAIL,
+    str(TrialLabel.STOPPED): TrialState.FAIL,
 }
 
 
@@ -73,7 +73,7 @@ class TrialRecord:
     def frozen(self, distributions: Mapping[str, BaseDistribution]) -> FrozenTrial | None:
         """This trial for an in-memory Optuna study over ``distributions`` (one per parameter, shared by all
         trials); ``None`` when it has not ended (or completed without a value)."""
-        state = _BY_LABEL.get(TrialLabel(self.state)) if self.state in TrialLabel._value2member_map_ else None
+        state = _BY_LABEL.get(self.state)
         if state is None or (state == TrialState.COMPLETE and not self.values):
             return None
         params = {k: v for k, v in self.params.items() if k in distributions}
@@ -124,8 +124,6 @@ def epoch(value: Any) -> float | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:  # ClearML's dates are UTC
-        from datetime import timezone
-
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.timestamp()
 
@@ -160,6 +158,26 @@ def apply_times(record: TrialRecord, row: Mapping[str, Any]) -> None:
 
 def _queue_name(value: Any) -> str | None:
     return str(value) if value else None
+
+
+def queue_names(records: Sequence[TrialRecord]) -> None:
+    """Replace the queue ids some records hold (a task's ``execution.queue``) by the queues' names."""
+    from clearml.backend_api.session.client import APIClient
+
+    if not any(r.queue for r in records):
+        return
+    try:
+        queues = APIClient().queues.get_all(only_fields=["id", "name"])
+    except Exception as err:  # the ids are still a fair label
+        log.info("cannot read the queues' names: %s", err)
+        return
+    names = {str(_field(q, "id")): str(_field(q, "name")) for q in queues}
+    for record in records:
+        record.queue = names.get(record.queue or "", record.queue)
+
+
+def _field(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
 
 
 def add_task_times(records: Sequence[TrialRecord]) -> None:
@@ -220,6 +238,7 @@ __all__ = [
     "apply_times",
     "common_distributions",
     "epoch",
+    "queue_names",
     "records_from_study",
     "task_rows",
     "view_study",

@@ -49,3 +49,4 @@ def test_analyze_a_real_stock_optuna_run(search_env: SearchEnv) -> None:
     notes = " | ".join(f"{chart}: {missing}" for chart, missing in out["notes"])
     assert "General/iterations never varied" in notes, notes
     assert out["cost"]["compute_s"] > 0 and out["cost"]["timed_trials"] == 4
+    assert list(out["cost"]["per_queue"]) == ["default"]  # the queue's name, not its id
