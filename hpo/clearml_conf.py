@@ -38,7 +38,11 @@ _CONFIG_VARS = ("CLEARML_CONFIG_FILE", "TRAINS_CONFIG_FILE")
 # those pool objects without their threads, _initialize_upload_pools keeps them because they are
 # set, and the first upload event (task.upload_artifact) then waits forever in
 # Metrics._do_write_events -> map_async(...).wait(); Task.flush and task.close wait for the child.
-# Thread mode has no fork, and reports scalars much faster too.
+# Thread mode has no fork, and reports scalars much faster too. The fork also inherits the
+# parent's pooled keep-alive connections to the server: both processes then write requests on
+# one connection, which the server reads as garbage (uvicorn's final "400 Invalid HTTP request",
+# a dropped event batch) or answers to the wrong process (a stored batch sent again); see
+# bench/server_load.py --sdk-defaults.
 SDK_OVERRIDES = """\
 sdk {
     development { report_use_subprocess: false }
