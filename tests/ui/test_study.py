@@ -114,15 +114,15 @@ def test_one_trial_and_no_objective_are_said_not_failed(ui: UI) -> None:
 def test_plots_the_optimizer_carries_are_shown_in_reading_order(ui: UI) -> None:
     opt = _optimizer(ui)
     for title in ("Trials table", "Timeline of trials", "Slice plot", "Optimization history",
-                  "Hyper-parameter importance (fANOVA)", "search notes"):  # fmt: skip
+                  "Hyper-parameter importance (fANOVA)", "Analysis notes", "something else"):  # fmt: skip
         _plot(ui, opt, title)
     ui.sign_in()
     html = _study(ui, opt)["html"]
-    titles = re.findall(r'<section class="panel"><h3>([^<]+)', html)
-    assert titles == ["Optimization history", "Hyper-parameter importance (fANOVA)", "Slice plot",
-                      "Timeline of trials", "Trials table", "search notes"]  # fmt: skip
+    titles = re.findall(r'<section class="panel(?: wide)?"><h3>([^<]+)', html)
+    assert titles == ["Analysis notes", "Optimization history", "Hyper-parameter importance (fANOVA)", "Slice plot",
+                      "Timeline of trials", "Trials table", "something else"]  # fmt: skip
     assert "no analysis yet" not in html
-    assert len(re.findall(r'<script type="application/json" id="fig-study-\d+">', html)) == 6
+    assert len(re.findall(r'<script type="application/json" id="fig-study-\d+">', html)) == 7
 
 
 def test_live_json_changes_version_when_a_trial_ends_and_stops_being_live(ui: UI) -> None:
@@ -197,3 +197,15 @@ def test_scalars_tab_offers_smoothing_log_scale_and_wall_time(ui: UI) -> None:
     assert 'name="smoothing"' in page and 'name="log_y"' in page and '<option value="wall">wall time</option>' in page
     [figure] = [json.loads(b) for b in re.findall(r'<script type="application/json" id="fig-1">(.*?)</script>', page)]
     assert figure["data"][0]["customdata"] == [1000, 1001, 1002]
+
+
+def test_a_table_panel_spans_the_width(ui: UI) -> None:
+    opt = _optimizer(ui)
+    table = {"data": [{"type": "table", "header": {"values": ["trial"]}, "cells": {"values": [[0, 1]]}}]}
+    ui.api("events.add_batch", lines=[{"type": "plot", "task": opt, "metric": "Trials", "variant": "all trials",
+                                       "iter": 0, "plot_str": json.dumps(table)}])  # fmt: skip
+    _plot(ui, opt, "Optimization history")
+    ui.sign_in()
+    html = _study(ui, opt)["html"]
+    assert [(c, t.strip()) for c, t in re.findall(r'<section class="(panel[^"]*)"><h3>([^<]+)', html)] == [
+        ("panel", "Optimization history"), ("panel wide", "Trials")]  # fmt: skip

@@ -35,18 +35,21 @@ LIVE = ("created", "queued", "in_progress")
 POLL_S = 3  # the page's refresh period while the search runs
 COMPARE_MAX = 100  # what the compare page takes
 COMPARE_TOP = (3, 5, 10, 25, 50)  # "Compare top N" links, and "all" when the compare page takes them
-# Panels in reading order: a plot whose title holds the first keyword comes first; others follow.
+# Panels in reading order: a plot whose title holds a keyword of the first group comes first; others
+# follow. ClearML's own optimizer reports "Optimization Objective", "Parallel Coordinates" and a
+# "summary" table; the search's analysis (hpo.analysis) the rest.
 ORDER = (
-    "optimization history",
-    "importance",
-    "slice",
-    "contour",
-    "parallel coordinate",
-    "pareto",
-    "intermediate",
-    "timeline",
-    "cost",
-    "trials",
+    ("notes",),  # what the analysis could not show
+    ("optimization history", "optimization objective"),
+    ("importance",),
+    ("slice",),
+    ("contour",),
+    ("parallel coordinate",),
+    ("pareto",),
+    ("intermediate",),
+    ("timeline",),
+    ("cost",),
+    ("trials", "summary"),
 )
 _NAME = re.compile(r"""\b["']?name["']?\s*[:=]\s*["']?([^"',}\n]+)""")
 _STOP_REASON = "search stopped in the web UI"
@@ -58,12 +61,15 @@ def is_optimizer(task: dict[str, Any]) -> bool:
 
 def _rank(title: str) -> int:
     lowered = title.lower()
-    return next((i for i, word in enumerate(ORDER) if word in lowered), len(ORDER))
+    return next((i for i, words in enumerate(ORDER) if any(w in lowered for w in words)), len(ORDER))
 
 
 def panels(server: Server, task_id: str) -> list[dict[str, Any]]:
     """The optimizer's plots and tables (the latest of each title/series), in reading order."""
     plots = _events.plots(server.store, task_id)
+    for plot in plots:  # a table reads best across the whole width
+        traces = (plot["figure"] or {}).get("data") if isinstance(plot["figure"], dict) else None
+        plot["wide"] = any(isinstance(t, dict) and t.get("type") == "table" for t in traces or [])
     return sorted(plots, key=lambda p: (_rank(str(p["title"])), str(p["title"]), str(p["series"])))
 
 
