@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
@@ -23,6 +24,7 @@ import uvicorn
 
 from hpo.server._serve import ConnectionGuard, guarded_protocol
 from tests.support.api import RawAPI, running_api
+from tests.support.server import Env
 
 BODY = b"x" * 120_000
 
@@ -151,3 +153,38 @@ def test_sdk_sized_batches_slow_and_chunked_are_all_stored(api: RawAPI) -> None:
         assert status == b"HTTP/1.1 200 OK", body
     stored = api.call("events.get_task_events", {"task": task, "event_type": "training_stats_scalar", "batch_size": 1})
     assert stored["total"] == 2000
+
+
+FORKS = """
+import json, psutil
+from clearml import Task
+task = Task.init(project_name="transport", task_name="forks", auto_resource_monitoring=False)
+task.get_logger().report_scalar("m", "v", value=1.0, iteration=0)
+me = psutil.Process()
+forks = [child for child in me.children() if child.cmdline() == me.cmdline()]  # a fork runs our own command line
+task.flush(wait_for_uploads=True)
+print("RESULT " + json.dumps(len(forks)))
+task.close()
+"""
+
+
+@pytest.mark.parametrize("served", [True, False], ids=["served-environment", "sdk-default"])
+def test_programs_on_the_served_environment_fork_no_reporting_subprocess(
+    api: RawAPI, tmp_path: Path, served: bool
+) -> None:
+    """The SDK's reporting subprocess is forked with the parent's keep-alive connections to the server:
+    two processes writing on one connection is what uvicorn answers ``400 Invalid HTTP request`` (a
+    dropped batch) and what makes the SDK send a stored batch again. ``RunningServer.env`` (what
+    ``hpo server env`` prints, what agents run with) turns it off; the SDK's default forks one."""
+    home = tmp_path / "home"
+    home.mkdir()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CLEARML_", "TRAINS_"))}
+    base.update(HOME=str(home), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    if served:
+        env = {**base, **api.server.env(base)}
+    else:
+        conf = tmp_path / "clearml.conf"
+        conf.write_text("sdk { development { report_use_subprocess: true } }\n")
+        env = {**base, **api.server.portable_env(), "CLEARML_CONFIG_FILE": str(conf)}
+    result = Env(api.server, tmp_path, env).run(FORKS)
+    assert result.result == (0 if served else 1), result.output
