@@ -136,6 +136,13 @@ def test_study_view_refreshes_while_the_search_runs_and_stops_it(search_env: Sea
         assert other.evaluate("document.querySelectorAll('.plot .scatterlayer .point').length") >= 1
 
         _scalar_controls(other, f"{server.url}/projects/*/experiments/{noisy}/output/scalars")
+        # the same controls on compare's overlays (the top trials, from the study view's link)
+        other.goto(server.url + str(page.locator("a", has_text="Compare top 3").get_attribute("href")))
+        other.locator(".scalars .plot .main-svg").first.wait_for()
+        other.locator("[name=log_y]").check()
+        overlays = "Array.from(document.querySelectorAll('.scalars .plot')).map(d => d.layout.yaxis.type)"
+        assert set(other.evaluate(overlays)) == {"log"}
+        assert other.evaluate("document.querySelector('#scatter .plot').layout.yaxis.type") != "log"
         other.close()
 
         page.once("dialog", lambda dialog: dialog.accept())

@@ -51,8 +51,8 @@
     var wall = controls.querySelector("[name=x_axis]").value === "wall";
     var label = controls.querySelector(".smoothing-value");
     if (label) label.textContent = weight.toFixed(2);
-    document.querySelectorAll("[data-figure]").forEach(function (el) {
-      var spec = el._spec;  // scalar charts only: line/marker scatter traces
+    document.querySelectorAll(".scalars [data-figure]").forEach(function (el) {
+      var spec = el._spec;  // scalar charts only (a compare page's scatter of a parameter is not one)
       if (!spec || !(spec.data || []).length || spec.data.some(function (t) { return t.type !== "scatter"; })) return;
       var data = [];
       (spec.data || []).forEach(function (trace) {
