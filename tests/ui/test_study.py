@@ -209,3 +209,18 @@ def test_a_table_panel_spans_the_width(ui: UI) -> None:
     html = _study(ui, opt)["html"]
     assert [(c, t.strip()) for c, t in re.findall(r'<section class="(panel[^"]*)"><h3>([^<]+)', html)] == [
         ("panel", "Optimization history"), ("panel wide", "Trials")]  # fmt: skip
+
+
+def test_bad_reports_and_configuration_never_break_the_view(ui: UI) -> None:
+    opt = _optimizer(ui, space="parameter_optimization_space = [ {{ broken")  # no name: all parameters shown
+    bad = {"Slice plot": "{not json", "Contour": "[1, 2]"}
+    lines = [{"type": "plot", "task": opt, "metric": t, "variant": t, "iter": 0, "plot_str": v} for t, v in bad.items()]
+    ui.api("events.add_batch", lines=lines)
+    _trial(ui, opt, "t0", "0.2", 0.5)
+    ui.sign_in()
+    page = ui.client.get(f"/projects/*/experiments/{opt}/general")
+    assert page.status_code == 200
+    assert page.text.count("This plot could not be read.") == 2 and "<h3>Contour</h3>" in page.text
+    assert "all parameters (the optimizer names no searched ones)" in page.text
+    assert _study(ui, opt)["html"].count('<section class="panel') == 2
+    assert ui.client.get(f"/ui/study/{opt}/trials.csv").status_code == 200

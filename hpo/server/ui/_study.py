@@ -67,9 +67,13 @@ def _rank(title: str) -> int:
 def panels(server: Server, task_id: str) -> list[dict[str, Any]]:
     """The optimizer's plots and tables (the latest of each title/series), in reading order."""
     plots = _events.plots(server.store, task_id)
-    for plot in plots:  # a table reads best across the whole width
-        traces = (plot["figure"] or {}).get("data") if isinstance(plot["figure"], dict) else None
-        plot["wide"] = any(isinstance(t, dict) and t.get("type") == "table" for t in traces or [])
+    for plot in plots:
+        if not isinstance(plot["figure"], dict) or not isinstance(plot["figure"].get("data"), list):
+            plot["figure"] = None  # said unreadable, not drawn empty
+            plot["wide"] = False
+            continue
+        # a table reads best across the whole width
+        plot["wide"] = any(isinstance(t, dict) and t.get("type") == "table" for t in plot["figure"]["data"])
     return sorted(plots, key=lambda p: (_rank(str(p["title"])), str(p["title"]), str(p["series"])))
 
 
