@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.support.search import SearchEnv
 
@@ -54,6 +55,8 @@ def test_pruned_trial_says_why_and_the_optimizer_task_carries_the_analysis(searc
     assert task["props"]["pruned_reason"] == why["reason"]
     assert task["message"].startswith("pruned by MedianPruner at step")
 
+    log = Path(summary["log_file"]).read_text()
+    assert "cannot report the search's analysis" not in log and "cannot explain" not in log, log[-3000:]
     optimizer = summary["optimizer_task_id"]
     reported = search_env.env.run(PLOTS, optimizer).result
     titles = {title for title, _, _ in reported["plots"]}
@@ -88,3 +91,26 @@ def test_pruned_trial_says_why_and_the_optimizer_task_carries_the_analysis(searc
     assert rebuilt["source"] == f"study {summary['study']}"
     pruned = [row for row in rebuilt["trials"] if row["state"] == "pruned"]
     assert [row["pruned reason"] for row in pruned] == [why["reason"]]
+
+
+def test_asha_pruned_trial_names_its_rung_and_cutoff(search_env: SearchEnv) -> None:
+    space = search_env.space(
+        trials=3,
+        concurrency=1,
+        pruner={"name": "asha", "min_resource": 2, "reduction_factor": 2},
+        parameters={
+            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
+            "General/iterations": {"type": "categorical", "choices": [8]},
+            "General/sleep_s": {"type": "categorical", "choices": [0.6]},
+        },
+        initial=[{"General/x": 0.35}, {"General/x": 0.3}, {"General/x": 1.0}],
+    )
+    summary = search_env.search(space, "--local-workers", "1")
+    trials = search_env.study(summary["study"])
+    assert [t["state"] for t in trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
+    why = trials[2]["attrs"]["pruned_at"]
+    assert why["pruner"] == "SuccessiveHalvingPruner"
+    assert why["threshold"] is not None and why["compared"] < why["threshold"]
+    assert "rung" in why["reason"] and "cut-off" in why["reason"]
+    task = search_env.env.run(TASK, trials[2]["attrs"]["task_id"]).result
+    assert task["props"]["pruned_reason"] == why["reason"]
