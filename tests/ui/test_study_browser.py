@@ -156,3 +156,34 @@ def test_study_view_refreshes_while_the_search_runs_and_stops_it(search_env: Sea
         context.close()
     finally:
         kill_group(controller)
+
+
+MODEL = """
+import json
+from pathlib import Path
+from clearml import OutputModel, Task
+task = Task.init(project_name="search tests", task_name="model page", output_uri=True)
+Path("w.bin").write_bytes(b"w" * 16)
+model = OutputModel(task=task, name="model page (curve)")
+model.update_weights(weights_filename="w.bin", auto_delete_file=False, async_enable=False)
+model.set_metadata("promoted_at", "1764800000.5", "float")
+model.set_metadata("evidence", json.dumps({"gate": "passed", "delta": 0.01}), "str")
+task.flush(wait_for_uploads=True)
+print("RESULT " + json.dumps(model.id))
+"""
+
+
+def test_model_page_shows_dates_and_json_readable(search_env: SearchEnv, browser: Any) -> None:
+    model = search_env.env.run(MODEL).result
+    server = search_env.env.server
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(sign_in_link(server.credentials(), server.url))
+    page.goto(f"{server.url}/projects/*/models/{model}/general")
+    promoted = page.locator("td[data-key=promoted_at]")
+    assert promoted.inner_text() == "2025-12-03 22:13:20 UTC" and promoted.get_attribute("title") == "1764800000.5"
+    evidence = page.locator("td[data-key=evidence] pre").inner_text()
+    assert evidence == '{\n  "gate": "passed",\n  "delta": 0.01\n}'
+    created = page.locator("dt:text-is('Created') + dd span")
+    assert created.inner_text().endswith(" UTC") and "T" in str(created.get_attribute("title"))
+    context.close()
