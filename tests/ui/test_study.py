@@ -224,3 +224,10 @@ def test_bad_reports_and_configuration_never_break_the_view(ui: UI) -> None:
     assert "all parameters (the optimizer names no searched ones)" in page.text
     assert _study(ui, opt)["html"].count('<section class="panel') == 2
     assert ui.client.get(f"/ui/study/{opt}/trials.csv").status_code == 200
+
+
+def test_stop_search_lists_what_it_could_not_stop(ui: UI) -> None:
+    opt = _optimizer(ui)
+    ui.sign_in()
+    page = ui.client.get(f"/projects/*/experiments/{opt}/general", params={"refused": "t1: <b>gone</b>"}).text
+    assert '<div class="notice">Not stopped: t1: &lt;b&gt;gone&lt;/b&gt;</div>' in page
