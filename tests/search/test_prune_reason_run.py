@@ -91,6 +91,14 @@ def test_pruned_trial_says_why_and_the_optimizer_task_carries_the_analysis(searc
     assert rebuilt["source"] == f"study {summary['study']}"
     pruned = [row for row in rebuilt["trials"] if row["state"] == "pruned"]
     assert [row["pruned reason"] for row in pruned] == [why["reason"]]
+    # given an objective, it is rebuilt from the child tasks instead, as any optimizer's: the same trials
+    children = search_env.hpo("analyze", optimizer, "--objective", "validation/score", "--direction", "max", "--json")
+    assert children.returncode == 0, children.stderr[-4000:]
+    rows = json.loads(children.stdout)
+    assert rows["source"] == "child tasks"
+    assert [(r["trial"], r["state"]) for r in rows["trials"]] == [(0, "completed"), (1, "completed"), (2, "pruned")]
+    assert rows["trials"][2]["pruned reason"] == why["reason"]
+    assert rows["trials"][0]["General/x"] == rebuilt["trials"][0]["General/x"]
 
 
 def test_asha_pruned_trial_names_its_rung_and_cutoff(search_env: SearchEnv) -> None:
