@@ -26,16 +26,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import ipaddress
 import logging
 import re
-import socket
 import threading
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -132,9 +129,6 @@ class ServerState:
         self.db.close()
 
 
-_ANY_ADDRESS = ("", "0.0.0.0", "::")
-
-
 def host_name(header: str) -> str:
     """The name in a ``Host`` header, lower case, without port, brackets or trailing dot."""
     header = header.strip().lower()
@@ -148,29 +142,16 @@ def host_name(header: str) -> str:
 class HostGuard:
     """Answers 421 to a web UI request whose ``Host`` this server does not serve.
 
-    Served: ``localhost``, loopback addresses, the bound address, the public URL's host, and,
-    bound to every address, any IP address and this machine's name. An IP literal cannot come
-    from DNS rebinding; a name can, so other names are refused. API and file-server calls are
-    left alone (they need a token a foreign page cannot have).
+    Which hosts are served is :meth:`ServerConfig.serves_host`'s rule: ``localhost``, loopback
+    addresses, the bound address, the public URL's host, and, bound to every address, any IP
+    address and this machine's name. An IP literal cannot come from DNS rebinding; a name can, so
+    other names are refused. API and file-server calls are left alone (they need a token a foreign
+    page cannot have).
     """
 
-    def __init__(self, app: ASGIApp, bound_host: str, public_url: str | None = None) -> None:
+    def __init__(self, app: ASGIApp, config: ServerConfig) -> None:
         self.app = app
-        self.any_address = bound_host in _ANY_ADDRESS
-        self.names = {"localhost", host_name(bound_host)}
-        if public_url:
-            self.names.add(host_name(urlsplit(public_url).netloc.rpartition("@")[2]))
-        if self.any_address:
-            self.names.add(socket.gethostname().lower())
-
-    def serves(self, name: str) -> bool:
-        if name in self.names:
-            return True
-        try:
-            address = ipaddress.ip_address(name)
-        except ValueError:
-            return False
-        return address.is_loopback or self.any_address
+        self.serves = config.serves_host
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
@@ -317,7 +298,7 @@ def create_app(config: ServerConfig) -> Starlette:
             Route("/{path:path}", api, methods=["GET", "POST", "PUT"]),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(HostGuard, bound_host=config.host, public_url=config.public_url)],
+        middleware=[Middleware(HostGuard, config=config)],
     )
     app.state.server = state
     return app

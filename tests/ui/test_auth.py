@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.routing import Route
 
 from hpo.server._app import HostGuard, host_name
+from hpo.server._config import ServerConfig
 from hpo.server.ui import routes
 from hpo.server.ui._login import safe_next
 from tests.support.ui import BASE, UI
@@ -174,14 +176,15 @@ def test_ui_serves_loopback_hosts(ui: UI, host: str) -> None:
 
 
 def test_host_guard_bound_to_every_address_takes_any_ip() -> None:
-    guard = HostGuard(None, "0.0.0.0")  # type: ignore[arg-type]
+    guard = HostGuard(None, ServerConfig(Path("unused"), host="0.0.0.0"))  # type: ignore[arg-type]
     assert guard.serves(host_name("10.1.2.3:8008")) and guard.serves(host_name("[fe80::1]:8008"))
     assert not guard.serves(host_name("evil.test"))
-    specific = HostGuard(None, "10.1.2.3")  # type: ignore[arg-type]
+    specific = HostGuard(None, ServerConfig(Path("unused"), host="10.1.2.3"))  # type: ignore[arg-type]
     assert specific.serves(host_name("10.1.2.3:8008")) and not specific.serves(host_name("10.9.9.9"))
 
 
 def test_host_guard_serves_the_public_url_host() -> None:
-    guard = HostGuard(None, "127.0.0.1", "https://hpo.example.org:8443/ui")  # type: ignore[arg-type]
+    config = ServerConfig(Path("unused"), public_url="https://hpo.example.org:8443")
+    guard = HostGuard(None, config)  # type: ignore[arg-type]
     assert guard.serves(host_name("HPO.example.org:8443")) and guard.serves(host_name("localhost"))
     assert not guard.serves(host_name("other.example.org"))
