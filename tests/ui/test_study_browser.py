@@ -149,6 +149,8 @@ def test_study_view_refreshes_while_the_search_runs_and_stops_it(search_env: Sea
         page.locator("button", has_text="Stop search").click()
         page.wait_for_url(url + "*")
         assert page.locator("span.status-stopped").first.is_visible()
+        assert page.locator("#study-state").inner_text() == "search ended (stopped)"  # and it polls no more
+        assert page.locator("#study").get_attribute("data-live") == "0"
         controller.wait(timeout=180)  # the controller sees its optimizer task stopped and ends
         live = [t for t in search_env.trials() if t["status"] in ("created", "queued", "in_progress")]
         assert live == []
