@@ -25,6 +25,7 @@ from hpo.study import FINISHED_LABELS, trial_label
 log = logging.getLogger(__name__)
 
 REFRESH_PERIOD_S = 30.0
+CHECK_S = 2.0  # how often the study is read for trials that ended (a cheap read, but not every loop)
 FINAL_WAIT_S = 60.0  # how long the end of a search waits for a refresh in flight
 
 
@@ -37,18 +38,26 @@ class AnalysisRefresher:
         period_s: The least time between two refreshes.
         backoff: A refresh also waits this many times what the last one took (fANOVA on 1,000 trials
             takes ~10 s: a large search refreshes less often).
+        check_s: How often the study is read for trials that ended.
     """
 
     def __init__(
-        self, study: optuna.Study, task: Any, period_s: float = REFRESH_PERIOD_S, backoff: float = 5.0
+        self,
+        study: optuna.Study,
+        task: Any,
+        period_s: float = REFRESH_PERIOD_S,
+        backoff: float = 5.0,
+        check_s: float = CHECK_S,
     ) -> None:
         self.study = study
         self.task = task
         self.period_s = period_s
         self.backoff = backoff
+        self.check_s = check_s
         self.runs = 0
         self._ended_seen = 0
-        self._last = 0.0
+        self._last = float("-inf")  # when the last refresh started
+        self._checked = float("-inf")  # when the study was last read for ended trials
         self._thread: threading.Thread | None = None
         self._took = 0.0  # seconds the last analysis took
 
@@ -59,9 +68,10 @@ class AnalysisRefresher:
         """Start a refresh in the background when a trial ended since the last one and the period passed."""
         if self._thread is not None and self._thread.is_alive():
             return
-        if time.monotonic() - self._last < max(self.period_s, self.backoff * self._took):
+        now = time.monotonic()
+        if now - self._last < max(self.period_s, self.backoff * self._took) or now - self._checked < self.check_s:
             return
-        self._last = time.monotonic()
+        self._checked = now  # a first trial's end is analysed at once, later ones per period
         try:
             ended = self._ended()
         except Exception as err:  # the storage hiccuped: next time
@@ -70,6 +80,7 @@ class AnalysisRefresher:
         if ended == self._ended_seen:
             return
         self._ended_seen = ended
+        self._last = now
         self._thread = threading.Thread(target=self._run, name="hpo-analysis", daemon=True)
         self._thread.start()
 
@@ -89,4 +100,4 @@ class AnalysisRefresher:
             log.warning("cannot report the search's analysis: %s", err, exc_info=log.isEnabledFor(logging.DEBUG))
 
 
-__all__ = ["FINAL_WAIT_S", "REFRESH_PERIOD_S", "AnalysisRefresher"]
+__all__ = ["CHECK_S", "FINAL_WAIT_S", "REFRESH_PERIOD_S", "AnalysisRefresher"]

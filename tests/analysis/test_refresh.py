@@ -28,18 +28,20 @@ def _end_a_trial(study: optuna.Study) -> None:
 
 def test_a_refresh_runs_when_a_trial_ended_and_the_period_passed() -> None:
     study = _study()
-    refresher = AnalysisRefresher(study, task=None, period_s=0.0, backoff=0.0)
+    refresher = AnalysisRefresher(study, task=None, period_s=3600.0, backoff=0.0, check_s=0.0)
     refresher.maybe()  # nothing ended yet: no analysis
-    refresher.final()
-    assert refresher.runs == 1 and study.user_attrs[StudyAttr.COST]["compute_s"] == 0
+    assert refresher.runs == 0
     _end_a_trial(study)
+    refresher.maybe()  # the first trial that ended: analysed at once, whatever the period
+    refresher.final()
+    assert refresher.runs == 2 and study.user_attrs[StudyAttr.COST]["compute_s"] == 0
+    _end_a_trial(study)
+    refresher.maybe()  # within the period of the last refresh: skipped
+    assert refresher.runs == 2
+    refresher.period_s = 0.0
     refresher.maybe()
     refresher.final()
-    assert refresher.runs == 3
-    refresher.period_s = 3600.0
-    _end_a_trial(study)
-    refresher.maybe()  # within the period: skipped
-    assert refresher.runs == 3
+    assert refresher.runs == 4
 
 
 def test_a_failing_analysis_is_a_warning_not_an_error(caplog: pytest.LogCaptureFixture) -> None:
