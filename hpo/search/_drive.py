@@ -66,7 +66,10 @@ def drive(plan: SearchPlan, progress: ProgressFn | None = None) -> SearchResult:
     optimizer.set_report_period(REPORT_PERIOD_MIN)
     analysis = AnalysisRefresher(study, task)
     reason, interrupted = _wait(optimizer, strategy, study, progress, analysis)
-    analysis.final()  # the last analysis on the optimizer task, before it is closed
+    try:
+        analysis.final()  # the last analysis on the optimizer task, before it is closed
+    except KeyboardInterrupt:  # a second Ctrl-C skips it; the search still ends cleanly
+        log.warning("final analysis skipped (interrupted); `hpo analyze %s` reports it", task.id)
     # Converged is a normal end, like the budget's; a stop request, Ctrl-C or a time limit is not.
     state = (
         SearchState.FAILED
