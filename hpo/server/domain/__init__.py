@@ -42,6 +42,8 @@ from hpo.server.domain._queues import (
 )
 from hpo.server.domain._tasks import (
     ALLOWED_FROM,
+    DRAFT_STATUS,
+    LIVE_STATUSES,
     STATUSES,
     STOPPABLE,
     TASK_TYPES,
@@ -59,6 +61,8 @@ from hpo.server.domain._workers import DEFAULT_TIMEOUT_S, expired
 
 __all__ = [
     "ALLOWED_FROM",
+    "DRAFT_STATUS",
+    "LIVE_STATUSES",
     "DEFAULT_QUEUE",
     "DEFAULT_TIMEOUT_S",
     "EVENT_TYPES",

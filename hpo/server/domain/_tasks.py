@@ -29,6 +29,10 @@ TASK_TYPES = (
 # Every status, in lifecycle order; ``publishing`` only lasts inside one request.
 STATUSES = ("created", "queued", "in_progress", "stopped", "completed", "failed", "published", "closed", "publishing")
 TRANSIENT_STATUSES = ("publishing",)
+# The draft: the only status whose fields change without force.
+DRAFT_STATUS = "created"
+# Statuses of a task that has not ended yet (a search's trial that may still run).
+LIVE_STATUSES = ("created", "queued", "in_progress")
 # Statuses that end a run: reaching one sets ``completed``.
 _ENDED = ("completed", "stopped", "failed", "published", "closed")
 

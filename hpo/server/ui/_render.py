@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from hpo.server._errors import APIError
+from hpo.server.domain import DRAFT_STATUS
 from hpo.server.ui._session import COOKIE, Sessions
 
 _HERE = Path(__file__).parent
@@ -69,6 +70,7 @@ ENV = jinja2.Environment(
 ENV.filters["figure_json"] = figure_json
 ENV.filters["urlpart"] = lambda v: quote(str(v), safe="")
 ENV.globals["query"] = _query
+ENV.globals["DRAFT_STATUS"] = DRAFT_STATUS
 ENV.globals["plotly_src"] = f"/ui/static/plotly-{plotly.__version__}.min.js"
 
 

@@ -27,11 +27,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from hpo.server._errors import APIError
+from hpo.server.domain import DRAFT_STATUS, LIVE_STATUSES
 from hpo.server.ui import _events, _tasks
 from hpo.server.ui._dispatch import Server, dispatch
 from hpo.server.ui._render import ENV, NotFound
 
-LIVE = ("created", "queued", "in_progress")
+LIVE = LIVE_STATUSES
 POLL_S = 3  # the page's refresh period while the search runs
 COMPARE_MAX = 100  # what the compare page takes
 COMPARE_TOP = (3, 5, 10, 25, 50)  # "Compare top N" links, and "all" when the compare page takes them
@@ -263,7 +264,7 @@ async def stop_search(server: Server, request: Request, ctx: dict[str, Any]) -> 
         refused += _stop(server, optimizer, force=True)
     for child in _tasks.children(server.store, str(optimizer["id"])):
         if child.get("status") in LIVE:
-            refused += _stop(server, child, force=child.get("status") == "created")
+            refused += _stop(server, child, force=child.get("status") == DRAFT_STATUS)
     target = task_url(optimizer.get("project"), str(optimizer["id"]), "general")
     if refused:
         target += "?" + urlencode({"refused": "; ".join(refused)[:1500]})
