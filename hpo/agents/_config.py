@@ -72,9 +72,24 @@ def write_agent_config(
 
 
 def agent_env(
-    base: Mapping[str, str], config_file: Path, worker_id: str, poll_s: float, report_s: float
+    base: Mapping[str, str],
+    config_file: Path,
+    worker_id: str,
+    poll_s: float,
+    report_s: float,
+    zygote: tuple[Path, Path] | None = None,
 ) -> dict[str, str]:
-    """The environment of one daemon: ``base`` (with the server's ``CLEARML_*``) plus agent switches."""
+    """The environment of one daemon: ``base`` (with the server's ``CLEARML_*``) plus agent switches.
+
+    Args:
+        base: The environment to extend.
+        config_file: The worker's ``clearml.conf``.
+        worker_id: The worker's id.
+        poll_s: Queue poll interval.
+        report_s: Worker status report interval.
+        zygote: ``(launcher, socket)``: tasks run with the launcher as their Python, which hands
+            them to the warm zygote on the socket (:mod:`hpo.agents._zygote`).
+    """
     env = dict(base)
     env.update(
         CLEARML_CONFIG_FILE=str(config_file),
@@ -91,4 +106,6 @@ def agent_env(
         # files in the temp dir: a temp dir per $HPO_HOME keeps separate homes (tests) apart.
         TMPDIR=str(config_file.parent.parent / "tmp"),
     )
+    if zygote is not None:
+        env.update(CLEARML_AGENT_SKIP_PIP_VENV_INSTALL=str(zygote[0]), HPO_ZYGOTE_SOCKET=str(zygote[1]))
     return env

@@ -29,6 +29,7 @@ import psutil
 from hpo._processes import pid_alive, write_atomic
 from hpo.agents import _api
 from hpo.agents._config import agent_env, write_agent_config
+from hpo.agents._zygote import socket_path, write_launcher
 from hpo.connection import config_files
 from hpo.errors import ConfigError, ServerError
 from hpo.paths import hpo_home, searches_dir
@@ -55,6 +56,7 @@ class LocalAgent:
     poll_s: float = 0.5
     report_s: float = 2.0
     restarts: int = 0  # how often it died and was started again (hpo.agents.AgentWatch)
+    zygote: bool = True  # programs start as forks of a warm interpreter (hpo.agents._zygote)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ def start(
     home: Path | None = None,
     wait: bool = True,
     prefix: str = "hpo",
+    zygote: bool | None = None,
 ) -> list[LocalAgent]:
     """Start ``workers`` more daemons pulling from ``queues`` (created when missing).
 
@@ -120,6 +123,8 @@ def start(
         home: ``$HPO_HOME`` override.
         wait: Return only once every daemon has registered with the server.
         prefix: Worker ids are ``<hostname>:<prefix>-N`` (another prefix keeps another home's workers apart).
+        zygote: Start tasks as forks of a warm interpreter (:mod:`hpo.agents._zygote`); default: yes
+            unless ``HPO_AGENT_ZYGOTE=0`` in ``env``.
 
     Raises:
         ConfigError: Bad arguments, or agents recorded in ``home`` serve another server.
@@ -131,6 +136,8 @@ def start(
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     running = [a for a in read_state(home) if pid_alive(a.pid)]
     base_env = dict(os.environ if env is None else env)
+    if zygote is None:
+        zygote = base_env.get("HPO_AGENT_ZYGOTE", "1") != "0"
     with _api.Client(base_env) as client:
         if any(a.api_host != client.api_host for a in running):
             raise ConfigError(
@@ -141,7 +148,9 @@ def start(
             client.ensure_queue(name)
         used = {a.worker_id.rsplit("-", 1)[-1] for a in running}
         indices = [i for i in range(len(running) + workers) if str(i) not in used][:workers]
-        agents = [_spawn(queues, f"{prefix}-{i}", base_env, client.api_host, poll_s, report_s, home) for i in indices]
+        agents = [
+            _spawn(queues, f"{prefix}-{i}", base_env, client.api_host, poll_s, report_s, home, zygote) for i in indices
+        ]
         _write_state([*running, *agents], home)
         if wait:
             _wait_registered(client, agents)
@@ -156,6 +165,7 @@ def _spawn(
     poll_s: float,
     report_s: float,
     home: Path | None,
+    zygote: bool = True,
 ) -> LocalAgent:
     worker_id = f"{socket.gethostname()}:{name}"
     folder = agents_dir(home) / name
@@ -163,13 +173,17 @@ def _spawn(
     files_host = base_env.get("CLEARML_FILES_HOST")  # models go there, not to the agent's code folder
     config = write_agent_config(folder, worker_id, config_files(base_env), max(report_s * 2, 1.0), files_host)
     log_path = folder / "agent.log"
-    cmd = [sys.executable, "-m", "clearml_agent", "--config-file", str(config), "daemon", "--foreground"]
-    cmd += ["--queue", *queues]
+    agent_args = ["--config-file", str(config), "daemon", "--foreground", "--queue", *queues]
+    warm = (write_launcher(folder), socket_path(folder)) if zygote else None
+    if warm is None:
+        cmd = [sys.executable, "-m", "clearml_agent", *agent_args]
+    else:
+        cmd = [sys.executable, "-m", "hpo.agents._zygote", str(warm[1]), str(warm[0]), "--", *agent_args]
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
             cmd,
             cwd=folder,
-            env=agent_env(base_env, config, worker_id, poll_s, report_s),
+            env=agent_env(base_env, config, worker_id, poll_s, report_s, warm),
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -177,7 +191,9 @@ def _spawn(
         )
     _children[proc.pid] = proc
     log.info("started agent %s (pid %d), log %s", worker_id, proc.pid, log_path)
-    return LocalAgent(worker_id, proc.pid, list(queues), str(log_path), api_host, poll_s=poll_s, report_s=report_s)
+    return LocalAgent(
+        worker_id, proc.pid, list(queues), str(log_path), api_host, poll_s=poll_s, report_s=report_s, zygote=zygote
+    )
 
 
 def restart(dead: LocalAgent, *, env: Mapping[str, str] | None = None, home: Path | None = None) -> LocalAgent:
@@ -198,7 +214,7 @@ def restart(dead: LocalAgent, *, env: Mapping[str, str] | None = None, home: Pat
         child.poll()  # reaps it, if pid_alive has not
     name = dead.worker_id.split(":", 1)[-1]
     base_env = dict(os.environ if env is None else env)
-    new = _spawn(dead.queues, name, base_env, dead.api_host, dead.poll_s, dead.report_s, home)
+    new = _spawn(dead.queues, name, base_env, dead.api_host, dead.poll_s, dead.report_s, home, dead.zygote)
     new = dataclasses.replace(new, restarts=dead.restarts + 1)
     _write_state([new if a.worker_id == dead.worker_id else a for a in read_state(home)], home)
     return new
