@@ -190,7 +190,8 @@ def connect(api_host: str | None = None, *, timeout: float = 5.0) -> Connection:
     if conn.source == "embedded":
         server, new = local_server.start(default_server_dir())
         os.environ.update(server.env())
-        log.info("using the embedded server at %s (%s)", server.url, "started" if new else "already running")
+        state = "started" if new else "already running"
+        log.info("using the embedded server at %s (%s)", server.url, state, extra={"step": True})
         return Connection(server.url, "embedded")
     if conn.source == "option":
         os.environ["CLEARML_API_HOST"] = conn.api_host
@@ -199,6 +200,7 @@ def connect(api_host: str | None = None, *, timeout: float = 5.0) -> Connection:
             f"no ClearML server answers at {conn.describe()}; start it, fix the address, or unset"
             " CLEARML_API_HOST / api.api_server to use the embedded server (`hpo server start`)"
         )
+    log.info("using the ClearML server at %s", conn.describe(), extra={"step": True})
     return conn
 
 

@@ -229,8 +229,11 @@ def start(
 
     load_or_create_credentials(data_dir / "credentials.json")
     _state_path(data_dir).unlink(missing_ok=True)
+    why = ""
     if port is None:
         port = last_port(data_dir) or (DEFAULT_PORT if _port_free(host, DEFAULT_PORT) else 0)
+        why = _port_reason(port, host)
+    log.info("starting the embedded server (data in %s)", data_dir, extra={"step": True})
     tls = (tls_cert.expanduser().resolve(), tls_key.expanduser().resolve()) if tls_cert and tls_key else None
     log_path = data_dir / "server.log"
     cmd = _server_command(data_dir, host, port, task_timeout_s, public_url, tls)
@@ -247,11 +250,21 @@ def start(
         server = find(data_dir)
         if server is not None:
             _children[proc.pid] = proc
+            log.info("embedded server started on port %d%s: %s", server.port, why, server.url, extra={"step": True})
             return server, True
         time.sleep(0.1)
     proc.kill()
     proc.wait()
     raise ServerError(f"the embedded server did not answer within {START_TIMEOUT_S:.0f} s; see {log_path}")
+
+
+def _port_reason(port: int, host: str) -> str:
+    """Why a new server of a data dir does not take the default port (empty when it does)."""
+    if port == DEFAULT_PORT:
+        return ""
+    if port:
+        return f" (the port this data dir was served on before; not {DEFAULT_PORT})"
+    return f" (port {DEFAULT_PORT} on {host} is taken by another program)"
 
 
 def _start_failure(code: int, host: str, port: int, log_path: Path, offset: int) -> ServerError:

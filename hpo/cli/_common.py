@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Optional, TypeVar
@@ -28,6 +29,25 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 
 console = Console()
 err_console = Console(stderr=True)
+
+SIGTERM = "SIGTERM"  # the reason a SIGTERM turned into KeyboardInterrupt carries (see sigterm_as_interrupt)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+def sigterm_as_interrupt() -> None:
+    """Make SIGTERM clean up like Ctrl-C (a ``KeyboardInterrupt`` whose message is ``SIGTERM``)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(SIGTERM)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def interrupt_exit_code(reason: str | None) -> int:
+    """143 after SIGTERM, 130 after Ctrl-C (any other interrupt), as shells and supervisors expect."""
+    return EXIT_TERMINATED if reason == SIGTERM else EXIT_INTERRUPTED
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,6 +90,6 @@ def run(work: Callable[[], Any]) -> Any:
         # soft_wrap: no newlines inserted, so a path or command in the message stays whole to copy
         err_console.print(f"[red]\\[error][/red] {escape(str(err))}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/yellow]")
-        sys.exit(130)
+    except KeyboardInterrupt as err:
+        err_console.print(f"[yellow]interrupted[/yellow] ({err or 'Ctrl-C'})")
+        sys.exit(interrupt_exit_code(str(err)))

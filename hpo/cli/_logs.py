@@ -8,9 +8,13 @@ While a search runs, :func:`search_logging` therefore:
   handler the first time it asks for the logger, so it is asked here first);
 - turns ``print`` output into log lines of ``hpo.search.stdout``;
 - sends every log record at INFO and above to the log file, and to the terminal (through Rich, so
-  the live view stays whole) only the suite's own warnings, or everything with ``verbose``.
+  the live view stays whole) only the suite's own warnings, or everything with ``verbose``;
+- shows each setup step (a record logged with ``extra={"step": True}``: the server started on port
+  N and why not 8008, the demo data and the template registered, the local agents started) on the
+  terminal as a plain line, so the first search of a fresh ``HPO_HOME`` is never a blank terminal.
 
-Everything is put back as it was on exit.
+Everything is put back as it was on exit. Where no live view is drawn (output piped, a CI log,
+``--json``), :class:`PlainProgress` prints a progress line every few seconds instead.
 """
 
 from __future__ import annotations
@@ -19,11 +23,16 @@ import contextlib
 import io
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.logging import RichHandler
+
+if TYPE_CHECKING:
+    from hpo.study import Summary
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 QUIET = ("httpx",)  # one INFO line per request (our health and queue checks): warnings only
@@ -68,6 +77,56 @@ class _Ours(logging.Filter):
         return record.name.startswith("hpo") and not record.name.startswith(STDOUT_LOGGER)
 
 
+def _is_step(record: logging.LogRecord) -> bool:
+    return bool(getattr(record, "step", False))
+
+
+class _Steps(logging.Handler):
+    """Setup steps as plain lines on the terminal (no time or level column: they read as a story)."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.INFO)
+        self._console = console
+        self.addFilter(_is_step)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._console.print(record.getMessage(), markup=False, highlight=False, soft_wrap=True)
+        except Exception:
+            self.handleError(record)
+
+
+class PlainProgress:
+    """A progress line (counts, best, time left) for output that is no terminal: a line at the first
+    call, then when the counts change (at most every ``min_s``) and at least every ``every_s``.
+
+    Called with the study's summary as often as the search likes (the live view's callback).
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        every_s: float = 10.0,
+        min_s: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._console, self._every, self._min, self._clock = console, every_s, min_s, clock
+        self._last: float | None = None
+        self._counts: dict[str, int] | None = None
+
+    def __call__(self, summary: Summary) -> None:
+        from hpo.cli._view import progress_line
+
+        now = self._clock()
+        changed = summary.counts != self._counts
+        if self._last is not None:
+            waited = now - self._last
+            if waited < self._min or (waited < self._every and not changed):
+                return
+        self._last, self._counts = now, dict(summary.counts)
+        self._console.print(progress_line(summary), markup=False, highlight=False, soft_wrap=True)
+
+
 def _sdk_logger() -> logging.Logger:
     from clearml.debugging.log import LoggerRoot
 
@@ -88,8 +147,10 @@ def search_logging(log_file: Path, console: Console, verbose: bool = False) -> I
     to_file.setLevel(logging.INFO)
     to_terminal = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
     to_terminal.setLevel(logging.INFO if verbose else logging.WARNING)
+    to_terminal.addFilter(lambda record: not _is_step(record))  # shown by steps
     if not verbose:
         to_terminal.addFilter(_Ours())
+    steps = _Steps(console)
     root, sdk = logging.getLogger(), _sdk_logger()
     saved = (root.level, list(root.handlers), sdk.level, list(sdk.handlers))
     quiet = {name: logging.getLogger(name).level for name in QUIET}
@@ -98,6 +159,7 @@ def search_logging(log_file: Path, console: Console, verbose: bool = False) -> I
         root.handlers = []
     root.addHandler(to_file)
     root.addHandler(to_terminal)
+    root.addHandler(steps)
     root.setLevel(min(root.level or logging.INFO, logging.INFO))
     sdk.handlers = [to_file, to_terminal] if verbose or debug else [to_file]
     sdk.setLevel(logging.DEBUG if debug else logging.INFO)
@@ -120,4 +182,4 @@ def search_logging(log_file: Path, console: Console, verbose: bool = False) -> I
         to_file.close()
 
 
-__all__ = ["STDOUT_LOGGER", "search_logging"]
+__all__ = ["STDOUT_LOGGER", "PlainProgress", "search_logging"]

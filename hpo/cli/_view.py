@@ -14,24 +14,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from hpo.cli._format import duration as _duration
+from hpo.cli._format import number as _value
+from hpo.cli._format import short_id
 from hpo.study import Objective, SearchState, Summary, TrialLabel
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def _value(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, list):
-        return ", ".join(_value(v) for v in value)
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _params(params: dict[str, Any]) -> str:
@@ -72,6 +58,23 @@ def outcome_line(summary: Summary) -> str:
     )
 
 
+def progress_line(summary: Summary) -> str:
+    """One plain line for output that is no terminal: ``tfidf-3 [running] 7/20 done (2 running, 1 queued,
+    1 failed); best cv/accuracy 0.8312 (trial 4); elapsed 1:15, left ~3:20``."""
+    c = summary.counts
+    counts = [f"{c.get(label, 0)} {label}" for label in (TrialLabel.RUNNING, TrialLabel.QUEUED)]
+    counts += [f"{c[label]} {label}" for label in (TrialLabel.PRUNED, TrialLabel.FAILED) if c.get(label)]
+    best = "no completed trial yet"
+    if summary.best_value is not None:
+        trial = f" (trial {summary.best_number})" if summary.best_number is not None else ""
+        best = f"best {_objective(summary)} {_value(summary.best_value)}{trial}"
+    left = f", left ~{_duration(summary.eta_s)}" if summary.eta_s is not None else ""
+    return (
+        f"{summary.study} [{state_word(summary)}] {summary.done}/{summary.budget} done ({', '.join(counts)});"
+        f" {best}; elapsed {_duration(summary.elapsed_s)}{left}"
+    )
+
+
 def _time_left(summary: Summary) -> str:
     if summary.eta_s is not None:
         return f"left ~{_duration(summary.eta_s)}"
@@ -103,7 +106,7 @@ def status_line(summary: Summary) -> Text:
     text.append(f"\nelapsed {_duration(summary.elapsed_s)}  {_time_left(summary)}".rstrip())
     if summary.best_value is not None:
         text.append(f"\nbest {_objective(summary)} = {_value(summary.best_value)}", style="green")
-        text.append(f"  ({_params(summary.best_params)})  task {summary.best_task_id}")
+        text.append(f"  ({_params(summary.best_params)})  task {short_id(summary.best_task_id)}")
     return text
 
 
@@ -142,7 +145,7 @@ def active_table(summary: Summary, now: float | None = None) -> Table:
             _value(row["value"]),
             _duration(age),
             row["queue"] or "-",
-            row["task_id"] or "-",
+            short_id(row["task_id"]),
         )
     return table
 
@@ -156,9 +159,8 @@ def top_table(summary: Summary) -> Table:
     table.add_column("queue")
     table.add_column("task id", overflow="fold")
     for row in summary.top:
-        table.add_row(
-            str(row["number"]), _value(row["value"]), _params(row["params"]), row["queue"] or "-", row["task_id"]
-        )
+        row_id = short_id(row["task_id"])
+        table.add_row(str(row["number"]), _value(row["value"]), _params(row["params"]), row["queue"] or "-", row_id)
     return table
 
 
@@ -185,6 +187,7 @@ __all__ = [
     "cost_line",
     "live_view",
     "outcome_line",
+    "progress_line",
     "state_word",
     "status_line",
     "top_table",

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hpo.cli._common import ApiHostOpt, JsonOpt, StorageOpt, console, run, sdk_output_to_stderr
+from hpo.cli._format import number, promotion_lines
 from hpo.errors import ConfigError
 
 ProjectOpt = Annotated[
@@ -78,10 +79,10 @@ def promote(
         if as_json:
             console.print_json(json.dumps(result.as_dict(), default=str))
             return
-        values = ", ".join(f"{o['name']} {float(o['value']):.6g}" for o in result.objectives)
-        role = "[green]champion[/green]" if result.champion else "[yellow]challenger[/yellow]"
+        values = ", ".join(f"{o['name']} {number(float(o['value']))}" for o in result.objectives)
         console.print(f"study {escape(result.study)}: best trial {result.trial} ({values}), model {result.model_id}")
-        console.print(f"{role}: {escape(result.reason)}")
+        for line in promotion_lines(result.model_id, result.champion, result.reason, result.study):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         for why in result.refused:
             console.print(f"[yellow]refused[/yellow] {escape(why)}")
         folds = _per_fold(result.evidence or {})
@@ -99,8 +100,8 @@ def _per_fold(evidence: dict[str, Any]) -> str:
     chosen = next((c for c in evidence.get("candidates", []) if c["trial"] == evidence.get("chosen")), None)
     if not chosen or not champ.get("scores"):
         return ""
-    mine = " ".join(f"{v:.4f}" for v in chosen["scores"])
-    theirs = " ".join(f"{v:.4f}" for v in champ["scores"])
+    mine = " ".join(number(float(v)) for v in chosen["scores"])
+    theirs = " ".join(number(float(v)) for v in champ["scores"])
     return f"per fold: trial {chosen['trial']} {mine}, champion {theirs}"
 
 
@@ -126,7 +127,7 @@ def _row(model: Any) -> Table:
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     d = model.as_dict()
-    objective = ", ".join(f"{o['name']} ({o['direction']}) {float(o['value']):.6g}" for o in d["objectives"])
+    objective = ", ".join(f"{o['name']} ({o['direction']}) {number(float(o['value']))}" for o in d["objectives"])
     dataset = d["dataset"]
     rows = [
         ("template", d["template"]),
@@ -241,7 +242,7 @@ def predict(
             shown = p.probabilities or {}
             table.add_row(
                 escape(str(p.label)),
-                *(f"{shown[label]:.3f}" if label in shown else "-" for label in labels),
+                *(number(float(shown[label])) if label in shown else "-" for label in labels),
                 escape(p.text),
             )
         console.print(table)

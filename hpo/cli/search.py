@@ -3,35 +3,40 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from hpo.cli._common import ApiHostOpt, JsonOpt, StorageOpt, console, err_console, run, sdk_output_to_stderr
+from hpo.cli._common import (
+    ApiHostOpt,
+    JsonOpt,
+    StorageOpt,
+    console,
+    err_console,
+    interrupt_exit_code,
+    run,
+    sdk_output_to_stderr,
+    sigterm_as_interrupt,
+)
 from hpo.errors import HPOError
 
 if TYPE_CHECKING:
+    from hpo.cli._logs import PlainProgress
     from hpo.search import SearchOptions, SearchResult
+    from hpo.search._drive import ProgressFn
+    from hpo.study import Summary
 
 
 def _quiet_optuna() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-def _sigterm_as_interrupt() -> None:
-    """SIGTERM cleans up like Ctrl-C: queued trials dequeued, running ones aborted."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt("SIGTERM")  # the search's stop reason
-
-    signal.signal(signal.SIGTERM, handler)
 
 
 def search(
@@ -149,7 +154,7 @@ def search(
         from hpo.search import prepare
 
         _quiet_optuna()
-        _sigterm_as_interrupt()
+        sigterm_as_interrupt()  # SIGTERM cleans up like Ctrl-C: queued trials dequeued, running ones aborted
         prepare(options)  # a bad space fails here, before any server is contacted
         options.log_file = new_log_file()
         result = _run_with_view(options, as_json, verbose, dashboard_port if dashboard else None)
@@ -157,14 +162,13 @@ def search(
         if result.error:
             raise HPOError(f"the search stopped early: {result.error}")
         if result.interrupted:
-            sys.exit(130)
+            sys.exit(interrupt_exit_code(result.reason))  # 130 after Ctrl-C, 143 after SIGTERM
 
     run(work)
 
 
 def _run_with_view(options: SearchOptions, as_json: bool, verbose: bool, dashboard_port: int | None) -> SearchResult:
     """Run the search with its log lines routed (see ``_logs``) and, on a terminal, the live view."""
-    from hpo.cli import _view
     from hpo.cli._logs import search_logging
     from hpo.dashboard import start_dashboard
     from hpo.search import run_search
@@ -174,6 +178,7 @@ def _run_with_view(options: SearchOptions, as_json: bool, verbose: bool, dashboa
     show = not as_json and err_console.is_terminal
     # The live view owns the terminal: nothing it does not draw may write there (see _logs).
     live = Live(console=err_console, refresh_per_second=4, transient=True, redirect_stdout=False, redirect_stderr=False)
+    plain = _plain_progress(as_json)  # output that is no terminal gets a progress line every few seconds
     with search_logging(options.log_file, err_console, verbose=verbose):
         board = start_dashboard(options.storage, port=dashboard_port) if dashboard_port is not None else None
         if board is not None:
@@ -181,16 +186,39 @@ def _run_with_view(options: SearchOptions, as_json: bool, verbose: bool, dashboa
         if show:
             live.start()
         try:
-            return run_search(options, progress=(lambda s: live.update(_view.live_view(s, log_file))) if show else None)
+            return run_search(options, progress=_progress(live if show else None, plain, log_file))
         finally:
             if show:
+                live.update(Text(""), refresh=True)  # erased whole: a taller last frame would stay on screen
                 live.stop()
             if board is not None:
                 board.stop()
 
 
+def _plain_progress(as_json: bool) -> PlainProgress | None:
+    """Progress lines on stderr with --json, else on stdout when it is no terminal (| tee, CI, nohup)."""
+    from hpo.cli._logs import PlainProgress
+
+    if as_json:
+        return None if err_console.is_terminal else PlainProgress(err_console)
+    return None if console.is_terminal else PlainProgress(Console(file=sys.stdout))  # before the log redirect
+
+
+def _progress(live: Live | None, plain: PlainProgress | None, log_file: str) -> ProgressFn | None:
+    from hpo.cli import _view
+
+    def show(summary: Summary) -> None:
+        if live is not None:
+            live.update(_view.live_view(summary, log_file))
+        if plain is not None:
+            plain(summary)
+
+    return show if live is not None or plain is not None else None
+
+
 def _report(result: SearchResult, as_json: bool, log_file: str) -> None:
     from hpo.cli import _view
+    from hpo.cli._format import promotion_lines
     from hpo.study import StudyAttr
 
     if as_json:
@@ -206,8 +234,9 @@ def _report(result: SearchResult, as_json: bool, log_file: str) -> None:
         console.print(_view.top_table(result.summary))
     console.print(escape(_view.outcome_line(result.summary)), highlight=False)
     if result.promotion is not None:
-        role = "champion" if result.promotion.champion else "challenger"
-        console.print(f"model {result.promotion.model_id} promoted as {role}: {escape(result.promotion.reason)}")
+        done = result.promotion
+        for line in promotion_lines(done.model_id, done.champion, done.reason, done.study):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     if result.summary.attrs.get(StudyAttr.OPTIMIZER_URL):
         err_console.print(
             f"trials in the web UI: {result.summary.attrs[StudyAttr.OPTIMIZER_URL]}", highlight=False, soft_wrap=True
@@ -263,6 +292,7 @@ def studies(storage: StorageOpt = None, as_json: JsonOpt = False) -> None:
 
     def work() -> None:
         from hpo.cli import _view
+        from hpo.cli._format import number, short_id
         from hpo.search import NO_SEARCHES, list_studies
         from hpo.study import StudyAttr
 
@@ -281,8 +311,8 @@ def studies(storage: StorageOpt = None, as_json: JsonOpt = False) -> None:
                 _view.state_word(summary),
                 str(summary.attrs.get(StudyAttr.TEMPLATE)),
                 f"{summary.done}/{summary.budget}",
-                "-" if summary.best_value is None else str(summary.best_value),
-                summary.best_task_id or "-",
+                number(summary.best_value),
+                short_id(summary.best_task_id),
             )
         console.print(table)
 

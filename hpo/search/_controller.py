@@ -163,6 +163,7 @@ def _start_local_agents(queues: list[str], workers: int, home: Path, name: str) 
     missing = workers - len(alive)
     if missing > 0:
         start(queues, missing, home=home, prefix=f"hpo-{name}")
+        log.info("started %d local agent(s) on %s", missing, ", ".join(queues), extra={"step": True})
 
 
 __all__ = [

@@ -26,6 +26,7 @@ parameter names against the template once it is known.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -320,9 +321,22 @@ def _initial(check: _Checker, value: Any, params: Sequence[Param]) -> tuple[Mapp
         config = check.mapping(item, f"initial[{index}]")
         unknown = sorted(set(config) - names)
         if unknown:
-            raise check.fail(f"initial[{index}].{unknown[0]}", "not a parameter of this space", "name a parameter")
+            raise _unknown_initial(check, f"initial[{index}]", unknown[0], names, set(config))
         out.append(dict(config))
     return tuple(out)
+
+
+def _unknown_initial(check: _Checker, where: str, name: str, names: set[str], given: set[str]) -> ConfigError:
+    """An ``initial`` name no parameter has: blamed on the parameter it is a near spelling of (the typo is
+    more likely in ``parameters``, written once, than in the configurations that repeat the right name)."""
+    near = difflib.get_close_matches(name, sorted(names - given), n=1, cutoff=0.75)
+    if near:
+        return check.fail(
+            f"parameters.{near[0]}",
+            f"{where} sets {name!r}, which no parameter is named (a typo of one of the two?)",
+            f"spell the parameter and {where}'s key alike",
+        )
+    return check.fail(f"{where}.{name}", "not a parameter of this space", f"name one of: {', '.join(sorted(names))}")
 
 
 def _fixed(check: _Checker, value: Any, params: Sequence[Param]) -> dict[str, Any]:

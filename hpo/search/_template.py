@@ -54,6 +54,8 @@ def template_for_search(space: SearchSpace, embedded: bool) -> SearchTemplate:
             _ensure_demo_data()
         template = register(space.template)  # idempotent: returns the registered version when unchanged
         template_id = template.id
+        if template.created_now:
+            log.info("registered template %r (task %s)", space.template, template_id, extra={"step": True})
     else:
         found = find_templates(space.template)
         if not found:
@@ -130,8 +132,9 @@ def _ensure_demo_data() -> None:
     from hpo.data._demo import NAME, PROJECT
 
     if not list_versions(PROJECT, NAME):
-        log.info("no %r dataset yet: registering the demo data", NAME)
-        add_demo()
+        log.info("no %r dataset yet: registering the demo data", NAME, extra={"step": True})
+        version = add_demo()
+        log.info("registered the demo data: %s version %s", NAME, version.version, extra={"step": True})
 
 
 __all__ = ["SearchTemplate", "check_against_template", "template_for_search"]

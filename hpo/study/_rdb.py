@@ -9,6 +9,7 @@ dashboard); the losers of Optuna's schema set-up retry instead of failing.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from typing import Any
@@ -100,7 +101,14 @@ def _racing(err: Exception, backend: str) -> bool:
 
 def _unusable(url: str, err: Exception) -> ConfigError:
     reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    secret = sqlalchemy.engine.make_url(url).password
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":  # a file: no server, host or password to check
+        folder = os.path.dirname(os.path.abspath(parsed.database or "")) or "."
+        return ConfigError(
+            f"cannot open the study storage {mask(url)!r}: {reason}; check that the folder {folder} exists and is"
+            f" writable (an absolute path takes four slashes: sqlite:////abs/path), or {USAGE} with --storage"
+        )
+    secret = parsed.password
     if secret:
         reason = reason.replace(str(secret), "***")
     return ConfigError(
