@@ -8,10 +8,14 @@ Run by hand (not a test)::
 A throwaway embedded server and a trivial template: it sleeps ``T`` seconds (``--sleep``) and reports
 ``validation/score``, a known function of its one parameter ``x``. For each ``T``:
 
-* **ours**: ``hpo search`` (the real CLI, TPE) with ``--local-workers W`` real clearml-agents;
+* **ours**: ``hpo search`` (the real CLI, TPE) with ``--local-workers W`` real clearml-agents, whose
+  tasks start as forks of a warm interpreter (``hpo.agents._zygote``);
+* **ours, plain agents** (``--plain``): the same with ``HPO_AGENT_ZYGOTE=0``, each task in fresh
+  interpreters as clearml-agent runs it (the figure before the zygote);
 * **stock@0.02**: ``HyperParameterOptimizer`` + ``clearml.automation.optuna.OptimizerOptuna`` with
   ``pool_period_min=0.02``, on ``W`` agents started by the same machinery (``hpo.agents``: agents in
-  this environment, 0.5 s queue poll), same server and template;
+  this environment, 0.5 s queue poll) but without the zygote, as clearml-agent runs tasks; same
+  server and template;
 * **stock@default**: the same with its default ``pool_period_min`` (2 minutes). It needs about
   ``trials / W * 2`` minutes: ``--stock-default-trials N`` cuts it to N trials (the output then says
   so and shows N) and ``--skip-stock-default`` leaves it out;
@@ -243,15 +247,16 @@ def run_floor(sleep_s: float, trials: int, workers: int) -> Run:
     return Run("floor (in-process Optuna)", sleep_s, trials, workers, time.time() - started, [])
 
 
-def run_ours(bench: Bench, key: str, sleep_s: float, trials: int, workers: int) -> Run:
-    """``hpo search`` through the real CLI, with its own local agents."""
-    name = f"ours-{sleep_s:g}"
+def run_ours(bench: Bench, key: str, sleep_s: float, trials: int, workers: int, plain: bool = False) -> Run:
+    """``hpo search`` through the real CLI, with its own local agents (``plain``: without the zygote)."""
+    name = f"ours-{sleep_s:g}{'-plain' if plain else ''}"
     space = bench.root / f"{name}.yaml"
     space.write_text(SPACE.format(key=key, trials=trials, workers=workers))
     cmd = [sys.executable, "-c", "from hpo.cli import main; main()", "search", str(space), "--json"]
     cmd += ["--local-workers", str(workers), "--queue", name, "--study", name]
     started = time.time()
-    proc = subprocess.run(cmd, cwd=bench.root, env=bench.env, capture_output=True, text=True, timeout=3600)
+    env = {**bench.env, "HPO_AGENT_ZYGOTE": "0" if plain else "1"}
+    proc = subprocess.run(cmd, cwd=bench.root, env=env, capture_output=True, text=True, timeout=3600)
     command_wall = time.time() - started
     if proc.returncode != 0:
         raise SystemExit(f"hpo search failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -260,7 +265,8 @@ def run_ours(bench: Bench, key: str, sleep_s: float, trials: int, workers: int) 
     starts = [t.datetime_start.timestamp() for t in launched if t.datetime_start]
     ends = [t.datetime_complete.timestamp() for t in launched if t.datetime_complete]
     ids = [str(t.user_attrs[TrialAttr.TASK_ID]) for t in launched]
-    return Run("ours (hpo search)", sleep_s, len(ids), workers, max(ends) - min(starts), ids, command_wall)
+    label = "ours, plain agents" if plain else "ours (hpo search)"
+    return Run(label, sleep_s, len(ids), workers, max(ends) - min(starts), ids, command_wall)
 
 
 def run_stock(
@@ -270,7 +276,7 @@ def run_stock(
     label = "default" if pool is None else f"{pool:g}"
     queue = f"stock-{sleep_s:g}-{label}"
     home = bench.root / "home" / queue
-    agents.start([queue], workers, env=bench.env, poll_s=AGENT_POLL_S, home=home, prefix=queue)
+    agents.start([queue], workers, env=bench.env, poll_s=AGENT_POLL_S, home=home, prefix=queue, zygote=False)
     try:
         started = time.time()
         template = bench.templates[sleep_s]
@@ -383,13 +389,18 @@ def fmt(values: Sequence[float]) -> str:
 
 
 def print_runs(runs: Sequence[Run], target: float) -> None:
-    ours = next((r for r in runs if r.name.startswith("ours")), None)
-    print(f"{'variant':46s} {'trials':>6s} {'wall s':>8s} {'overhead s/trial':>17s} {'x ours':>7s} {'command s':>10s}")
+    ours = next((r for r in runs if r.name.startswith("ours (")), None)
+    floor = next((r for r in runs if r.name.startswith("floor")), None)
+    print(
+        f"{'variant':46s} {'trials':>6s} {'wall s':>8s} {'overhead s/trial':>17s} {'x ours':>7s} {'x floor':>8s}"
+        f" {'command s':>10s}"
+    )
     for run in runs:
         ratio = run.overhead / ours.overhead if ours and ours.overhead > 0 and run is not ours else float("nan")
         command = f"{run.command_wall:10.1f}" if run.command_wall is not None else f"{'-':>10s}"
         ratio_text = f"{ratio:7.1f}" if ratio == ratio else f"{'-':>7s}"
-        print(f"{run.name:46s} {run.trials:6d} {run.wall:8.1f} {run.overhead:17.2f} {ratio_text} {command}")
+        vs_floor = f"{run.wall / floor.wall:8.1f}" if floor and floor.wall > 0 else f"{'-':>8s}"
+        print(f"{run.name:46s} {run.trials:6d} {run.wall:8.1f} {run.overhead:17.2f} {ratio_text} {vs_floor} {command}")
         if run.note:
             print(f"    ^ {run.note}")
     stock_default = next((r for r in runs if "default" in r.name), None)
@@ -441,6 +452,8 @@ def bench_one(bench: Bench, sleep_s: float, args: argparse.Namespace) -> list[Ru
     key = bench.register(sleep_s)
     runs = [run_floor(sleep_s, args.trials, args.workers)]
     steps: list[Callable[[], Run]] = [lambda: run_ours(bench, key, sleep_s, args.trials, args.workers)]
+    if args.plain:
+        steps.append(lambda: run_ours(bench, key, sleep_s, args.trials, args.workers, plain=True))
     steps.append(lambda: run_stock(bench, sleep_s, args.trials, args.workers, 0.02, args.stock_full_stop))
     if not args.skip_stock_default:
         n = args.stock_default_trials or args.trials
@@ -461,6 +474,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--stock-default-trials", type=int, default=None, help="cut the 2-minute-poll run")
     parser.add_argument("--skip-stock-default", action="store_true")
+    parser.add_argument("--plain", action="store_true", help="also run ours on plain agents (HPO_AGENT_ZYGOTE=0)")
     parser.add_argument(
         "--stock-full-stop",
         action="store_true",
