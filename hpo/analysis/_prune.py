@@ -9,14 +9,17 @@ Called right after ``trial.should_prune()`` said yes, with the study's trials as
 - ``SuccessiveHalvingPruner``: the pruner wrote the trial's value at its rung as the system attribute
   ``completed_rung_<k>`` and found it outside the top ``1 / reduction_factor`` of the values recorded
   at that rung (``optuna/pruners/_successive_halving.py``); we read the rung and recompute that cut-off.
-- ``HyperbandPruner``: the rung is known the same way; its cut-off is taken within the trial's
-  bracket, which Optuna keeps to itself, so it is not recomputed (the reason says so).
+- ``HyperbandPruner``: the same, among the trials of the trial's bracket, drawn as Optuna draws it
+  (a CRC32 of the study name and trial number over the brackets' budgets) when the space gives
+  ``max_resource``; with ``auto`` Optuna fixes it from the trials complete at its first prune, which
+  is not recorded, so the cut-off is not recomputed (the reason says so).
 
 Pure: no ClearML, no storage writes.
 """
 
 from __future__ import annotations
 
+import binascii
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -81,6 +84,7 @@ def explain(
     trial: FrozenTrial,
     step: int,
     maximize: bool,
+    study_name: str = "",
 ) -> PruneReason:
     """Why ``trial`` was pruned at ``step`` by the pruner the space names.
 
@@ -91,6 +95,7 @@ def explain(
         trial: The pruned trial, as stored (its intermediate values and system attributes).
         step: The step it was pruned at.
         maximize: Whether the study maximises.
+        study_name: The study's name (Hyperband draws a trial's bracket from it and the trial's number).
 
     Returns:
         The pruner's class, the step, the value and the threshold it missed (``None`` when unknown).
@@ -104,6 +109,8 @@ def explain(
     if name in ("SuccessiveHalvingPruner", "HyperbandPruner"):
         factor = int(options.get("reduction_factor", 4 if name == "SuccessiveHalvingPruner" else 3))
         bootstrap = int(options.get("bootstrap_count", 0))
+        if name == "HyperbandPruner":
+            trials = _same_bracket(options, trials, trial, study_name)
         return _rung_reason(name, factor, bootstrap, trials, trial, step, value, maximize)
     return PruneReason(name, step, value, value, None, "threshold not computed for this pruner")
 
@@ -173,6 +180,35 @@ def rung_cutoff(values: Sequence[float], factor: int, maximize: bool) -> float:
     return ordered[-(index + 1)] if maximize else ordered[index]
 
 
+def hyperband_bracket(options: Mapping[str, Any], study_name: str, number: int) -> int | None:
+    """The bracket of trial ``number`` as Optuna's ``HyperbandPruner`` draws it (a CRC32 of the study name
+    and the number over the brackets' trial budgets), when ``max_resource`` is given; ``None`` for
+    ``auto`` (Optuna fixes it from the trials complete at its first prune, which is not recorded)."""
+    max_resource = options.get("max_resource", "auto")
+    if not isinstance(max_resource, int) or isinstance(max_resource, bool):
+        return None
+    min_resource = int(options.get("min_resource", 1))
+    factor = int(options.get("reduction_factor", 3))
+    brackets = math.floor(math.log(max_resource / min_resource, factor)) + 1
+    budgets = [math.ceil(brackets * factor ** (brackets - 1 - b) / (brackets - b)) for b in range(brackets)]
+    n = binascii.crc32(f"{study_name}_{number}".encode()) % sum(budgets)
+    for bracket, budget in enumerate(budgets):
+        n -= budget
+        if n < 0:
+            return bracket
+    return None
+
+
+def _same_bracket(
+    options: Mapping[str, Any], trials: Sequence[FrozenTrial], trial: FrozenTrial, study_name: str
+) -> list[FrozenTrial]:
+    """The trials of ``trial``'s Hyperband bracket (none when the bracket cannot be known)."""
+    bracket = hyperband_bracket(options, study_name, trial.number) if study_name else None
+    if bracket is None:
+        return []
+    return [t for t in trials if hyperband_bracket(options, study_name, t.number) == bracket]
+
+
 def _rung_reason(
     name: str,
     factor: int,
@@ -188,8 +224,8 @@ def _rung_reason(
         return PruneReason(name, step, value, value, None, "no rung recorded")
     key = f"{_RUNG_PREFIX}{rung}"
     compared = float(trial.system_attrs[key])
-    if name == "HyperbandPruner":
-        return PruneReason(name, step, value, compared, None, f"rung {rung}: cut-off within its bracket not recorded")
+    if name == "HyperbandPruner" and not trials:
+        return PruneReason(name, step, value, compared, None, f"rung {rung}: its bracket's cut-off not recomputed")
     others = [float(t.system_attrs[key]) for t in trials if t.number != trial.number and key in t.system_attrs]
     competing = [*others, compared]
     if len(competing) <= bootstrap:
@@ -201,4 +237,13 @@ def _rung_reason(
     return PruneReason(name, step, value, compared, cutoff, rule)
 
 
-__all__ = ["PRUNER_CLASSES", "PruneReason", "best_so_far", "explain", "percentile_threshold", "rung_cutoff", "rung_of"]
+__all__ = [
+    "PRUNER_CLASSES",
+    "PruneReason",
+    "best_so_far",
+    "explain",
+    "hyperband_bracket",
+    "percentile_threshold",
+    "rung_cutoff",
+    "rung_of",
+]

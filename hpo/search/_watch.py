@@ -160,7 +160,7 @@ class TrialWatch:
             trials = study.get_trials(deepcopy=False)
             [frozen] = [t for t in trials if t.number == number]
             maximize = study.direction == StudyDirection.MAXIMIZE
-            return explain(pruner.name, pruner.options, trials, frozen, step, maximize)
+            return explain(pruner.name, pruner.options, trials, frozen, step, maximize, study.study_name)
         except Exception as err:  # the reason is informative; the prune stands without it
             log.warning("cannot explain the pruning of trial %d: %s", number, err)
             name = PRUNER_CLASSES.get(pruner.name, pruner.name)

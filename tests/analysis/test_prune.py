@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from hpo.analysis import explain
-from hpo.analysis._prune import PruneReason, rung_cutoff
+from hpo.analysis._prune import PruneReason, hyperband_bracket, rung_cutoff
 
 
 def _study(pruner: optuna.pruners.BasePruner, direction: str) -> optuna.Study:
@@ -109,3 +109,32 @@ def test_unknown_pruner_and_nan_values_say_what_is_missing() -> None:
     other = explain("WilcoxonPruner", {}, [frozen], frozen, 0, True)
     assert other.threshold is None and "not computed" in other.text
     assert PruneReason("MedianPruner", 2, 0.5, 0.5, None, "x").as_attr()["threshold"] is None
+
+
+def test_hyperband_cutoff_is_taken_within_the_trials_bracket() -> None:
+    options = {"min_resource": 1, "max_resource": 9, "reduction_factor": 3}
+    pruner = optuna.pruners.HyperbandPruner(**options)
+    study = _study(pruner, "maximize")
+    reasons = []
+    for n in range(30):
+        trial = study.ask()
+        for step in range(9):
+            trial.report(0.1 * (n % 7) + 0.01 * step, step)
+            if trial.should_prune():  # explained when pruned, as the search does
+                trials = study.get_trials(deepcopy=False)
+                reasons.append(explain("hyperband", options, trials, trials[n], step, True, study.study_name))
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                break
+        else:
+            study.tell(trial, 0.1 * (n % 7) + 0.08)
+    assert reasons
+    for reason in reasons:
+        assert reason.pruner == "HyperbandPruner" and "rung" in reason.rule
+        assert reason.compared is not None and reason.threshold is not None and reason.compared < reason.threshold
+    trials = study.get_trials()
+    # our bracket draw is Optuna's own (its private one, read here only to check ours)
+    for trial in trials:
+        ours = hyperband_bracket(options, study.study_name, trial.number)
+        assert ours == pruner._get_bracket_id(study, trial)
+    auto = explain("hyperband", {"min_resource": 1}, trials, trials[0], 3, True, study.study_name)
+    assert auto.threshold is None
