@@ -57,8 +57,7 @@ def analyze(
 ) -> None:
     """Rebuild a search's trials from its optimizer task and report its analysis (plots, tables) onto it.
 
-    Our optimizer tasks are analysed from their study when the storage has it; any other optimizer
-    task (ClearML's HyperParameterOptimizer, on any server) from its child tasks.
+    Ours are analysed from their study when the storage has it; any other from its child tasks.
     """
 
     def work() -> None:
