@@ -241,7 +241,7 @@ def _report(result: SearchResult, as_json: bool, log_file: str) -> None:
         err_console.print(
             f"trials in the web UI: {result.summary.attrs[StudyAttr.OPTIMIZER_URL]}", highlight=False, soft_wrap=True
         )
-    err_console.print(f"log: {escape(log_file)}", highlight=False)
+    err_console.print(f"log: {escape(log_file)}", highlight=False, soft_wrap=True)  # a path stays whole to copy
 
 
 def status(

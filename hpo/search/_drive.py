@@ -155,8 +155,9 @@ def _wait(
                 progress(summarize(study))
             analysis.maybe()
     except KeyboardInterrupt as err:
-        interrupted = True
-        strategy.request_stop(str(err) or "Ctrl-C")
+        interrupted, why = True, str(err) or "Ctrl-C"
+        strategy.request_stop(why)
+        log.info("stopping (%s): dequeuing queued trials, aborting running ones", why, extra={"step": True})
         while not strategy.finished.wait(0.25):
             pass  # dequeuing and aborting the active trials
     finally:

@@ -292,7 +292,7 @@ def test_stop_with_queued_trials_leaves_nothing_queued_or_running(search_env: Se
     assert len(search_env.trials()) == 4 == len(search_env.study("stoppable"))
 
 
-@pytest.mark.parametrize(("how", "exit_code", "reason"), [("sigterm", 130, "SIGTERM"), ("time-limit", 0, "time limit")])
+@pytest.mark.parametrize(("how", "exit_code", "reason"), [("sigterm", 143, "SIGTERM"), ("time-limit", 0, "time limit")])
 def test_sigterm_and_time_limit_leave_nothing_queued_or_running(
     search_env: SearchEnv, how: str, exit_code: int, reason: str
 ) -> None:

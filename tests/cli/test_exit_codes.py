@@ -1,0 +1,51 @@
+"""``hpo search`` ends with the exit code a shell or a supervisor expects: 130 after Ctrl-C (SIGINT),
+143 after SIGTERM, each after the same cleanup; a real search, real agents, a real server."""
+
+from __future__ import annotations
+
+import re
+import signal
+
+import pytest
+
+from tests.support.search import SearchEnv, kill_group
+from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "reason"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")], ids=["int", "term"]
+)
+def test_a_search_ended_by_a_signal_exits_with_128_plus_its_number(
+    search_env: SearchEnv, sig: signal.Signals, code: int, reason: str
+) -> None:
+    space = search_env.space(
+        trials=4,
+        concurrency=1,
+        parameters={
+            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
+            "General/sleep_s": {"type": "categorical", "choices": [1.0]},
+            "General/iterations": {"type": "categorical", "choices": [60]},
+        },
+    )
+    controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", "sig")
+    try:
+        wait_for(
+            lambda: (
+                controller.poll() is not None
+                or any(t["attrs"].get("state") == "running" for t in search_env.study_so_far("sig"))
+            ),
+            what="a running trial",
+        )
+        assert controller.poll() is None, "the search ended before the signal"
+        controller.send_signal(sig)
+        assert controller.wait(timeout=180) == code
+    finally:
+        kill_group(controller)
+    output = max(search_env.root.glob("controller-*.log")).read_text()  # stdout and stderr: no terminal
+    assert f"stopping ({reason}): dequeuing queued trials, aborting running ones" in output, output[-3000:]
+    assert f"sig: stopped ({reason}) after 0/4 trials" in output, output[-3000:]
+    # no terminal, so no live view: plain progress lines said what was happening meanwhile
+    assert re.search(r"^sig \[running\] 0/4 done \(\d running, \d queued\)", output, re.M), output[-3000:]
+    assert search_env.study_attrs("sig")["stop_reason"] == reason
