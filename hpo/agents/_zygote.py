@@ -241,8 +241,9 @@ def _run(kind: str, target: str) -> int:
         elif kind == "c":
             exec(compile(target, "<string>", "exec"), main.__dict__)
         else:
-            main.__dict__.update(__file__=target, __cached__=None)
-            exec(compile(Path(target).read_bytes(), target, "exec"), main.__dict__)
+            path = os.path.abspath(target)  # as Python 3.9+ makes a script's __file__ and code filename
+            main.__dict__.update(__file__=path, __cached__=None)
+            exec(compile(Path(path).read_bytes(), path, "exec"), main.__dict__)
     except SystemExit as exc:
         code = _exit_code(exc)
     except BaseException as exc:  # what the interpreter prints and exits 1 for

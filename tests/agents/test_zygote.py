@@ -21,7 +21,7 @@ from hpo.agents._zygote import socket_path, write_launcher
 SCRIPT = """
 import atexit, os, sys, threading, time
 print("argv", sys.argv, "cwd", os.getcwd(), "env", os.environ.get("ZYGOTE_TEST"), flush=True)
-print("path0", sys.path[0], "main", __name__, __file__ == sys.argv[0])
+print("path0", sys.path[0], "main", __name__, __file__)
 print("to stderr", file=sys.stderr)
 atexit.register(lambda: print("atexit ran"))
 threading.Thread(target=lambda: (time.sleep(0.3), print("thread joined"))).start()
@@ -74,8 +74,8 @@ def test_zygote_script_same_console_and_exit_as_plain_python(
     launcher, sock = warm
     script = tmp_path / "prog.py"
     script.write_text(SCRIPT)
-    plain = _run(sys.executable, ["-u", str(script), mode], tmp_path)
-    forked = _run(launcher, ["-u", str(script), mode], tmp_path, HPO_ZYGOTE_SOCKET=str(sock))
+    plain = _run(sys.executable, ["-u", script.name, mode], tmp_path)  # relative, as the agent runs it
+    forked = _run(launcher, ["-u", script.name, mode], tmp_path, HPO_ZYGOTE_SOCKET=str(sock))
     assert (forked.returncode, forked.stdout, forked.stderr) == (plain.returncode, plain.stdout, plain.stderr)
     assert "thread joined" in plain.stdout and "atexit ran" in plain.stdout
 
