@@ -49,3 +49,18 @@ def test_nothing_completed_saves_nothing_and_costs_nothing() -> None:
     cost = search_cost([_record(0, "pruned", 2, created=0.0, started=None, ended=None)])
     assert cost.compute_s == 0 and cost.full_steps is None and cost.steps_saved == 0
     assert search_cost([]).as_dict()["compute_s"] == 0
+
+
+def test_status_cost_line_shows_queues_only_when_several_and_savings_only_when_some() -> None:
+    from hpo.cli._view import cost_line
+    from hpo.study import Summary
+
+    def line(cost: dict[str, object] | None) -> str | None:
+        summary = Summary("s", "running", 4, {}, None, {}, None, 0.0, None, [], attrs={"cost": cost} if cost else {})
+        return cost_line(summary)
+
+    assert line(None) is None
+    one = {"compute_s": 42.0, "queue_wait_s": 5.0, "per_queue": {"q1": 42.0}, "saved_by_pruning_s": 0, "steps_saved": 0}
+    assert line(one) == "compute 0:42  queue wait 0:05"
+    two = {**one, "per_queue": {"q1": 30.0, "q2": 12.0}, "saved_by_pruning_s": 20.0, "steps_saved": 40}
+    assert line(two) == "compute 0:42 (q1 0:30, q2 0:12)  queue wait 0:05  saved by pruning 0:20 (40 steps)"
