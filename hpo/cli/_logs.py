@@ -28,8 +28,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.live import Live
 from rich.logging import RichHandler
+from rich.text import Text
 
 if TYPE_CHECKING:
     from hpo.study import Summary
@@ -127,6 +129,23 @@ class PlainProgress:
         self._console.print(progress_line(summary), markup=False, highlight=False, soft_wrap=True)
 
 
+@contextlib.contextmanager
+def live_view(console: Console) -> Iterator[Callable[[RenderableType], None]]:
+    """A view redrawn in place on a terminal (Rich's ``Live``); yields its update function.
+
+    On exit the view is erased whole before Live stops: Live draws its last frame in full even when it
+    is taller than the terminal, and the part that scrolls off could not be erased, so the final table
+    printed after it would show twice.
+    """
+    live = Live(console=console, refresh_per_second=4, transient=True, redirect_stdout=False, redirect_stderr=False)
+    live.start()
+    try:
+        yield live.update
+    finally:
+        live.update(Text(""), refresh=True)
+        live.stop()
+
+
 def _sdk_logger() -> logging.Logger:
     from clearml.debugging.log import LoggerRoot
 
@@ -182,4 +201,4 @@ def search_logging(log_file: Path, console: Console, verbose: bool = False) -> I
         to_file.close()
 
 
-__all__ = ["STDOUT_LOGGER", "PlainProgress", "search_logging"]
+__all__ = ["STDOUT_LOGGER", "PlainProgress", "live_view", "search_logging"]

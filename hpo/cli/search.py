@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.live import Live
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from hpo.cli._common import (
     ApiHostOpt,
@@ -169,30 +169,22 @@ def search(
 
 def _run_with_view(options: SearchOptions, as_json: bool, verbose: bool, dashboard_port: int | None) -> SearchResult:
     """Run the search with its log lines routed (see ``_logs``) and, on a terminal, the live view."""
-    from hpo.cli._logs import search_logging
+    from hpo.cli._logs import live_view, search_logging
     from hpo.dashboard import start_dashboard
     from hpo.search import run_search
 
     assert options.log_file is not None
     log_file = str(options.log_file)
     show = not as_json and err_console.is_terminal
-    # The live view owns the terminal: nothing it does not draw may write there (see _logs).
-    live = Live(console=err_console, refresh_per_second=4, transient=True, redirect_stdout=False, redirect_stderr=False)
     plain = _plain_progress(as_json)  # output that is no terminal gets a progress line every few seconds
-    with search_logging(options.log_file, err_console, verbose=verbose):
+    with search_logging(options.log_file, err_console, verbose=verbose), contextlib.ExitStack() as stack:
         board = start_dashboard(options.storage, port=dashboard_port) if dashboard_port is not None else None
         if board is not None:
+            stack.callback(board.stop)
             err_console.print(f"optuna-dashboard: {board.url}")
-        if show:
-            live.start()
-        try:
-            return run_search(options, progress=_progress(live if show else None, plain, log_file))
-        finally:
-            if show:
-                live.update(Text(""), refresh=True)  # erased whole: a taller last frame would stay on screen
-                live.stop()
-            if board is not None:
-                board.stop()
+        # The live view owns the terminal: nothing it does not draw may write there (see _logs).
+        update = stack.enter_context(live_view(err_console)) if show else None
+        return run_search(options, progress=_progress(update, plain, log_file))
 
 
 def _plain_progress(as_json: bool) -> PlainProgress | None:
@@ -204,16 +196,18 @@ def _plain_progress(as_json: bool) -> PlainProgress | None:
     return None if console.is_terminal else PlainProgress(Console(file=sys.stdout))  # before the log redirect
 
 
-def _progress(live: Live | None, plain: PlainProgress | None, log_file: str) -> ProgressFn | None:
+def _progress(
+    update: Callable[[RenderableType], None] | None, plain: PlainProgress | None, log_file: str
+) -> ProgressFn | None:
     from hpo.cli import _view
 
     def show(summary: Summary) -> None:
-        if live is not None:
-            live.update(_view.live_view(summary, log_file))
+        if update is not None:
+            update(_view.live_view(summary, log_file))
         if plain is not None:
             plain(summary)
 
-    return show if live is not None or plain is not None else None
+    return show if update is not None or plain is not None else None
 
 
 def _report(result: SearchResult, as_json: bool, log_file: str) -> None:

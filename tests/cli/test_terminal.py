@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from rich.console import Console
 from hpo import local_server
 from hpo.cli import _format, _view
 from hpo.cli._common import interrupt_exit_code
-from hpo.cli._logs import PlainProgress, search_logging
+from hpo.cli._logs import PlainProgress, live_view, search_logging
 from hpo.errors import ConfigError
 from hpo.search import load_space
 from hpo.study import Summary
@@ -198,3 +200,48 @@ def test_a_bad_sqlite_path_gets_file_advice_not_database_server_advice(tmp_path:
     said = str(err.value)
     assert f"check that the folder {tmp_path}/missing/folder exists and is writable" in said, said
     assert "database server" not in said and "password" not in said.split("; ", 1)[1].split(", or ")[0]
+
+
+class _Screen:
+    """What a terminal of ``height`` rows keeps of Rich's output: text, newlines, carriage returns, and the
+    cursor-up and erase-line codes Live redraws with; the cursor cannot go above the screen's top row."""
+
+    def __init__(self, height: int) -> None:
+        self.lines, self.row, self.col, self.height = [""], 0, 0, height
+
+    def feed(self, data: str) -> str:
+        i = 0
+        while i < len(data):
+            code = re.match(r"\x1b\[\??(\d*)([A-Za-z])", data[i:])
+            if code:
+                if code.group(2) == "A":
+                    self.row = max(self.row - int(code.group(1) or 1), len(self.lines) - self.height, 0)
+                elif code.group(2) == "K":
+                    self.lines[self.row] = ""
+                i += len(code.group(0))
+                continue
+            if data[i] == "\r":
+                self.col = 0
+            elif data[i] == "\n":
+                self.row, self.col = self.row + 1, 0
+                if self.row == len(self.lines):
+                    self.lines.append("")
+            else:
+                line = self.lines[self.row].ljust(self.col)
+                self.lines[self.row] = line[: self.col] + data[i] + line[self.col + 1 :]
+                self.col += 1
+            i += 1
+        return "\n".join(self.lines)
+
+
+def test_a_live_view_taller_than_the_terminal_leaves_only_the_final_table(tmp_path: Path) -> None:
+    out = io.StringIO()
+    terminal = Console(file=out, force_terminal=True, width=80, height=24, color_system=None)
+    summary = _summary()  # its live view is about 35 lines: taller than 24
+    with live_view(terminal) as update:
+        update(_view.live_view(summary))
+        time.sleep(0.6)  # drawn by Live's refresh thread (4 a second)
+    terminal.print(_view.top_table(summary))
+    screen = _Screen(24).feed(out.getvalue())
+    assert screen.count("top trials of") == 1, screen
+    assert "elapsed" not in screen and "running trials" not in screen, screen
