@@ -91,5 +91,5 @@ def run(work: Callable[[], Any]) -> Any:
         err_console.print(f"[red]\\[error][/red] {escape(str(err))}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt as err:
-        err_console.print(f"[yellow]interrupted[/yellow] ({err or 'Ctrl-C'})")
+        err_console.print(f"[yellow]interrupted[/yellow] ({str(err) or 'Ctrl-C'})")
         sys.exit(interrupt_exit_code(str(err)))

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from hpo import local_server
 from hpo.cli import _format, _view
-from hpo.cli._common import interrupt_exit_code
+from hpo.cli._common import interrupt_exit_code, run
 from hpo.cli._logs import PlainProgress, live_view, search_logging
 from hpo.errors import ConfigError
 from hpo.search import load_space
@@ -153,9 +153,18 @@ def test_a_server_that_cannot_have_8008_says_so_when_it_starts(tmp_path: Path) -
         local_server.stop(tmp_path / "server")
 
 
-def test_interrupt_exit_codes() -> None:
-    assert interrupt_exit_code("SIGTERM") == 143 and interrupt_exit_code("Ctrl-C") == 130
-    assert interrupt_exit_code("") == 130
+@pytest.mark.parametrize(("interrupt", "code"), [(KeyboardInterrupt(), 130), (KeyboardInterrupt("SIGTERM"), 143)])
+def test_an_interrupt_before_the_search_runs_exits_130_or_143(
+    interrupt: KeyboardInterrupt, code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def work() -> None:
+        raise interrupt
+
+    assert interrupt_exit_code(str(interrupt)) == code
+    with pytest.raises(SystemExit) as ended:
+        run(work)
+    assert ended.value.code == code
+    assert f"interrupted ({str(interrupt) or 'Ctrl-C'})" in capsys.readouterr().err
 
 
 def test_a_challenger_names_the_command_that_would_replace_the_champion() -> None:
