@@ -19,7 +19,6 @@ Run by hand (needs the bench extra: ``pip install -e '.[bench]'``)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -41,18 +40,16 @@ from tests.support.server import free_port, sdk_env  # noqa: E402
 SERIES = 20
 
 SDK_REPORTER = """
-import json, sys, time
+import sys, time
 from clearml import Task, Logger
 points, series = int(sys.argv[1]), int(sys.argv[2])
-task = Task.init(project_name="bench", task_name="ingest")
+task = Task.init(project_name="bench", task_name=sys.argv[3])
 log = Logger.current_logger()
-start = time.perf_counter()
+print(f"STARTED {task.id} {time.time()}", flush=True)
 for i in range(points // series):
     for s in range(series):
         log.report_scalar("metric", f"s{s}", value=float(i), iteration=i)
 task.flush(wait_for_uploads=True)
-elapsed = time.perf_counter() - start
-print("RESULT " + json.dumps({"task": task.id, "seconds": elapsed}))
 task.close()
 """
 
@@ -60,21 +57,37 @@ task.close()
 def bench_ours(
     server: local_server.RunningServer, root: Path, points: int, subprocess_reporter: bool
 ) -> tuple[float, int]:
-    """Points through ``Logger.report_scalar``, with the SDK's reporting subprocess on (its default) or off."""
+    """Points through ``Logger.report_scalar``, with the SDK's reporting subprocess on (its default) or off.
+
+    Timed from the first report until the server has stored every point (the task's ``last_metrics``
+    counts, read every 20 ms): ``task.flush`` may return before the last batch is stored.
+    """
     script = root / "reporter.py"
     script.write_text(SDK_REPORTER)
     env = sdk_env(server, root)
     conf = root / f"clearml-{subprocess_reporter}.conf"
     conf.write_text(f"sdk {{ development {{ report_use_subprocess: {str(subprocess_reporter).lower()} }} }}")
     env["CLEARML_CONFIG_FILE"] = str(conf)
-    proc = subprocess.run(
-        [sys.executable, str(script), str(points), str(SERIES)], env=env, capture_output=True, text=True, check=True
-    )
-    result = json.loads(next(line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")))
+    name = f"ingest subprocess={subprocess_reporter}"
+    cmd = [sys.executable, str(script), str(points), str(SERIES), name]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    _, task, started = next(line for line in proc.stdout if line.startswith("STARTED ")).split()
     api = RawAPI(server)
-    stored = stored_points(api, result["task"])
+    while _counted(api, task) < points // SERIES * SERIES and proc.poll() is None:
+        time.sleep(0.02)
+    seconds = time.time() - float(started)
+    proc.communicate()
+    stored = stored_points(api, task)
     api.close()
-    return result["seconds"], stored
+    return seconds, stored
+
+
+def _counted(api: RawAPI, task: str) -> int:
+    """Scalar points of ``metric`` the server has stored for ``task``, from its ``last_metrics``."""
+    doc = api.call("tasks.get_all", {"id": [task], "only_fields": ["last_metrics"]})["tasks"][0]
+    series = (doc.get("last_metrics") or {}).get(_md5s("metric")[0]) or {}
+    return sum(int(entry.get("count") or 0) for entry in series.values())
 
 
 def stored_points(api: RawAPI, task: str) -> int:
