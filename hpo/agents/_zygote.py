@@ -43,20 +43,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-# What `import clearml`/`Task.init` and `python -m clearml_agent` import (not clearml_agent.__main__ itself:
-# runpy warns when the module it is asked to run is already imported).
-PRELOAD = (
-    "clearml",
-    "clearml.task",
-    "clearml_agent.interface",
-    "clearml_agent.session",
-    "clearml_agent.commands.worker",
-    "clearml_agent.helper.trace",
-)
+from hpo.agents import _warm
+
 LAUNCHER_NAME = "python"
 SOCKET_NAME = "zygote.sock"
 _SOCKET_MAX = 100  # sun_path holds 104-108 bytes
-# PYTHON* settings a program may have that differ from the zygote's: applied per program.
+# Settings read when the interpreter or a preloaded module starts (Python's, matplotlib's): a
+# program with other values than the zygote's is declined. PYTHONPATH is applied per program.
+_STARTUP_PREFIXES = ("PYTHON", "MPL")
 _PER_PROGRAM = {"PYTHONPATH"}
 
 
@@ -79,10 +73,9 @@ def write_launcher(folder: Path, python: str = sys.executable) -> Path:
     return path
 
 
-def serve(path: Path, parent: int, preload: Sequence[str] = PRELOAD) -> NoReturn:
-    """Import ``preload``, then serve launchers on ``path`` until process ``parent`` is gone."""
-    for name in preload:
-        importlib.import_module(name)
+def serve(path: Path, parent: int) -> NoReturn:
+    """Warm up (:func:`hpo.agents._warm.preload`), then serve launchers on ``path`` until ``parent`` is gone."""
+    _warm.preload()
     path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o077)  # only this user may hand us programs
@@ -122,7 +115,7 @@ def _recv_exact(conn: socket.socket, size: int) -> bytes:
 def _declines(request: dict[str, Any]) -> bool:
     """Whether a fresh interpreter would start differently from a fork of this one."""
     env: dict[str, str] = request["env"]
-    names = {k for k in [*env, *os.environ] if k.startswith("PYTHON")} - _PER_PROGRAM
+    names = {k for k in [*env, *os.environ] if k.startswith(_STARTUP_PREFIXES)} - _PER_PROGRAM
     unbuffered = bool(request["unbuffered"] or env.get("PYTHONUNBUFFERED"))
     return not unbuffered or any(env.get(k) != os.environ.get(k) for k in names)
 
@@ -210,19 +203,8 @@ def _program(request: dict[str, Any], fds: Sequence[int]) -> NoReturn:
     sys.path[:] = [first, *extra, *[p for p in sys.path[1:] if p not in own_path]]
     sys.argv[:] = [{"s": target, "m": "-m", "c": "-c"}[kind], *request["args"]]
     importlib.invalidate_caches()
-    _refresh_imported()
+    _warm.refresh()
     os._exit(_run(kind, target))
-
-
-def _refresh_imported() -> None:
-    """Redo what preloaded modules computed at import time from the environment or the OS."""
-    remote = sys.modules.get("clearml.config.remote")
-    if remote is not None:  # the task id an agent hands its script (CLEARML_TASK_ID), read at import
-        from clearml.config.defs import TASK_ID_ENV_VAR
-
-        remote.override_current_task_id(TASK_ID_ENV_VAR.get())
-    if "numpy" in sys.modules:  # a fresh interpreter seeds numpy's global generator from the OS
-        sys.modules["numpy"].random.seed()
 
 
 def _run(kind: str, target: str) -> int:

@@ -1,0 +1,90 @@
+"""What the zygote does once so that each program it forks skips it: imports and config parsing.
+
+Measured per trial on a plain local agent (``bench/overhead.py``): ``import clearml`` ~1-2 s in
+the script and as much for ``clearml_agent`` in the agent's ``execute`` child; in ``Task.init``,
+importing ``matplotlib.pyplot`` (ClearML's matplotlib binding, when matplotlib is installed)
+~0.8 s and parsing the SDK's own default ``*.conf`` files (pyparsing) ~0.25-0.75 s.
+
+Invariants: nothing here reads the environment or the user's configuration, so a fork serves a
+program with any ``CLEARML_*`` settings; what a preloaded module computed at import time from
+the environment or the OS is redone in each fork (:func:`refresh`). A parse is cached only for
+text with no ``include`` and no ``${`` substitution, which makes it a pure function of the text;
+each program gets a deep copy, because the SDK merges configuration trees in place.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# What `import clearml`/`Task.init` and `python -m clearml_agent` import (not clearml_agent.__main__
+# itself: runpy warns when the module it is asked to run is already imported).
+PRELOAD = (
+    "clearml",
+    "clearml.task",
+    "clearml_agent.interface",
+    "clearml_agent.session",
+    "clearml_agent.commands.worker",
+    "clearml_agent.helper.trace",
+)
+# Imported by Task.init when installed (ClearML's matplotlib binding); absent ones are skipped.
+OPTIONAL = ("matplotlib.pyplot",)
+# The HOCON parsers (vendored pyhocon) of the SDK and of the agent, and the packages whose
+# default configuration files every program parses.
+_PARSERS = ("clearml.utilities.pyhocon", "clearml_agent.external.pyhocon")
+_DEFAULT_CONFS = ("clearml", "clearml_agent")
+_INCLUDE = re.compile(r"^\s*include\b", re.MULTILINE)
+
+
+def preload() -> None:
+    """Import what the programs will import, cache config parses and parse the default configs."""
+    for name in PRELOAD:
+        importlib.import_module(name)
+    for name in OPTIONAL:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+    for name in _PARSERS:
+        _cache_parses(importlib.import_module(name).ConfigFactory)
+    for package in _DEFAULT_CONFS:
+        root = Path(importlib.import_module(package).__file__ or "").parent
+        parser = importlib.import_module(_PARSERS[_DEFAULT_CONFS.index(package)]).ConfigFactory
+        for path in sorted(root.glob("**/default/*.conf")):
+            parser.parse_file(str(path))
+
+
+def _cache_parses(factory: Any) -> None:
+    """Make ``factory.parse_string`` (which ``parse_file`` calls) answer repeated pure texts from a cache."""
+    original: Callable[..., Any] = factory.parse_string
+    cache: dict[tuple[Any, ...], Any] = {}
+
+    def parse_string(cls: Any, content: str, *args: Any, **kwargs: Any) -> Any:
+        if "${" in content or _INCLUDE.search(content):
+            return original(content, *args, **kwargs)
+        key = (content, *args, *sorted(kwargs.items()))
+        try:
+            tree = cache[key]
+        except KeyError:
+            tree = cache[key] = original(content, *args, **kwargs)
+        except TypeError:  # an unhashable argument
+            return original(content, *args, **kwargs)
+        return copy.deepcopy(tree)
+
+    factory.parse_string = classmethod(parse_string)
+
+
+def refresh() -> None:
+    """In a fork: redo what preloaded modules computed at import time from the environment or the OS."""
+    remote = sys.modules.get("clearml.config.remote")
+    if remote is not None:  # the task id an agent hands its script (CLEARML_TASK_ID), read at import
+        from clearml.config.defs import TASK_ID_ENV_VAR
+
+        remote.override_current_task_id(TASK_ID_ENV_VAR.get())
+    if "numpy" in sys.modules:  # a fresh interpreter seeds numpy's global generator from the OS
+        sys.modules["numpy"].random.seed()
