@@ -48,12 +48,12 @@ def short_id(task_id: str | None) -> str:
 def promotion_lines(model_id: str, champion: bool, reason: str, study: str) -> list[str]:
     """What a promotion did, in words that name the next command.
 
-    ``model M is the champion: beats champion C: ...``, or for a model that did not take the title
+    ``model M promoted to champion (beats champion C: ...)``, or for a model that did not take the title
     ``model M is a challenger (champion C stays): ...`` followed by the command that would replace
     the champion anyway (``hpo promote STUDY --force``).
     """
     if champion:
-        return [f"model {model_id} is the champion: {reason}"]
+        return [f"model {model_id} promoted to champion ({reason})"]
     why = reason.removeprefix(_CHALLENGER).removesuffix(_FORCE_HINT)
     return [
         f"model {model_id} is a challenger, the champion stays: {why}",

@@ -226,7 +226,7 @@ def _report(result: SearchResult, as_json: bool, log_file: str) -> None:
         console.print(escape(str(warm["message"])), highlight=False)
     if result.summary.top:
         console.print(_view.top_table(result.summary))
-    console.print(escape(_view.outcome_line(result.summary)), highlight=False)
+    console.print(escape(_view.outcome_line(result.summary)), highlight=False, soft_wrap=True)  # whole task id
     if result.promotion is not None:
         done = result.promotion
         for line in promotion_lines(done.model_id, done.champion, done.reason, done.study):

@@ -176,7 +176,7 @@ def test_a_challenger_names_the_command_that_would_replace_the_champion() -> Non
         "to make it the champion anyway: hpo promote 'tfidf 3' --force",
     ]
     assert _format.promotion_lines("m2", True, "no champion yet: it becomes the champion", "tfidf-3") == [
-        "model m2 is the champion: no champion yet: it becomes the champion"
+        "model m2 promoted to champion (no champion yet: it becomes the champion)"
     ]
 
 
