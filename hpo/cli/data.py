@@ -113,6 +113,7 @@ def list_(
     """Show dataset names, versions and row counts."""
 
     def work() -> None:
+        from hpo.cli._format import short_id
         from hpo.connection import connect
         from hpo.data import list_versions
 
@@ -126,7 +127,7 @@ def list_(
         table.add_column("id", no_wrap=True)
         for v in versions:
             rows = f"{v.total_rows} ({'/'.join(str(n) for n in v.rows.values())})" if v.rows else "-"
-            table.add_row(v.project, v.name, v.version, rows, v.id)
+            table.add_row(v.project, v.name, v.version, rows, short_id(v.id))  # whole in --json
         console.print(table if versions else "no datasets")
 
     run(work)
