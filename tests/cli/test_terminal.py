@@ -254,3 +254,23 @@ def test_a_live_view_taller_than_the_terminal_leaves_only_the_final_table(tmp_pa
     screen = _Screen(24).feed(out.getvalue())
     assert screen.count("top trials of") == 1, screen
     assert "elapsed" not in screen and "running trials" not in screen, screen
+
+
+def test_hpo_studies_prints_the_best_value_as_every_command_does(tmp_path: Path) -> None:
+    import optuna
+    from typer.testing import CliRunner
+
+    from hpo.cli import app
+    from hpo.study import StudyAttr, TrialAttr, open_storage
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = optuna.create_study(storage=open_storage(url), study_name="tfidf-3", direction="maximize")
+    for key, value in ((StudyAttr.STARTED, 1.0), (StudyAttr.BUDGET, 4), (StudyAttr.STATE, "finished")):
+        study.set_user_attr(key, value)
+    trial = study.ask()
+    trial.set_user_attr(TrialAttr.TASK_ID, TASK_ID)
+    study.tell(trial, 0.8312345678901234)
+    shown = CliRunner().invoke(app, ["studies", "--storage", url])
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.output.splitlines() if "tfidf-3" in line)
+    assert "0.8312" in row and "0.83123" not in row and TASK_ID[:8] in row and TASK_ID[:9] not in row, row
