@@ -13,7 +13,8 @@ While a search runs, :func:`search_logging` therefore:
   N and why not 8008, the demo data and the template registered, the local agents started) on the
   terminal as a plain line, so the first search of a fresh ``HPO_HOME`` is never a blank terminal.
 
-Everything is put back as it was on exit. Where no live view is drawn (output piped, a CI log,
+Everything is put back as it was on exit. On a terminal the search is drawn by :func:`live_view`
+(redrawn in place, erased before the final table); where none is drawn (output piped, a CI log,
 ``--json``), :class:`PlainProgress` prints a progress line every few seconds instead.
 """
 
