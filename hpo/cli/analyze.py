@@ -61,9 +61,12 @@ def analyze(
     """
 
     def work() -> None:
+        import optuna
+
         from hpo.analysis._rebuild import analyze_optimizer
         from hpo.connection import connect
 
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # its "A new study created in memory" is noise here
         chosen = _objectives(objective, direction)  # bad options fail before any server work
         with sdk_output_to_stderr():
             connect(api_host)
