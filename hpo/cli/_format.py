@@ -61,4 +61,11 @@ def promotion_lines(model_id: str, champion: bool, reason: str, study: str) -> l
     ]
 
 
-__all__ = ["DIGITS", "SHORT_ID", "duration", "number", "promotion_lines", "short_id"]
+def with_force_command(reason: str, study: str | None) -> str:
+    """A promotion's reason whose ``pass --force`` hint names the whole command, when the study is known."""
+    if study and reason.endswith(_FORCE_HINT):
+        return reason.removesuffix(_FORCE_HINT) + f"; `hpo promote {shlex.quote(study)} --force` replaces it"
+    return reason
+
+
+__all__ = ["DIGITS", "SHORT_ID", "duration", "number", "promotion_lines", "short_id", "with_force_command"]

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hpo.cli._common import ApiHostOpt, JsonOpt, StorageOpt, console, run, sdk_output_to_stderr
-from hpo.cli._format import number, promotion_lines
+from hpo.cli._format import number, promotion_lines, with_force_command
 from hpo.errors import ConfigError
 
 ProjectOpt = Annotated[
@@ -105,12 +105,14 @@ def _per_fold(evidence: dict[str, Any]) -> str:
     return f"per fold: trial {chosen['trial']} {mine}, champion {theirs}"
 
 
-def evidence_line(evidence: dict[str, Any] | None) -> str:
-    """The promotion gate's evidence in one line (``hpo best``)."""
+def evidence_line(evidence: dict[str, Any] | None, study: str | None = None) -> str:
+    """The promotion gate's evidence in one line (``hpo best``); a kept challenger's names the command
+    that would replace the champion (``hpo promote STUDY --force``) when its ``study`` is known."""
     if not evidence:
         return "- (promoted before the gate existed)"
     folds = _per_fold(evidence)
-    return f"{evidence['decision']} ({evidence['rule']}): {evidence['reason']}" + (f"; {folds}" if folds else "")
+    reason = with_force_command(str(evidence["reason"]), study)
+    return f"{evidence['decision']} ({evidence['rule']}): {reason}" + (f"; {folds}" if folds else "")
 
 
 def _templates_then_texts(args: list[str], template: str | None) -> tuple[str | None, list[str]]:
@@ -120,6 +122,13 @@ def _templates_then_texts(args: list[str], template: str | None) -> tuple[str | 
     if template is None and args and args[0] in CATALOG:
         return args[0], args[1:]
     return template, args
+
+
+def _study_of(tags: list[str]) -> str | None:
+    """The study a model was promoted from, by its ``study:<name>`` tag."""
+    from hpo.promotion._records import STUDY_PREFIX
+
+    return next((t.removeprefix(STUDY_PREFIX) for t in tags if t.startswith(STUDY_PREFIX)), None)
 
 
 def _row(model: Any) -> Table:
@@ -137,7 +146,7 @@ def _row(model: Any) -> Table:
         ("objective", objective or "-"),
         *([("dataset", f"{dataset['project']}/{dataset['name']} {dataset['version']}")] if dataset else []),
         ("params", json.dumps(d["params"], sort_keys=True, default=str)),
-        ("evidence", evidence_line(d["evidence"])),
+        ("evidence", evidence_line(d["evidence"], _study_of(d["tags"]))),
         ("tags", ", ".join(d["tags"])),
         ("web", d["web_url"] or "-"),
     ]

@@ -274,3 +274,19 @@ def test_hpo_studies_prints_the_best_value_as_every_command_does(tmp_path: Path)
     assert shown.exit_code == 0, shown.output
     row = next(line for line in shown.output.splitlines() if "tfidf-3" in line)
     assert "0.8312" in row and "0.83123" not in row and TASK_ID[:8] in row and TASK_ID[:9] not in row, row
+
+
+def test_hpo_best_evidence_of_a_kept_challenger_names_the_promote_command() -> None:
+    from hpo.cli.promote import evidence_line
+
+    evidence = {
+        "decision": "keep",
+        "rule": "corrected-t",
+        "reason": "stays a challenger: no candidate surely beats champion m1 on the same folds (...);"
+        " pass --force to replace it",
+    }
+    assert evidence_line(evidence, "tfidf-3") == (
+        "keep (corrected-t): stays a challenger: no candidate surely beats champion m1 on the same folds (...);"
+        " `hpo promote tfidf-3 --force` replaces it"
+    )
+    assert evidence_line(evidence).endswith("; pass --force to replace it")  # no study tag: as recorded
