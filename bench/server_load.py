@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -269,9 +270,13 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["HPO_SERVER_HTTP"] = args.http  # read by the server process (hpo/server/_serve.py)
     root = Path(tempfile.mkdtemp(prefix="hpo-load-"))
-    print(f"data under {root}")
-    with start_search_env(root) as env:
-        run(env, args)
+    print(f"data under {root} (kept with HPO_BENCH_KEEP=1)")
+    try:
+        with start_search_env(root) as env:
+            run(env, args)
+    finally:
+        if not os.environ.get("HPO_BENCH_KEEP"):
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
