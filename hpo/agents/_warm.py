@@ -8,7 +8,8 @@ importing ``matplotlib.pyplot`` (ClearML's matplotlib binding, when matplotlib i
 Invariants: nothing here reads the environment or the user's configuration, so a fork serves a
 program with any ``CLEARML_*`` settings; what a preloaded module computed at import time from
 the environment or the OS is redone in each fork (:func:`refresh`). A parse is cached only for
-text with no ``include`` and no ``${`` substitution, which makes it a pure function of the text;
+text with no ``include`` and no ``${`` substitution outside comment lines, which makes it a pure
+function of the text;
 each program gets a deep copy, because the SDK merges configuration trees in place.
 """
 
@@ -39,6 +40,7 @@ OPTIONAL = ("matplotlib.pyplot",)
 _PARSERS = ("clearml.utilities.pyhocon", "clearml_agent.external.pyhocon")
 _DEFAULT_CONFS = ("clearml", "clearml_agent")
 _INCLUDE = re.compile(r"^\s*include\b", re.MULTILINE)
+_COMMENT = re.compile(r"^\s*(#|//).*$", re.MULTILINE)
 
 
 def preload() -> None:
@@ -65,7 +67,8 @@ def _cache_parses(factory: Any) -> None:
     cache: dict[tuple[Any, ...], Any] = {}
 
     def parse_string(cls: Any, content: str, *args: Any, **kwargs: Any) -> Any:
-        if "${" in content or _INCLUDE.search(content):
+        code = _COMMENT.sub("", content)
+        if "${" in code or _INCLUDE.search(code):
             return original(content, *args, **kwargs)
         key = (content, *args, *sorted(kwargs.items()))
         try:
