@@ -99,6 +99,23 @@ class _Steps(logging.Handler):
             self.handleError(record)
 
 
+class _Plain(logging.Handler):
+    """Records as single lines, ``[warning] message`` (``[info] name: message`` below warnings)."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self._console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = record.levelname.lower()
+            origin = "" if record.levelno >= logging.WARNING else f"{record.name}: "
+            text = f"[{level}] {origin}{record.getMessage()}"
+            self._console.print(text, markup=False, highlight=False, soft_wrap=True)
+        except Exception:
+            self.handleError(record)
+
+
 class PlainProgress:
     """A progress line (counts, best, time left) for output that is no terminal: a line at the first
     call, then when the counts change (at most every ``min_s``) and at least every ``every_s``.
@@ -165,7 +182,11 @@ def search_logging(log_file: Path, console: Console, verbose: bool = False) -> I
     to_file = logging.FileHandler(log_file, encoding="utf-8")
     to_file.setFormatter(logging.Formatter(FORMAT))
     to_file.setLevel(logging.INFO)
-    to_terminal = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    to_terminal = (
+        RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+        if console.is_terminal
+        else _Plain(console)  # a CI log or a pipe: one line a record, not columns wrapped at 80
+    )
     to_terminal.setLevel(logging.INFO if verbose else logging.WARNING)
     to_terminal.addFilter(lambda record: not _is_step(record))  # shown by steps
     if not verbose:

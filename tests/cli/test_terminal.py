@@ -129,6 +129,14 @@ def test_setup_steps_are_plain_lines_and_other_info_stays_in_the_log(tmp_path: P
     assert "an ordinary detail" in (tmp_path / "search.log").read_text()
 
 
+def test_warnings_in_a_log_that_is_no_terminal_are_single_lines(tmp_path: Path) -> None:
+    out = io.StringIO()
+    said = "launching trial 3 failed: " + "x" * 100
+    with search_logging(tmp_path / "search.log", Console(file=out, width=80, color_system=None)):
+        logging.getLogger("hpo.search._strategy").warning(said)
+    assert out.getvalue().splitlines() == [f"[warning] {said}"]
+
+
 def test_a_server_that_cannot_have_8008_says_so_when_it_starts(tmp_path: Path) -> None:
     holder = socket.socket()
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
