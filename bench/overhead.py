@@ -144,7 +144,7 @@ parameters:
 
 FAST_CONF = "sdk { development { report_use_subprocess: false } }\n"
 DEFAULT_CONF = "sdk { }\n"  # the SDK's defaults: report_use_subprocess true
-AGENT_POLL_S = 0.5  # hpo.agents.start's default, which `hpo search` uses; clearml-agent's own is 5 s
+AGENT_POLL_S = 0.5  # the stock run's agents; hpo.agents.start's default (`hpo search`) is 0.25 s; clearml-agent's 5 s
 
 
 def score(x: float) -> float:
@@ -424,7 +424,7 @@ def print_breakdown(bench: Bench, runs: Sequence[Run]) -> None:
         return
     parts = {r.name: breakdown(bench, r) for r in agent_runs}
     width = 50
-    print(f"\nwhere a trial's time goes: median (p90) seconds; agents poll every {AGENT_POLL_S:g} s")
+    print(f"\nwhere a trial's time goes: median (p90) seconds; stock's agents poll every {AGENT_POLL_S:g} s")
     print(f"{'component':{width}s} " + " ".join(f"{r.name[:22]:>22s}" for r in agent_runs))
     for name in COMPONENTS:
         print(f"{name:{width}s} " + " ".join(f"{fmt(parts[r.name][name]):>22s}" for r in agent_runs))

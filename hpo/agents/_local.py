@@ -103,7 +103,7 @@ def start(
     workers: int = 1,
     *,
     env: Mapping[str, str] | None = None,
-    poll_s: float = 0.5,
+    poll_s: float = 0.25,
     report_s: float = 2.0,
     home: Path | None = None,
     wait: bool = True,

@@ -47,7 +47,7 @@ class SearchOptions:
     storage: str | None = None
     resume: bool = False
     retries: int | None = None
-    poll_s: float = 0.5
+    poll_s: float = 0.25  # a finished trial is noticed within it (bench/overhead.py)
     api_host: str | None = None
     log_file: Path | None = None  # where the caller sends this process's logs; recorded in the study
     stop_when: str | None = None  # "converged": see _converge
@@ -84,7 +84,7 @@ class SearchPlan:
     project: str
     queues: tuple[str, ...]
     budget: int
-    poll_s: float = 0.5
+    poll_s: float = 0.25
     deadline: float | None = None
     converge: ConvergeRule | None = None
     local_workers: int = 0
