@@ -198,7 +198,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as err:
         sock.close()
-        hint = " (another process listens there: pass --port N)" if err.errno == 98 else ""  # EADDRINUSE
+        taken = " (another process listens there: run `hpo server start --port N` with a free port N)"
+        hint = taken if err.errno == 98 else ""  # EADDRINUSE
         raise ServerError(f"cannot bind {host} port {port}: {err.strerror}{hint}") from err
     return sock
 

@@ -137,6 +137,17 @@ def test_warnings_in_a_log_that_is_no_terminal_are_single_lines(tmp_path: Path) 
     assert out.getvalue().splitlines() == [f"[warning] {said}"]
 
 
+def test_a_taken_server_port_names_the_command_that_picks_another() -> None:
+    from hpo.errors import ServerError
+    from hpo.server._serve import bind
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        with pytest.raises(ServerError, match=r"another process listens there: run `hpo server start --port N`"):
+            bind("127.0.0.1", holder.getsockname()[1])
+
+
 def test_a_server_that_cannot_have_8008_says_so_when_it_starts(tmp_path: Path) -> None:
     holder = socket.socket()
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
