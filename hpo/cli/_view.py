@@ -89,7 +89,7 @@ def status_line(summary: Summary) -> Text:
     text = Text()
     text.append(f"{summary.study}", style="bold")
     text.append(f" [{state_word(summary)}]  ")
-    text.append(f"{summary.done}/{summary.budget} done  ")
+    text.append(f"{summary.done}/{summary.budget} done\n")  # the counts on a line of their own: 80 columns
     text.append(
         f"{c[TrialLabel.COMPLETED]} completed  {c[TrialLabel.RUNNING]} running  {c[TrialLabel.QUEUED]} queued  ",
         style="cyan",
