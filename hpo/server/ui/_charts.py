@@ -11,7 +11,9 @@ Figure = dict[str, Any]
 
 MARKERS_UP_TO = 50  # a series with this many points or fewer also gets markers: one point draws no line
 
-_LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 320, "legend": {"orientation": "h"}}
+# The legend stands at the right (Plotly's default, scrolling when long): a horizontal one under the plot
+# covered the x axis's title as soon as it took two rows (compare's overlays of many tasks).
+_LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 320}
 
 
 def scalar_figure(title: str, series: Sequence[tuple[str, Series]]) -> Figure:
@@ -74,3 +76,51 @@ def parallel_coordinates(
     line: dict[str, Any] = {"color": values, "colorscale": "Viridis", "showscale": True}
     trace = {"type": "parcoords", "dimensions": dims, "line": line, "customdata": names}
     return {"data": [trace], "layout": {**_LAYOUT, "height": 380, "margin": {"l": 80, "r": 80, "t": 60, "b": 30}}}
+
+
+PANEL_PX = 560  # the study view's narrowest panel (ui.css .panels): a wider figure takes the whole row
+PAGE_PX = 1300  # about the width a full-width panel has; a table needing more gets it and scrolls
+_CHAR_PX, _ROW_PX, _HEADER_PX, _TABLE_MAX_PX = 7, 28, 32, 640
+
+
+def is_table(figure: Figure) -> bool:
+    return any(isinstance(t, dict) and t.get("type") == "table" for t in figure.get("data") or [])
+
+
+def fixed_width(figure: Figure) -> float | None:
+    """The figure's own ``layout.width`` in px (Optuna's slice plot sets 300 per parameter), if it has one."""
+    layout = figure.get("layout")
+    width = layout.get("width") if isinstance(layout, dict) else None
+    return float(width) if isinstance(width, int | float) and not isinstance(width, bool) else None
+
+
+def fit_table(figure: Figure) -> Figure:
+    """A table figure (``Logger.report_table``) sized to its rows and columns, instead of Plotly's default
+    450 px height with its rows at the middle and columns of equal width that clip the long ones.
+
+    Only what the reporter left unset is set; the figure is copied, never changed in place.
+    """
+    tables = [t for t in figure.get("data") or [] if isinstance(t, dict) and t.get("type") == "table"]
+    if len(tables) != 1:
+        return figure
+    trace = dict(tables[0])
+    header = (trace.get("header") or {}).get("values") or []
+    columns = (trace.get("cells") or {}).get("values") or []
+    if not isinstance(header, list) or not isinstance(columns, list):
+        return figure
+    rows = max((len(c) for c in columns if isinstance(c, list)), default=0)
+    chars = [
+        max([len(str(h))] + [len(str(v)) for v in (col if isinstance(col, list) else [])[:200]])
+        for h, col in zip(header, columns + [[]] * (len(header) - len(columns)), strict=False)
+    ]
+    chars = [min(max(n, 4), 48) for n in chars]
+    if chars and "columnwidth" not in trace:
+        trace["columnwidth"] = chars
+    layout = dict(figure.get("layout") or {}) if isinstance(figure.get("layout"), dict) else {}
+    layout.setdefault("height", min(_HEADER_PX + _ROW_PX * (rows + 1) + 20, _TABLE_MAX_PX))
+    layout.setdefault("margin", {"l": 8, "r": 8, "t": 8, "b": 8})
+    needed = sum(chars) * _CHAR_PX + 16 * len(chars)
+    if needed > PAGE_PX:
+        layout.setdefault("width", needed)
+    data = [trace if t is tables[0] else t for t in figure["data"]]
+    return {**figure, "data": data, "layout": layout}

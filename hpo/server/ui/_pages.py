@@ -171,7 +171,10 @@ def _tab_context(server: Server, task: dict[str, Any], tab: str, sub: str, reque
         ]
         return {"figures": figures, "single": _events.single_values(store, task_id)}
     if tab == "plots":
-        return {"plots": _events.plots(store, task_id)}
+        plots = _events.plots(store, task_id)
+        for plot in plots:  # a table sized to its rows and columns
+            plot["figure"] = _charts.fit_table(plot["figure"]) if isinstance(plot["figure"], dict) else plot["figure"]
+        return {"plots": plots}
     if tab == "debugImages":
         return {"images": [{**i, "href": file_link(server, i["url"])} for i in _events.debug_images(store, task_id)]}
     if tab == "artifacts":

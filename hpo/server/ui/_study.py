@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from hpo.server._errors import APIError
 from hpo.server.domain import DRAFT_STATUS, LIVE_STATUSES
-from hpo.server.ui import _events, _tasks
+from hpo.server.ui import _charts, _events, _tasks
 from hpo.server.ui._dispatch import Server, dispatch
 from hpo.server.ui._render import ENV, NotFound
 
@@ -73,8 +73,10 @@ def panels(server: Server, task_id: str) -> list[dict[str, Any]]:
             plot["figure"] = None  # said unreadable, not drawn empty
             plot["wide"] = False
             continue
-        # a table reads best across the whole width
-        plot["wide"] = any(isinstance(t, dict) and t.get("type") == "table" for t in plot["figure"]["data"])
+        # a table reads best across the whole width, and so does a figure wider than a panel (a slice plot)
+        width = _charts.fixed_width(plot["figure"])
+        plot["wide"] = _charts.is_table(plot["figure"]) or (width is not None and width > _charts.PANEL_PX)
+        plot["figure"] = _charts.fit_table(plot["figure"])
     return sorted(plots, key=lambda p: (_rank(str(p["title"])), str(p["title"]), str(p["series"])))
 
 

@@ -174,6 +174,17 @@
   });
   sync();
 
+  // The column picker opens inside the window: moved left when it would pass the right edge (its
+  // checkboxes were off-screen when the picker sits at the end of the filters row).
+  var picker = document.getElementById("column-picker");
+  if (picker) picker.addEventListener("toggle", function () {
+    var body = picker.querySelector(".picker-body");
+    if (!picker.open || !body) return;
+    body.style.left = "";
+    var rect = body.getBoundingClientRect(), room = document.documentElement.clientWidth - 8;
+    if (rect.right > room) body.style.left = -Math.max(0, Math.min(rect.right - room, rect.left - 8)) + "px";
+  });
+
   // Auto-refresh: every 10 s the rows are fetched again (same URL) and swapped in, ticks kept.
   var toggle = document.getElementById("auto-refresh"), KEY = "hpo-table-auto-refresh", timer = null;
   function refresh() {

@@ -1,0 +1,86 @@
+"""Regressions found by trying issue 19's UI as a new user (in process): figures that did not fit their place.
+
+- Optuna's slice plot is 300 px wide per parameter (2,400 px for the tfidf space): it overflowed its
+  half-width panel over the next one; it now gets a full-width panel that scrolls.
+- ``report_table`` figures (the analysis's trials, cost and notes; ClearML's own "summary") were drawn
+  in Plotly's default 450 px with equal columns: a lot of blank space around a few rows, and long
+  cells clipped; they are now sized to their rows and columns.
+- A horizontal legend under a scalar chart covered its x axis's title once it took two rows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from hpo.server.ui._charts import PAGE_PX, fit_table, scalar_figure
+from hpo.server.ui._events import Series
+from tests.support.ui import UI
+
+
+def _table(header: list[str], columns: list[list[Any]], layout: dict[str, Any] | None = None) -> dict[str, Any]:
+    trace = {"type": "table", "header": {"values": header}, "cells": {"values": columns}}
+    return {"data": [trace], "layout": layout or {}}
+
+
+def test_fit_table_sizes_a_table_to_its_rows_and_columns() -> None:
+    few = fit_table(_table(["what", "seconds"], [["total compute (trials' run time)", "queue wait"], [36.9, 3.4]]))
+    many = fit_table(_table(["trial"], [list(range(10))]))
+    assert few["layout"]["height"] < many["layout"]["height"] < 450  # Plotly's default left rows floating
+    widths = few["data"][0]["columnwidth"]
+    assert widths[0] > widths[1]  # the long text column is the wider one
+    assert "width" not in few["layout"]  # fits the page: the panel's width is used
+
+
+def test_fit_table_keeps_what_the_reporter_set_and_leaves_other_figures_alone() -> None:
+    mine = _table(["a"], [[1]], {"height": 900, "margin": {"t": 50}})
+    mine["data"][0]["columnwidth"] = [3]
+    fitted = fit_table(mine)
+    assert fitted["layout"]["height"] == 900 and fitted["layout"]["margin"] == {"t": 50}
+    assert fitted["data"][0]["columnwidth"] == [3]
+    assert mine["layout"] == {"height": 900, "margin": {"t": 50}}  # copied, not changed in place
+    scatter = {"data": [{"type": "scatter", "x": [0], "y": [1]}], "layout": {}}
+    assert fit_table(scatter) is scatter
+    assert fit_table({"data": "not a list"}) == {"data": "not a list"}
+
+
+def test_a_table_wider_than_the_page_gets_its_width() -> None:
+    header = [f"General/parameter_{i}" for i in range(30)]
+    wide = fit_table(_table(header, [[0.123456789] for _ in header]))
+    assert wide["layout"]["width"] > PAGE_PX  # its panel scrolls instead of clipping every column
+
+
+def test_scalar_legend_does_not_sit_under_the_axis() -> None:
+    series = [(f"trial #{i} · accuracy", Series("cv", "accuracy", [0], [0.5], 1)) for i in range(20)]
+    legend = scalar_figure("cv", series)["layout"].get("legend") or {}
+    assert legend.get("orientation", "v") == "v"
+
+
+def _optimizer(ui: UI) -> str:
+    opt = ui.task("HPO wide")
+    ui.api("tasks.edit", {"task": opt, "type": "optimizer"})
+    return opt
+
+
+def _report(ui: UI, task: str, title: str, figure: dict[str, Any]) -> None:
+    line = {"type": "plot", "task": task, "metric": title, "variant": "score", "iter": 0}
+    line["plot_str"] = json.dumps(figure)
+    ui.api("events.add_batch", lines=[line])
+
+
+def test_a_figure_wider_than_a_panel_takes_the_whole_row_and_a_table_its_size(ui: UI) -> None:
+    opt = _optimizer(ui)
+    scatter = [{"type": "scatter", "x": [0, 1], "y": [1, 2]}]
+    _report(ui, opt, "Slice plot", {"data": scatter, "layout": {"width": 2400}})  # Optuna: 300 px a parameter
+    _report(ui, opt, "Optimization history", {"data": scatter, "layout": {}})
+    _report(ui, opt, "Cost", _table(["what", "seconds"], [["total compute", "total queue wait"], [36.9, 3.4]]))
+    ui.sign_in()
+    html = ui.client.get(f"/ui/study/{opt}").json()["html"]
+    panels = dict((t.strip(), c) for c, t in re.findall(r'<section class="(panel[^"]*)"><h3>([^<]+)', html))
+    assert panels == {"Optimization history": "panel", "Slice plot": "panel wide", "Cost": "panel wide"}
+    figures = [json.loads(b) for b in re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', html)]
+    [cost] = [f for f in figures if f["data"][0]["type"] == "table"]
+    assert cost["layout"]["height"] < 450 and cost["data"][0]["columnwidth"]
+    plots_tab = ui.client.get(f"/projects/*/experiments/{opt}/output/plots").text
+    assert '"columnwidth"' in plots_tab  # the plots tab sizes tables the same way
