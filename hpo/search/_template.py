@@ -124,7 +124,10 @@ def _user_template(space: SearchSpace) -> str:
         if source.script is not None:
             delete_run(run_id)  # this search made the run: leave nothing behind
         raise
-    return register_run(run_id, source.key, extra_tags=tags).id
+    template = register_run(run_id, source.key, extra_tags=tags)
+    if template.created_now:
+        log.info("registered run %s as template %r (task %s)", run_id, template.key, template.id, extra={"step": True})
+    return template.id
 
 
 def _ensure_demo_data() -> None:

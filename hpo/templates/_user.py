@@ -146,7 +146,7 @@ def run_script(script: Path) -> str:
     if not script.is_file():
         raise NotFoundError(f"script {script} does not exist; fix: pass the path of your training script")
     env = {**os.environ, "CLEARML_TASK_NO_REUSE": "1", "PYTHONUNBUFFERED": "1"}
-    log.info("running %s once to record its arguments and metrics", script)
+    log.info("running %s once to record its arguments and metrics", script, extra={"step": True})  # hpo search says it
     proc = subprocess.run(
         [sys.executable, str(script)],
         cwd=script.parent,
