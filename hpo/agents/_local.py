@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "agents.json"
 READY_TIMEOUT_S = 60.0
+ZYGOTE_READY_S = 30.0
 
 # Daemons this process started, kept so that stop() can reap them (no zombies, no ResourceWarning).
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -154,7 +155,21 @@ def start(
         _write_state([*running, *agents], home)
         if wait:
             _wait_registered(client, agents)
+            _wait_zygotes([socket_path(agents_dir(home) / a.worker_id.rsplit(":", 1)[-1]) for a in agents if a.zygote])
     return agents
+
+
+def _wait_zygotes(sockets: Sequence[Path], timeout: float = ZYGOTE_READY_S) -> None:
+    """Wait (bounded) until the workers' zygotes listen, so the first tasks start warm too.
+
+    A zygote that is late or failed is no error: its worker runs tasks in fresh interpreters.
+    """
+    deadline = time.monotonic() + timeout
+    while not all(path.exists() for path in sockets):
+        if time.monotonic() > deadline:
+            log.warning("some agents' warm interpreters are not ready; their tasks start in fresh ones")
+            return
+        time.sleep(0.1)
 
 
 def _spawn(
@@ -175,6 +190,8 @@ def _spawn(
     log_path = folder / "agent.log"
     agent_args = ["--config-file", str(config), "daemon", "--foreground", "--queue", *queues]
     warm = (write_launcher(folder), socket_path(folder)) if zygote else None
+    if warm is not None:
+        warm[1].unlink(missing_ok=True)  # a dead zygote's socket: not ready until the new one listens
     if warm is None:
         cmd = [sys.executable, "-m", "clearml_agent", *agent_args]
     else:
