@@ -84,3 +84,15 @@ def test_a_figure_wider_than_a_panel_takes_the_whole_row_and_a_table_its_size(ui
     assert cost["layout"]["height"] < 450 and cost["data"][0]["columnwidth"]
     plots_tab = ui.client.get(f"/projects/*/experiments/{opt}/output/plots").text
     assert '"columnwidth"' in plots_tab  # the plots tab sizes tables the same way
+
+
+def test_a_models_reported_table_is_sized_too(ui: UI) -> None:
+    model = ui.api("models.create", {"name": "m", "uri": "file:///m.bin"})["id"]
+    report = _table(["class", "precision"], [["negative", "positive"], [0.77, 0.84]])
+    line = {"type": "plot", "task": model, "model_event": True, "metric": "report", "variant": "validation", "iter": 0}
+    line["plot_str"] = json.dumps(report)
+    ui.api("events.add_batch", lines=[line])
+    ui.sign_in()
+    page = ui.client.get(f"/projects/*/models/{model}/general").text
+    [figure] = [json.loads(b) for b in re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', page)]
+    assert figure["layout"]["height"] < 450 and figure["data"][0]["columnwidth"]

@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hpo.server.ui import _events, _tasks
+from hpo.server.ui import _charts, _events, _tasks
 from hpo.server.ui._dispatch import Server
 from hpo.server.ui._pages import file_link, model_url, task_url
 from hpo.server.ui._params import positive_int
@@ -59,7 +59,9 @@ async def model_page(server: Server, request: Request, ctx: dict[str, Any]) -> R
     if model is None:
         raise NotFound("model", model_id)
     task = server.store.tasks.get(str(model.get("task") or ""))
-    plots = [p for p in _events.plots(server.store, model_id) if p["figure"] is not None]
+    plots = [p for p in _events.plots(server.store, model_id) if isinstance(p["figure"], dict)]
+    for plot in plots:  # a reported table sized to its rows and columns
+        plot["figure"] = _charts.fit_table(plot["figure"])
     return html(
         "model.html",
         model=model,
