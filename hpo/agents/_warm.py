@@ -34,7 +34,7 @@ PRELOAD = (
     "clearml_agent.helper.trace",
 )
 # Imported by Task.init when installed (ClearML's matplotlib binding); absent ones are skipped.
-OPTIONAL = ("matplotlib.pyplot",)
+OPTIONAL = ("matplotlib.pyplot", "matplotlib.pylab")
 # The HOCON parsers (vendored pyhocon) of the SDK and of the agent, and the packages whose
 # default configuration files every program parses.
 _PARSERS = ("clearml.utilities.pyhocon", "clearml_agent.external.pyhocon")
