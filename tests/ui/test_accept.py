@@ -6,6 +6,7 @@
   in Plotly's default 450 px with equal columns: a lot of blank space around a few rows, and long
   cells clipped; they are now sized to their rows and columns.
 - A horizontal legend under a scalar chart covered its x axis's title once it took two rows.
+- A bulk action refused by a page of 500 rows listed 500 notices above the table.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import re
 from typing import Any
 
+from hpo.server.ui._bulk import LISTED
 from hpo.server.ui._charts import PAGE_PX, fit_table, scalar_figure
 from hpo.server.ui._events import Series
 from tests.support.ui import UI
@@ -96,3 +98,15 @@ def test_a_models_reported_table_is_sized_too(ui: UI) -> None:
     page = ui.client.get(f"/projects/*/models/{model}/general").text
     [figure] = [json.loads(b) for b in re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', page)]
     assert figure["layout"]["height"] < 450 and figure["data"][0]["columnwidth"]
+
+
+def test_a_bulk_action_refused_by_many_names_the_first_and_counts_the_rest(ui: UI) -> None:
+    drafts = [ui.task(f"draft {i:02d}") for i in range(LISTED + 5)]
+    ui.sign_in()
+    back = "/projects/*/experiments?sort=name&order=asc"
+    response = ui.post("/ui/actions/tasks-bulk", {"action": "abort", "ids": drafts, "back": back})
+    assert response.status_code == 303
+    page = ui.client.get(response.headers["location"]).text
+    assert f"Abort: done for 0 of {LISTED + 5} selected; not applied to {LISTED + 5}" in page
+    assert page.count("Abort not applied to &#39;draft") == LISTED
+    assert "Abort not applied to 5 more; select fewer to see each reason" in page

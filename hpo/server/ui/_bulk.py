@@ -42,6 +42,7 @@ ACTIONS = {
     "move": ("Move", "tasks.move"),
 }
 MAX_COMPARE = 100
+LISTED = 20  # the tasks an action could not apply to, each named with its reason
 TABLE = "/projects/*/experiments"  # where an action without a (good) way back returns
 
 
@@ -87,9 +88,11 @@ def _summary(server: Server, label: str, ids: list[str], result: dict[str, Any])
     done = len(result.get("succeeded") or [])
     notices = [f"{label}: done for {done} of {len(ids)} selected; not applied to {len(failed)}" if failed
                else f"{label}: done for {done} of {len(ids)} selected"]  # fmt: skip
-    for item in failed:
+    for item in failed[:LISTED]:
         task_id = str(item.get("id"))
         notices.append(f"{label} not applied to {names.get(task_id, task_id)!r}: {item['error']['msg']}")
+    if len(failed) > LISTED:  # 500 selected rows would otherwise push the table off the page
+        notices.append(f"{label} not applied to {len(failed) - LISTED} more; select fewer to see each reason")
     return notices
 
 
