@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hpo.cli._common import ApiHostOpt, JsonOpt, StorageOpt, console, run, sdk_output_to_stderr
+from hpo.cli._format import duration
 from hpo.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -94,9 +95,9 @@ def analyze(
         for note in analysis.notes:
             console.print(f"not shown: {escape(note.chart)}: {escape(note.missing)}", highlight=False)
         cost = analysis.cost
-        console.print(
-            f"compute {cost.compute_s:.1f} s, queue wait {cost.queue_wait_s:.1f} s,"
-            f" saved by pruning {cost.saved_by_pruning_s:.1f} s ({cost.steps_saved} steps)",
+        console.print(  # durations as `hpo status` prints them (hpo.cli._format)
+            f"compute {duration(cost.compute_s)}  queue wait {duration(cost.queue_wait_s)}"
+            f"  saved by pruning {duration(cost.saved_by_pruning_s)} ({cost.steps_saved} steps)",
             highlight=False,
         )
 
