@@ -37,19 +37,27 @@ def metric_key(name: str) -> str:
 def update_last_metrics(task: Data, event: Data, value: float) -> None:
     """Fold one scalar event into ``task["last_metrics"]`` and ``task["last_iteration"]``.
 
+    Copy on write below ``last_metrics``: a metric's entry and a series' entry are replaced by
+    changed copies, never changed in place, so they may be shared with the store's cache.
+
     Args:
-        task: A private (editable) copy of the task document; changed in place.
+        task: A private (editable) copy of the task document whose ``last_metrics`` dict, if any,
+            is private too; both are changed in place.
         event: The scalar event (``metric``, ``variant``, ``iter``, ``timestamp``).
         value: The event's value, already checked to be a number.
     """
     metric, variant = str(event.get("metric", "")), str(event.get("variant", ""))
     iteration = int(event.get("iter") or 0)
-    per_metric = task.setdefault("last_metrics", {}).setdefault(metric_key(metric), {})
+    metrics = task.setdefault("last_metrics", {})
+    per_metric = dict(metrics.get(metric_key(metric)) or {})
+    metrics[metric_key(metric)] = per_metric
     last = per_metric.get(metric_key(variant))
     if last is None:
         last = {"metric": metric, "variant": variant, "value": value, "min_value": value, "max_value": value,
                 "min_value_iteration": iteration, "max_value_iteration": iteration, "first_value": value,
                 "first_value_iteration": iteration, "count": 0, "mean_value": value}  # fmt: skip
+    else:
+        last = dict(last)
     if iteration >= last.get("iter", -math.inf) or "iter" not in last:
         last["value"] = value
         last["iter"] = iteration

@@ -41,6 +41,9 @@ router = Router()
 
 _LOG_PAGE = 5000  # ClearML's default batch_size of events.get_task_log
 _DEFAULT_SAMPLES = 2000  # ClearML's default samples of scalar_metrics_iter_histogram
+# What add_batch changes in place on a task or model: only its last_metrics dict (update_last_metrics
+# copies on write below it; last_iteration and last_update are replaced). All else stays shared.
+_CHANGED = ("last_metrics",)
 
 
 def _owner(call: Call, entity_id: str, model_event: bool) -> Collection:
@@ -102,7 +105,8 @@ def _event_problem(call: Call, event: Data, docs: dict[tuple[str, bool], Data | 
     if not isinstance(owner_id, str) or not owner_id:
         return f"Invalid {what} id {owner_id}"
     if (owner_id, model_event) not in docs:
-        docs[(owner_id, model_event)] = (call.store.models if model_event else call.store.tasks).editable(owner_id)
+        owners = call.store.models if model_event else call.store.tasks
+        docs[(owner_id, model_event)] = owners.editable_fields(owner_id, _CHANGED)
     doc = docs[(owner_id, model_event)]
     if doc is None:
         return f"Invalid {what} id {owner_id}"

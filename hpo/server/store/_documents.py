@@ -82,6 +82,22 @@ class Collection:
         doc = self.get(doc_id)
         return copy.deepcopy(doc) if doc is not None else None
 
+    def editable_fields(self, doc_id: str, fields: tuple[str, ...]) -> Doc | None:
+        """A copy of a document in which only its top level and the dicts ``fields`` may be changed.
+
+        The document and each of ``fields`` are copied one level deep; everything below is shared
+        with the cache and must be replaced, never changed in place. A hot path that changes a
+        few fields (``events.add_batch``) so need not deep-copy a whole task on every request.
+        """
+        doc = self.get(doc_id)
+        if doc is None:
+            return None
+        copied = dict(doc)
+        for field in fields:
+            if isinstance(copied.get(field), dict):
+                copied[field] = dict(copied[field])
+        return copied
+
     def put(self, doc: Doc) -> None:
         self._store.stage(self.name, doc["id"], doc)
 

@@ -1,0 +1,78 @@
+"""``events.add_batch``'s hot path copies only what it changes, and still never touches the cache early.
+
+The store hands out documents shared with its cache (``hpo.server.store._documents``); a batch
+changes its task through :meth:`Collection.editable_fields` (a one-level copy) and
+``update_last_metrics`` (copy on write below ``last_metrics``) instead of a deep copy of the whole
+task. These pin that a rolled-back request leaves the cached task as it was, and that
+``last_metrics`` folded that way equals the deep-copy fold.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hpo.server import domain
+from hpo.server.store import Database, Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    db = Database(tmp_path / "server.db")
+    yield Store(db)
+    db.close()
+
+
+def _scalars(n: int, seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [
+        {"metric": rng.choice(["train", "val"]), "variant": f"s{rng.randrange(4)}", "iter": rng.randrange(50),
+         "value": rng.uniform(-5, 5), "timestamp": i}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def _fold_deep(task: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reference: fold into a deep copy, as add_batch did before it copied only what it changes."""
+    task = copy.deepcopy(task)
+    for event in events:
+        domain.update_last_metrics(task, event, float(event["value"]))
+    return task
+
+
+def _batch(store: Store, events: list[dict[str, Any]]) -> dict[str, Any]:
+    doc = store.tasks.editable_fields("t", ("last_metrics",))
+    assert doc is not None
+    for event in events:
+        domain.update_last_metrics(doc, event, float(event["value"]))
+    store.tasks.put(doc)
+    return doc
+
+
+def test_rolled_back_batch_leaves_the_cached_task_unchanged(store: Store) -> None:
+    store.tasks.put({"id": "t", "name": "n", "execution": {"parameters": {"a": 1}}})
+    _batch(store, _scalars(40, seed=1))
+    store.commit()
+    before = copy.deepcopy(store.tasks.get("t"))
+    _batch(store, _scalars(40, seed=2))  # touches series the first batch created
+    store.rollback()
+    assert store.tasks.get("t") == before
+
+
+def test_last_metrics_folded_copy_on_write_equal_the_deep_copy_fold(store: Store) -> None:
+    store.tasks.put({"id": "t", "name": "n"})
+    store.commit()
+    expected: dict[str, Any] = {"id": "t", "name": "n"}
+    for seed in range(5):
+        events = _scalars(30, seed)
+        expected = _fold_deep(expected, events)
+        _batch(store, events)
+        store.commit()
+        assert store.tasks.get("t") == expected
+    reopened = Store(store.db)  # what was committed, read back from SQLite
+    assert reopened.tasks.get("t") == expected
