@@ -1,23 +1,28 @@
-"""``events.add_batch``'s hot path copies only what it changes, and still never touches the cache early.
+"""``events.add_batch``'s hot path: copies only what it changes, verifies a token once while it is valid.
 
 The store hands out documents shared with its cache (``hpo.server.store._documents``); a batch
 changes its task through :meth:`Collection.editable_fields` (a one-level copy) and
 ``update_last_metrics`` (copy on write below ``last_metrics``) instead of a deep copy of the whole
 task. These pin that a rolled-back request leaves the cached task as it was, and that
-``last_metrics`` folded that way equals the deep-copy fold.
+``last_metrics`` folded that way equals the deep-copy fold; and that a token kept as verified
+(``hpo.server._auth``: its signature is not checked on every call) is still refused once expired.
 """
 
 from __future__ import annotations
 
 import copy
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 
 from hpo.server import domain
+from hpo.server._auth import API_PURPOSE, Credentials, Identity, check_token
+from hpo.server._errors import APIError
 from hpo.server.store import Database, Store
 
 
@@ -76,3 +81,29 @@ def test_last_metrics_folded_copy_on_write_equal_the_deep_copy_fold(store: Store
         assert store.tasks.get("t") == expected
     reopened = Store(store.db)  # what was committed, read back from SQLite
     assert reopened.tasks.get("t") == expected
+
+
+def _token(creds: Credentials, expires_in: int) -> str:
+    now = int(time.time())
+    payload = {"purpose": API_PURPOSE, "identity": {"user": "u1", "company": "c1"}, "iat": now, "exp": now + expires_in}
+    return jwt.encode(payload, creds.token_secret, algorithm="HS256")
+
+
+def test_a_verified_token_is_refused_once_it_expires() -> None:
+    creds = Credentials("k", "s", "secret-one-" + "x" * 32)
+    token = _token(creds, expires_in=1)
+    assert check_token(creds, f"Bearer {token}") == Identity("u1", "c1")
+    assert check_token(creds, f"Bearer {token}") == Identity("u1", "c1")  # from the cache of verified tokens
+    time.sleep(2.1)
+    with pytest.raises(APIError) as err:
+        check_token(creds, f"Bearer {token}")
+    assert (err.value.code, err.value.subcode) == (401, 22)
+
+
+def test_a_verified_token_is_refused_by_a_server_with_another_secret() -> None:
+    creds = Credentials("k", "s", "secret-one-" + "x" * 32)
+    token = _token(creds, expires_in=60)
+    check_token(creds, f"Bearer {token}")
+    with pytest.raises(APIError) as err:
+        check_token(Credentials("k", "s", "secret-two-" + "x" * 32), f"Bearer {token}")
+    assert (err.value.code, err.value.subcode) == (401, 21)
