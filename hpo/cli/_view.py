@@ -17,7 +17,7 @@ from rich.text import Text
 from hpo.cli._format import duration as _duration
 from hpo.cli._format import number as _value
 from hpo.cli._format import short_id
-from hpo.study import Objective, SearchState, Summary, TrialLabel
+from hpo.study import Objective, SearchState, StudyAttr, Summary, TrialLabel
 
 
 def _params(params: dict[str, Any]) -> str:
@@ -173,6 +173,9 @@ def live_view(summary: Summary, log_file: str | None = None) -> RenderableType:
         parts.append(top_table(summary))
     if log_file:
         parts.append(Text(f"log: {log_file} (--verbose shows it here)", style="dim"))
+    url = summary.attrs.get(StudyAttr.OPTIMIZER_URL)
+    if url:  # the study view, live while the search runs (issue 19.5): worth opening now, not at the end
+        parts.append(Text(f"study view: {url}", style="dim", overflow="fold"))
     return Group(*parts)
 
 

@@ -7,17 +7,23 @@
   cells clipped; they are now sized to their rows and columns.
 - A horizontal legend under a scalar chart covered its x axis's title once it took two rows.
 - A bulk action refused by a page of 500 rows listed 500 notices above the table.
+- ``hpo search`` printed the link to its study view only at the end, when there was nothing live to see.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
 
+from rich.console import Console
+
+from hpo.cli import _view
 from hpo.server.ui._bulk import LISTED
 from hpo.server.ui._charts import PAGE_PX, fit_table, scalar_figure
 from hpo.server.ui._events import Series
+from hpo.study import StudyAttr, Summary
 from tests.support.ui import UI
 
 
@@ -110,3 +116,24 @@ def test_a_bulk_action_refused_by_many_names_the_first_and_counts_the_rest(ui: U
     assert f"Abort: done for 0 of {LISTED + 5} selected; not applied to {LISTED + 5}" in page
     assert page.count("Abort not applied to &#39;draft") == LISTED
     assert "Abort not applied to 5 more; select fewer to see each reason" in page
+
+
+def test_the_live_terminal_view_links_the_study_view_while_the_search_runs() -> None:
+    url = "http://127.0.0.1:8008/projects/908a6473de9b49abaccc722e57214478/experiments/6bbaaa634cbd46479174ce8ea4ccd9ed/general"
+    counts = {"queued": 1, "running": 2, "completed": 3, "pruned": 0, "failed": 0, "stopped": 0, "duplicate": 0}
+    summary = Summary(study="tfidf", state="running", budget=6, counts=counts, best_value=None, best_params={},
+                      best_task_id=None, elapsed_s=10.0, eta_s=None, objectives=[["cv", "accuracy", "max"]],
+                      attrs={StudyAttr.OPTIMIZER_URL: url})  # fmt: skip
+    out = io.StringIO()
+    Console(file=out, width=80, color_system=None).print(_view.live_view(summary))
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    start = next(i for i, line in enumerate(lines) if line.startswith("study view: "))
+    assert "".join(lines[start:])[len("study view: ") :].startswith(url)  # folded, never cut
+    assert "study view" not in _plain(_view.live_view(Summary(**{**summary.__dict__, "attrs": {}})))
+
+
+def _plain(renderable: Any) -> str:
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(renderable)
+    return out.getvalue()
