@@ -255,6 +255,11 @@ def get_task(task_id: str) -> Any:
         ) from err
 
 
+def _type_of(task: Any) -> str:
+    kind = task.data.type
+    return str(getattr(kind, "value", kind))
+
+
 def analyze_task(task_id: str, objectives: Sequence[Objective] | None = None, publish: bool = True) -> Analysis:
     """Rebuild the trials of optimizer task ``task_id`` from its children and report the analysis onto it.
 
@@ -264,13 +269,13 @@ def analyze_task(task_id: str, objectives: Sequence[Objective] | None = None, pu
         publish: Report the analysis onto the task (else only build it).
 
     Raises:
-        NotFoundError: No such task, or it has no child tasks.
+        NotFoundError: No such task, or it has no child tasks and is no optimizer task.
         ConfigError: It records no objective and none was given.
     """
     task = get_task(task_id)
     chosen = list(objectives) if objectives else objectives_of_task(task.get_parameters(cast=False) or {})
     records = child_records(task_id, space_of_task(task), chosen)
-    if not records:
+    if not records and _type_of(task) != "optimizer":  # an optimizer with no trial yet is analysed: notes say so
         raise NotFoundError(
             f"hpo analyze: task {task_id} ({task.name}) has no child tasks; fix: pass the id of the optimizer task"
             " whose trials are its children"

@@ -82,3 +82,25 @@ def test_analyze_says_what_is_wrong_with_its_input(search_env: SearchEnv) -> Non
     assert missing.returncode == 1 and "no task" in missing.stderr
     bad = search_env.hpo("analyze", "0" * 32, "--objective", "accuracy")
     assert bad.returncode == 1 and "TITLE/SERIES" in bad.stderr
+
+
+EMPTY = """
+import json
+from clearml import Task
+opt = Task.create(project_name="stock", task_name="stopped at once", task_type="optimizer")
+opt.set_parameters({"General/opt/objective_metric_title": "['validation']",
+                    "General/opt/objective_metric_series": "['score']", "General/opt/objective_metric_sign": "['max']"})
+plain = Task.create(project_name="stock", task_name="not an optimizer")
+print("RESULT " + json.dumps([opt.id, plain.id]))
+"""
+
+
+def test_analyze_an_optimizer_without_trials_says_so_instead_of_failing(search_env: SearchEnv) -> None:
+    optimizer, plain = search_env.env.run(EMPTY).result
+    run = search_env.hpo("analyze", optimizer)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert "not shown: Trials: no trial was launched yet" in run.stdout
+    reported = search_env.env.run(PLOTS, optimizer).result
+    assert {"Trials", "Cost", "Analysis notes"} <= set(reported)  # what the study view then shows, in words
+    wrong = search_env.hpo("analyze", plain, "--objective", "validation/score", "--direction", "max")
+    assert wrong.returncode == 1 and "has no child tasks" in wrong.stderr
