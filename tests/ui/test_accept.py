@@ -8,6 +8,7 @@
 - A horizontal legend under a scalar chart covered its x axis's title once it took two rows.
 - A bulk action refused by a page of 500 rows listed 500 notices above the table.
 - ``hpo search`` printed the link to its study view only at the end, when there was nothing live to see.
+- The table's Worker column was empty for every task that had ended (only a worker's current task showed).
 """
 
 from __future__ import annotations
@@ -137,3 +138,16 @@ def _plain(renderable: Any) -> str:
     out = io.StringIO()
     Console(file=out, width=200, color_system=None).print(renderable)
     return out.getvalue()
+
+
+def test_the_table_names_the_worker_a_task_ran_on_after_it_ended(ui: UI) -> None:
+    task = ui.task("trial")
+    ui.api("tasks.started", {"task": task})
+    ui.api("workers.register", {"worker": "vm:agent-1", "queues": []})
+    ui.api("workers.status_report", {"worker": "vm:agent-1", "task": task, "timestamp": 1})
+    ui.api("workers.status_report", {"worker": "vm:agent-1", "timestamp": 2})  # idle again: the task ended
+    ui.api("tasks.completed", {"task": task, "force": True})
+    ui.sign_in()
+    page = ui.client.get("/projects/*/experiments").text
+    row = re.search(rf'<tr data-id="{task}">(.*?)</tr>', page, re.S)
+    assert row and "<td>vm:agent-1</td>" in row.group(1)

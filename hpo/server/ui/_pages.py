@@ -113,7 +113,7 @@ async def experiments_page(server: Server, request: Request, ctx: dict[str, Any]
 
 def _row(task: dict[str, Any], columns: list[str], queues: dict[str, str], workers: dict[str, str]) -> dict[str, Any]:
     extra = [_bulk.cell(task, col) for col in columns]  # (shown, exact)
-    worker = workers.get(str(task["id"]), "")
+    worker = workers.get(str(task["id"])) or str(task.get("last_worker") or "")  # where it ran, once it ended
     return {"task": task, "duration": _fmt_duration(_tasks.duration_s(task)), "extra": extra,
             "queue": queues.get(str((task.get("execution") or {}).get("queue")), ""), "worker": worker}  # fmt: skip
 

@@ -211,7 +211,7 @@ def _sort_key(query: TableQuery, queues: dict[str, str], workers: dict[str, str]
         "duration": lambda t: duration_s(t) or -1.0,
         "tags": lambda t: ",".join(t.get("tags") or []),
         "queue": lambda t: queues.get(str((t.get("execution") or {}).get("queue")), ""),
-        "worker": lambda t: workers.get(str(t["id"]), ""),
+        "worker": lambda t: workers.get(str(t["id"])) or str(t.get("last_worker") or ""),
     }
     return getters.get(col, lambda t: str(t.get(col) or ""))
 
