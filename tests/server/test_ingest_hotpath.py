@@ -2,10 +2,11 @@
 
 The store hands out documents shared with its cache (``hpo.server.store._documents``); a batch
 changes its task through :meth:`Collection.editable_fields` (a one-level copy) and
-``update_last_metrics`` (copy on write below ``last_metrics``) instead of a deep copy of the whole
-task. These pin that a rolled-back request leaves the cached task as it was, and that
-``last_metrics`` folded that way equals the deep-copy fold; and that a token kept as verified
-(``hpo.server._auth``: its signature is not checked on every call) is still refused once expired.
+``fold_scalars`` (all the batch's scalars in one call, copy on write below ``last_metrics``)
+instead of a deep copy of the whole task. These pin that a rolled-back request leaves the cached
+task as it was, that ``last_metrics`` folded that way equals the deep-copy fold event by event,
+and that a token kept as verified (``hpo.server._auth``: its signature is not checked on every
+call) is still refused once expired.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _scalars(n: int, seed: int) -> list[dict[str, Any]]:
 
 
 def _fold_deep(task: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The reference: fold into a deep copy, as add_batch did before it copied only what it changes."""
+    """The reference: fold into a deep copy one event at a time, as add_batch did before."""
     task = copy.deepcopy(task)
     for event in events:
         domain.update_last_metrics(task, event, float(event["value"]))
@@ -53,8 +54,7 @@ def _fold_deep(task: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, 
 def _batch(store: Store, events: list[dict[str, Any]]) -> dict[str, Any]:
     doc = store.tasks.editable_fields("t", ("last_metrics",))
     assert doc is not None
-    for event in events:
-        domain.update_last_metrics(doc, event, float(event["value"]))
+    domain.fold_scalars(doc, [(event, float(event["value"])) for event in events])
     store.tasks.put(doc)
     return doc
 

@@ -12,7 +12,6 @@ identity (``hpo.server.store._events``): every type but :data:`LOG`.
 from __future__ import annotations
 
 import hashlib
-import math
 from functools import lru_cache
 from typing import Any
 
@@ -37,28 +36,55 @@ def metric_key(name: str) -> str:
 def update_last_metrics(task: Data, event: Data, value: float) -> None:
     """Fold one scalar event into ``task["last_metrics"]`` and ``task["last_iteration"]``.
 
+    As :func:`fold_scalars` of one event.
+    """
+    fold_scalars(task, [(event, value)])
+
+
+def fold_scalars(task: Data, scalars: list[tuple[Data, float]]) -> None:
+    """Fold scalar events, in order, into ``task["last_metrics"]`` and ``task["last_iteration"]``.
+
     Copy on write below ``last_metrics``: a metric's entry and a series' entry are replaced by
-    changed copies, never changed in place, so they may be shared with the store's cache.
+    changed copies (one copy each per call), never changed in place, so they may be shared with
+    the store's cache.
 
     Args:
         task: A private (editable) copy of the task document whose ``last_metrics`` dict, if any,
             is private too; both are changed in place.
-        event: The scalar event (``metric``, ``variant``, ``iter``, ``timestamp``).
-        value: The event's value, already checked to be a number.
+        scalars: Each scalar event (``metric``, ``variant``, ``iter``, ``timestamp``) with its
+            value, already checked to be a number.
     """
-    metric, variant = str(event.get("metric", "")), str(event.get("variant", ""))
-    iteration = int(event.get("iter") or 0)
+    if not scalars:
+        return
     metrics = task.setdefault("last_metrics", {})
-    per_metric = dict(metrics.get(metric_key(metric)) or {})
-    metrics[metric_key(metric)] = per_metric
-    last = per_metric.get(metric_key(variant))
-    if last is None:
-        last = {"metric": metric, "variant": variant, "value": value, "min_value": value, "max_value": value,
-                "min_value_iteration": iteration, "max_value_iteration": iteration, "first_value": value,
-                "first_value_iteration": iteration, "count": 0, "mean_value": value}  # fmt: skip
-    else:
-        last = dict(last)
-    if iteration >= last.get("iter", -math.inf) or "iter" not in last:
+    copied: set[tuple[str, str | None]] = set()  # entries this call owns: (metric key, None) or (metric, variant)
+    last_iteration = int(task.get("last_iteration") or 0)
+    for event, value in scalars:
+        metric, variant = str(event.get("metric", "")), str(event.get("variant", ""))
+        iteration = int(event.get("iter") or 0)
+        mkey, vkey = metric_key(metric), metric_key(variant)
+        if (mkey, None) not in copied:
+            metrics[mkey] = dict(metrics.get(mkey) or {})
+            copied.add((mkey, None))
+        per_metric = metrics[mkey]
+        last = per_metric.get(vkey)
+        if last is None:
+            last = {"metric": metric, "variant": variant, "value": value, "min_value": value, "max_value": value,
+                    "min_value_iteration": iteration, "max_value_iteration": iteration, "first_value": value,
+                    "first_value_iteration": iteration, "count": 0, "mean_value": value}  # fmt: skip
+            per_metric[vkey] = last
+            copied.add((mkey, vkey))
+        elif (mkey, vkey) not in copied:
+            last = per_metric[vkey] = dict(last)
+            copied.add((mkey, vkey))
+        _fold_one(last, event, value, iteration)
+        last_iteration = max(last_iteration, iteration)
+    task["last_iteration"] = last_iteration
+
+
+def _fold_one(last: Data, event: Data, value: float, iteration: int) -> None:
+    """One value into a series' entry: last by iteration, extremes with their iterations, count and mean."""
+    if "iter" not in last or iteration >= last["iter"]:
         last["value"] = value
         last["iter"] = iteration
         last["timestamp"] = event.get("timestamp")
@@ -70,8 +96,6 @@ def update_last_metrics(task: Data, event: Data, value: float) -> None:
     mean = last.get("mean_value")
     last["mean_value"] = value if not isinstance(mean, int | float) else mean + (value - mean) / count
     last["count"] = count
-    per_metric[metric_key(variant)] = last
-    task["last_iteration"] = max(int(task.get("last_iteration") or 0), iteration)
 
 
 def last_metric(task: Data, title: str, series: str) -> Data | None:

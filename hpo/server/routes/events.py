@@ -23,7 +23,7 @@ from hpo.server.domain import (
     PLOT,
     SCALAR,
     SINGLE_VALUE_ITER,
-    update_last_metrics,
+    fold_scalars,
 )
 from hpo.server.routes._common import require
 from hpo.server.routes._event_pages import (
@@ -66,13 +66,19 @@ def add_batch(call: Call) -> Data:
         raise APIError(400, 17, "Batch contains no items: send one JSON event per line")
     errors: Counter[str] = Counter(call.rejected)
     docs: dict[tuple[str, bool], Data | None] = {}
-    rows: list[Event] = []
+    scalars: dict[tuple[str, bool], list[tuple[Data, float]]] = {}
+    valid: list[Data] = []
     for event in events:
-        problem = _event_problem(call, event, docs)
+        problem = _event_problem(call, event, docs, scalars)
         if problem:
             errors[problem] += 1
             continue
-        rows.append(_event_row(event))
+        valid.append(event)
+    for owner, folded in scalars.items():
+        doc = docs[owner]
+        if doc is not None:  # always: a scalar joins scalars only once its owner was found
+            fold_scalars(doc, folded)  # the domain's rule: last, min, max, mean per series
+    rows = [_event_row(event) for event in valid]
     stored = {row.task for row in rows}
     for (owner_id, model_event), doc in docs.items():
         if doc is not None and owner_id in stored:
@@ -84,8 +90,17 @@ def add_batch(call: Call) -> Data:
     return {"added": len(rows), "errors": sum(errors.values()), "errors_info": dict(errors)}
 
 
-def _event_problem(call: Call, event: Data, docs: dict[tuple[str, bool], Data | None]) -> str | None:
-    """Why ClearML would not store ``event`` (None when it is stored); loads its task or model into ``docs``."""
+def _event_problem(
+    call: Call,
+    event: Data,
+    docs: dict[tuple[str, bool], Data | None],
+    scalars: dict[tuple[str, bool], list[tuple[Data, float]]],
+) -> str | None:
+    """Why ClearML would not store ``event`` (None when it is stored).
+
+    Loads its task or model into ``docs``; a valid scalar joins its owner's ``scalars``, to fold
+    into ``last_metrics`` once the batch is checked.
+    """
     kind = event.get("type")
     if kind is None:
         return "Event must have a 'type' field"
@@ -114,7 +129,7 @@ def _event_problem(call: Call, event: Data, docs: dict[tuple[str, bool], Data | 
         value = event.get("value")
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"A scalar event's value must be a number, got {type(value).__name__}"
-        update_last_metrics(doc, event, float(value))  # the domain's rule: last, min, max, mean per series
+        scalars.setdefault((owner_id, model_event), []).append((event, float(value)))
     return None
 
 
