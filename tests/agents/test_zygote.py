@@ -151,3 +151,34 @@ def test_zygote_relays_sigterm_and_kills_program_when_launcher_is_killed(
     proc.kill()  # what clearml-agent does to abort a task
     proc.wait(timeout=60)
     assert _gone(program)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK's vendored pyhocon calls pyparsing's old names
+def test_warm_parse_cache_copies_pure_texts_and_leaves_the_rest(tmp_path: Path) -> None:
+    from clearml.utilities.pyhocon import ConfigFactory
+
+    from hpo.agents import _warm
+
+    class Factory(ConfigFactory):  # type: ignore[misc]  # a subclass: the SDK's own parser stays as it is
+        pass
+
+    calls: list[str] = []
+    original = Factory.parse_string
+
+    def counting(content: str, *args: object, **kwargs: object) -> object:
+        calls.append(content)
+        return original(content, *args, **kwargs)
+
+    Factory.parse_string = counting  # type: ignore[method-assign]
+    _warm._cache_parses(Factory)
+    pure = 'a { b: 1 }\n  # ${NOT_A_SUBSTITUTION} in a comment line\n// include file("x")\n'
+    first = Factory.parse_string(pure)
+    first.put("a.b", 2)  # the SDK merges trees in place: a later program must not see it
+    second = Factory.parse_string(pure)
+    assert second.get("a.b") == 1 and calls.count(pure) == 1
+    (tmp_path / "inc.conf").write_text("c: 3\n")
+    impure = [f'include file("{tmp_path / "inc.conf"}")\n', "d: ${?HOME}\n"]
+    for text in impure:
+        Factory.parse_string(text)
+        Factory.parse_string(text)
+        assert calls.count(text) == 2  # parsed every time: it depends on other files or the environment
