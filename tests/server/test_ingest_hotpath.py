@@ -6,7 +6,8 @@ changes its task through :meth:`Collection.editable_fields` (a one-level copy) a
 instead of a deep copy of the whole task. These pin that a rolled-back request leaves the cached
 task as it was, that ``last_metrics`` folded that way equals the deep-copy fold event by event,
 and that a token kept as verified (``hpo.server._auth``: its signature is not checked on every
-call) is still refused once expired.
+call) is still refused once expired; and that documents, written with orjson (json where orjson
+refuses), read back as they were put.
 """
 
 from __future__ import annotations
@@ -107,3 +108,17 @@ def test_a_verified_token_is_refused_by_a_server_with_another_secret() -> None:
     with pytest.raises(APIError) as err:
         check_token(Credentials("k", "s", "secret-two-" + "x" * 32), f"Bearer {token}")
     assert (err.value.code, err.value.subcode) == (401, 21)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"name": "größe ✓", "tags": ["a"], "n": 2**63 - 1, "x": -1.5e-300},  # what orjson writes
+        {"name": "lone \ud800 surrogate"},  # what orjson refuses: written as json writes it
+        {"n": 2**70},
+    ],
+)
+def test_documents_read_back_as_they_were_put(store: Store, fields: dict[str, Any]) -> None:
+    store.tasks.put({"id": "t", **fields})
+    store.commit()
+    assert Store(store.db).tasks.get("t") == {"id": "t", **fields}

@@ -17,6 +17,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from hpo.server.store._db import Database
 from hpo.server.store._events import Events
 
@@ -28,6 +30,18 @@ COLLECTIONS = ("tasks", "projects", "models", "queues", "users")
 INDEXED = {"tasks": ("project",), "models": ("project",)}
 
 _DELETED = object()
+
+
+def _dumps(doc: object) -> str:
+    """A document's JSON: orjson (a task rewritten by every events.add_batch: ~7x faster), else json's.
+
+    Documents never hold NaN or infinities (request bodies refuse them; orjson would write null);
+    what orjson refuses (a lone surrogate, an integer beyond 64 bits) is written as json writes it.
+    """
+    try:
+        return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(doc, separators=(",", ":"))
 
 
 class Collection:
@@ -194,7 +208,7 @@ class Store:
                     else:
                         conn.execute(
                             "INSERT OR REPLACE INTO docs (collection, id, body) VALUES (?, ?, ?)",
-                            (name, doc_id, json.dumps(value, separators=(",", ":"))),
+                            (name, doc_id, _dumps(value)),
                         )
             for sql, rows in self._pending_sql:
                 conn.executemany(sql, rows)
