@@ -4,7 +4,7 @@
 - The column picker opened from the end of the filters row, past the window's right edge: its last/min/max
   checkboxes were off-screen.
 - Optuna's slice plot (300 px a parameter) overflowed its study panel over the next one and widened the
-  whole page.
+  whole page (the plots tab too).
 """
 
 from __future__ import annotations
@@ -88,3 +88,10 @@ def test_a_wide_study_plot_stays_in_its_panel(seeded: tuple[RawAPI, str, str], p
     assert "wide" in (panel.get_attribute("class") or "")
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH  # the page itself does not widen
     assert panel.evaluate("el => el.scrollWidth > el.clientWidth")  # the panel scrolls to the rest of the plot
+
+
+def test_a_wide_plot_scrolls_on_the_plots_tab_too(seeded: tuple[RawAPI, str, str], page: Any) -> None:
+    api, project, opt = seeded
+    page.goto(f"{api.server.url}/projects/{project}/experiments/{opt}/output/plots")
+    page.locator(".main-svg").first.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
