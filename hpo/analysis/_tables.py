@@ -141,9 +141,18 @@ def cost_table(cost: SearchCost) -> list[list[Any]]:
     rows.append(["total queue wait", round(cost.queue_wait_s, 1), "task created to started"])
     for queue, seconds in sorted(cost.per_queue.items()):
         rows.append([f"compute on queue {queue}", round(seconds, 1), ""])
-    full = f"of {cost.full_steps} steps a completed trial trains" if cost.full_steps else "no completed trial"
-    rows.append(["saved by pruning", round(cost.saved_by_pruning_s, 1), f"{cost.steps_saved} steps not trained {full}"])
+    saved = _steps(cost.steps_saved) + " not trained"
+    note = (
+        f"{saved} (a completed trial trains {_steps(cost.full_steps)})"
+        if cost.full_steps
+        else f"{saved}; no completed trial"
+    )
+    rows.append(["saved by pruning", round(cost.saved_by_pruning_s, 1), note])
     return rows
+
+
+def _steps(n: int) -> str:
+    return f"{n} step" if n == 1 else f"{n} steps"
 
 
 def notes_table(notes: Sequence[Note]) -> list[list[Any]]:

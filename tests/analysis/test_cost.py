@@ -64,3 +64,13 @@ def test_status_cost_line_shows_queues_only_when_several_and_savings_only_when_s
     assert line(one) == "compute 0:42  queue wait 0:05"
     two = {**one, "per_queue": {"q1": 30.0, "q2": 12.0}, "saved_by_pruning_s": 20.0, "steps_saved": 40}
     assert line(two) == "compute 0:42 (q1 0:30, q2 0:12)  queue wait 0:05  saved by pruning 0:20 (40 steps)"
+
+
+def test_cost_table_says_the_steps_saved_in_plain_words() -> None:
+    from hpo.analysis._tables import cost_table
+
+    records = [_record(0, "completed", 1, created=0.0, started=1.0, ended=2.0)]
+    [saved] = [row for row in cost_table(search_cost(records)) if row[0] == "saved by pruning"]
+    assert saved[2] == "0 steps not trained (a completed trial trains 1 step)"
+    [none] = [row for row in cost_table(search_cost([])) if row[0] == "saved by pruning"]
+    assert none[2] == "0 steps not trained; no completed trial"
