@@ -9,14 +9,18 @@
 - A bulk action refused by a page of 500 rows listed 500 notices above the table.
 - ``hpo search`` printed the link to its study view only at the end, when there was nothing live to see.
 - The table's Worker column was empty for every task that had ended (only a worker's current task showed).
+- The study view of 1,000 trials listed every one (a 30,000 px page); it lists the best 200 and the live ones.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
 from typing import Any
+
+import pytest
 
 from rich.console import Console
 
@@ -151,3 +155,33 @@ def test_the_table_names_the_worker_a_task_ran_on_after_it_ended(ui: UI) -> None
     page = ui.client.get("/projects/*/experiments").text
     row = re.search(rf'<tr data-id="{task}">(.*?)</tr>', page, re.S)
     assert row and "<td>vm:agent-1</td>" in row.group(1)
+
+
+def test_a_big_study_lists_its_best_trials_and_every_live_one_and_counts_the_rest(
+    ui: UI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hpo.server.ui import _study
+
+    monkeypatch.setattr(_study, "SHOWN", 3)  # 200 on a real page
+    opt = _optimizer(ui)
+    ui.api("tasks.edit_hyper_params", {"task": opt, "hyperparams": [
+        {"section": "General", "name": f"opt/objective_metric_{k}", "value": v, "type": "str"}
+        for k, v in (("title", "['validation']"), ("series", "['score']"), ("sign", "['max']"))]})  # fmt: skip
+    scores = [0.5, 0.9, 0.7, 0.6, 0.8]
+    for i, score in enumerate(scores):
+        trial = ui.task(f"t{i}")
+        ui.api("tasks.edit", {"task": trial, "parent": opt})
+        ui.scalars(trial, "validation", "score", [score])
+        ui.api("tasks.started", {"task": trial})
+        ui.api("tasks.completed", {"task": trial, "force": True})
+    running = ui.task("still running")
+    ui.api("tasks.edit", {"task": running, "parent": opt})
+    ui.api("tasks.started", {"task": running})
+    ui.sign_in()
+    html = ui.client.get(f"/ui/study/{opt}").json()["html"]
+    listed = re.findall(r'<tr><td><a href="[^"]+">([^<]+)</a>', html)
+    assert listed == ["t1", "t4", "t2", "still running"]  # the best 3, then the live one
+    assert "2 more trials, not listed here" in html and f"/ui/study/{opt}/trials.csv" in html
+    assert '<h2>Trials <span class="muted">6' in html  # the heading counts them all
+    rows = list(csv.reader(io.StringIO(ui.client.get(f"/ui/study/{opt}/trials.csv").text)))
+    assert len(rows) == 1 + 6  # the CSV has them all

@@ -35,6 +35,7 @@ from hpo.server.ui._render import ENV, NotFound
 LIVE = LIVE_STATUSES
 POLL_S = 3  # the page's refresh period while the search runs
 COMPARE_MAX = 100  # what the compare page takes
+SHOWN = 200  # trials listed on the page, best first, and every live one; the CSV has them all
 COMPARE_TOP = (3, 5, 10, 25, 50)  # "Compare top N" links, and "all" when the compare page takes them
 # Panels in reading order: a plot whose title holds a keyword of the first group comes first; others
 # follow. ClearML's own optimizer reports "Optimization Objective", "Parallel Coordinates" and a
@@ -173,6 +174,9 @@ def context(server: Server, optimizer: dict[str, Any]) -> dict[str, Any]:
     task_id = str(optimizer["id"])
     study: dict[str, Any] = {"panels": panels(server, task_id), "trials": trials(server, optimizer)}
     study["missing"] = missing(study)
+    rows = study["trials"]["rows"]
+    study["shown"] = rows[:SHOWN] + [r for r in rows[SHOWN:] if r["task"].get("status") in LIVE]
+    study["hidden"] = len(rows) - len(study["shown"])
     return study
 
 
