@@ -21,7 +21,6 @@ import re
 from typing import Any
 
 import pytest
-
 from rich.console import Console
 
 from hpo.cli import _view
