@@ -74,13 +74,26 @@ def bench_ours(
     assert proc.stdout is not None
     _, task, started = next(line for line in proc.stdout if line.startswith("STARTED ")).split()
     api = RawAPI(server)
+    server_cpu = _cpu_seconds(server.pid)
     while _counted(api, task) < points // SERIES * SERIES and proc.poll() is None:
         time.sleep(0.02)
     seconds = time.time() - float(started)
+    server_cpu = _cpu_seconds(server.pid) - server_cpu
+    reporter_cpu = _cpu_seconds(proc.pid)  # Task.init included
     proc.communicate()
+    print(f"  ({name}: CPU seconds while timed: server {server_cpu:.2f}, reporter {reporter_cpu:.2f} in all)")
     stored = stored_points(api, task)
     api.close()
     return seconds, stored
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a live process (Linux ``/proc``; 0 where it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _counted(api: RawAPI, task: str) -> int:
