@@ -84,7 +84,9 @@ def analyze(
             }
             console.print_json(json.dumps(out, default=str))
             return
-        table = Table(title=f"analysis reported onto task {task_id} (from its {source})", title_justify="left")
+        # a line of its own: as the table's title it wrapped at the table's width, mid-sentence
+        console.print(f"analysis reported onto task {task_id} (from its {source})", highlight=False, soft_wrap=True)
+        table = Table()
         table.add_column("plot or table")
         table.add_column("series")
         for plot in analysis.plots:
