@@ -104,10 +104,11 @@ def fit_table(figure: Figure) -> Figure:
     if len(tables) != 1:
         return figure
     trace = dict(tables[0])
-    header = (trace.get("header") or {}).get("values") or []
-    columns = (trace.get("cells") or {}).get("values") or []
+    head, body = trace.get("header"), trace.get("cells")
+    header = head.get("values") if isinstance(head, dict) else None
+    columns = body.get("values") if isinstance(body, dict) else None
     if not isinstance(header, list) or not isinstance(columns, list):
-        return figure
+        return figure  # not a table as report_table writes one: drawn as it came
     rows = max((len(c) for c in columns if isinstance(c, list)), default=0)
     chars = [
         max([len(str(h))] + [len(str(v)) for v in (col if isinstance(col, list) else [])[:200]])
