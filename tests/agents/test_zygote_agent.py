@@ -1,8 +1,8 @@
 """A trial run by the real clearml-agent through the worker's zygote ends as on a plain agent.
 
-Same template and clones on agents with the zygote (the default) and with ``HPO_AGENT_ZYGOTE=0``:
+Same template and clones on agents with the zygote (``HPO_AGENT_ZYGOTE=1``) and without it (the default):
 the same parameters reach the script, the same console lines and traceback reach the task's
-log, and the same statuses end the tasks. Aborts through the zygote: ``test_agent_abort.py``.
+log, and the same statuses end the tasks.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def _run_on(agents: AgentEnv, queue: str) -> dict[str, Any]:
 
 def test_zygote_trial_same_parameters_console_and_status_as_plain_agent(agents: AgentEnv) -> None:
     agents.env.run(TEMPLATE)
+    agents.env.vars["HPO_AGENT_ZYGOTE"] = "1"
     warm = _run_on(agents, "q-warm")
     agents.env.vars["HPO_AGENT_ZYGOTE"] = "0"
     plain = _run_on(agents, "q-plain")
