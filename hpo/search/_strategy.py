@@ -302,9 +302,18 @@ class OptunaStrategy(SearchStrategy):
         """Dequeue queued trials, abort running ones; they are not spent (``hpo.study.interrupt_trial``)."""
         actives = list(self.ledger.active.items())
         self._abort([a for _, a in actives])
-        for number, _active in actives:
-            self.ledger.finish(number)
-            interrupt_trial(self.plan.storage, self.plan.study, number, self.stop_reason or "stopped")
+        # A trial whose task completed before the stop reached it keeps its result: not interrupted.
+        states = _trials.fetch_states([a.task_id for _, a in actives]) if actives else {}
+        for number, active in actives:
+            state = states.get(active.task_id)
+            if state is not None and state.status in task_status.SUCCEEDED:
+                try:
+                    self.watch.update(number, active, state)
+                except Exception as err:  # recorded as interrupted below, as any other stopped trial
+                    log.warning("trial %d (task %s) completed as it was stopped: %s", number, active.task_id, err)
+            if number in self.ledger.active:
+                self.ledger.finish(number)
+                interrupt_trial(self.plan.storage, self.plan.study, number, self.stop_reason or "stopped")
 
     def _abort(self, actives: Sequence[ActiveTrial]) -> None:
         """Stop these trials' tasks on the server and wait until none is queued or running."""
