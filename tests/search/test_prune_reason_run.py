@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from tests.support.search import SearchEnv
 
@@ -25,11 +26,12 @@ print("RESULT " + json.dumps({"status": str(task.status), "message": task.data.s
 """
 
 
-def test_pruned_trial_says_why_and_the_optimizer_task_carries_the_analysis(search_env: SearchEnv) -> None:
+def _poor_third_trial(search_env: SearchEnv, pruner: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Three 8-step curve trials, one at a time, the third far from the optimum: the summary and the study's trials."""
     space = search_env.space(
         trials=3,
         concurrency=1,
-        pruner={"name": "median", "n_startup_trials": 2, "n_warmup_steps": 1},
+        pruner=pruner,
         parameters={
             "General/x": {"type": "float", "low": 0.0, "high": 1.0},
             "General/iterations": {"type": "categorical", "choices": [8]},
@@ -38,7 +40,11 @@ def test_pruned_trial_says_why_and_the_optimizer_task_carries_the_analysis(searc
         initial=[{"General/x": 0.35}, {"General/x": 0.3}, {"General/x": 1.0}],
     )
     summary = search_env.search(space, "--local-workers", "1")
-    trials = search_env.study(summary["study"])
+    return summary, search_env.study(summary["study"])
+
+
+def test_pruned_trial_says_why_and_the_optimizer_task_carries_the_analysis(search_env: SearchEnv) -> None:
+    summary, trials = _poor_third_trial(search_env, {"name": "median", "n_startup_trials": 2, "n_warmup_steps": 1})
     assert [t["state"] for t in trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
     poor = trials[2]
     why = poor["attrs"]["pruned_at"]
@@ -102,19 +108,7 @@ def test_pruned_trial_says_why_and_the_optimizer_task_carries_the_analysis(searc
 
 
 def test_asha_pruned_trial_names_its_rung_and_cutoff(search_env: SearchEnv) -> None:
-    space = search_env.space(
-        trials=3,
-        concurrency=1,
-        pruner={"name": "asha", "min_resource": 2, "reduction_factor": 2},
-        parameters={
-            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
-            "General/iterations": {"type": "categorical", "choices": [8]},
-            "General/sleep_s": {"type": "categorical", "choices": [0.6]},
-        },
-        initial=[{"General/x": 0.35}, {"General/x": 0.3}, {"General/x": 1.0}],
-    )
-    summary = search_env.search(space, "--local-workers", "1")
-    trials = search_env.study(summary["study"])
+    _, trials = _poor_third_trial(search_env, {"name": "asha", "min_resource": 2, "reduction_factor": 2})
     assert [t["state"] for t in trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
     why = trials[2]["attrs"]["pruned_at"]
     assert why["pruner"] == "SuccessiveHalvingPruner"
