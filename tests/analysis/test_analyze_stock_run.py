@@ -22,6 +22,10 @@ optimizer = HyperParameterOptimizer(
     objective_metric_title="validation", objective_metric_series="score", objective_metric_sign="max",
     optimizer_class=OptimizerOptuna, execution_queue="default", max_number_of_concurrent_tasks=2,
     total_max_jobs=4, max_iteration_per_job=10, min_iteration_per_job=1, pool_period_min=0.05)
+# The stock reporter sleeps its report period (5 min by default) between reports, and stop() after wait()
+# joins it without waking it: a search that outlasts the first report (15 s; a loaded machine) then hangs
+# in stop() for up to 5 min. A short period is ClearML's own way out (public API).
+optimizer.set_report_period(0.05)
 optimizer.start()
 optimizer.wait()
 optimizer.stop()
