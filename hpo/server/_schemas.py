@@ -3,7 +3,9 @@
 The SDK carries the API definitions it speaks (``clearml/backend_api/services/v2_23/*.py``): one
 ``*Request`` class per endpoint with a JSON-schema ``_schema``. They are read with :mod:`ast`
 (importing them would import most of the SDK) once per process, and each endpoint's schema is
-compiled into a checker that the transport runs before any handler sees the request.
+compiled into a checker that the transport runs before any handler sees the request. A body
+whose every field has a bare type it fits (a scalar event's, say) is accepted from a table of
+classes compiled with it, without walking the schema (see ``_fast_tables``).
 
 Leniency, chosen so that nothing the SDK or the agent sends is refused:
 
@@ -390,13 +392,97 @@ def _any_check(branches: list[Checker], schemas: list[Any], compiler: _Compiler)
     return check
 
 
+# Fast path. Most fields of most requests (every field of a scalar event) have a bare type for a
+# schema; for those the classes that pass are tabled once per endpoint (per event type where the
+# schema is an ``anyOf`` named by a ``const`` field), and a body whose every field has one of its
+# classes is accepted without walking the checkers. Anything else (another class, a field with an
+# enum, items or a range, a value to coerce) takes the full check, which alone words refusals:
+# the table accepts only what the full check accepts.
+_BARE_KEYS = frozenset({"type", "description", "default"})
+_OBJECT_KEYS = frozenset({"type", "description", "properties", "required", "definitions"})
+Table = dict[str, frozenset[type]]
+_NULL_ONLY: frozenset[type] = frozenset({type(None)})
+_ANY: frozenset[type] = frozenset({str, int, float, bool, list, dict, type(None)})
+
+
+def _table(compiler: _Compiler, schema: Any, ignore: frozenset[str] = frozenset(), skip: str = "") -> Table | None:
+    """The classes each listed field of an object schema may have (only null for a field with more checks).
+
+    None when the object has checks beyond its fields' (``additionalProperties``, ``allOf`` ...).
+    ``ignore`` names keys of the object checked elsewhere, ``skip`` a field checked elsewhere.
+    """
+    schema = compiler.resolve(schema)
+    if not isinstance(schema, dict) or set(schema) - _OBJECT_KEYS - ignore:
+        return None
+    if schema.get("type") not in ("object", None):
+        return None
+    table: Table = {}
+    for name, sub in (schema.get("properties") or {}).items():
+        sub = compiler.resolve(sub)
+        if name == skip or not isinstance(sub, dict):
+            continue  # no check at all: as a field the schema does not list
+        kinds = sub.get("type")
+        names = [kinds] if isinstance(kinds, str) else list(kinds or ())
+        if set(sub) - _BARE_KEYS or "array" in names:  # more checks, or a single value to coerce: full check
+            table[name] = _NULL_ONLY
+        elif names:
+            table[name] = frozenset(cls for n in names for cls in _CLASSES.get(n, ())) | _NULL_ONLY
+    return table
+
+
+def _const_field(compiler: _Compiler, schema: Any) -> tuple[str, str] | None:
+    """The one field an object schema fixes to a string (an event's ``type``), with that string."""
+    props = (compiler.resolve(schema) or {}).get("properties") or {}
+    named = [(k, v["const"]) for k, v in props.items() if isinstance(v, dict) and isinstance(v.get("const"), str)]
+    return named[0] if len(named) == 1 else None
+
+
+def _fast_tables(compiler: _Compiler, schema: Schema) -> tuple[str, dict[Any, Table]] | None:
+    """The discriminating field ("" for none) and a table per value of it; None where no table applies."""
+    top = _table(compiler, schema, ignore=frozenset({"anyOf", "oneOf"}))
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    if top is None or not branches:
+        return ("", {None: top}) if top is not None else None
+    key, tables = "", {}
+    for sub in branches:
+        named = _const_field(compiler, sub)
+        if named is None or key not in ("", named[0]):
+            return None
+        key, const = named
+        branch = _table(compiler, sub, skip=key)  # the const matches: it named this table
+        if branch is not None:  # a field both check must fit both
+            fields = top.keys() | branch.keys()
+            tables[const] = {k: top.get(k, branch.get(k, _ANY)) & branch.get(k, _ANY) for k in fields}
+    return key, tables
+
+
+def _fast_check(key: str, tables: dict[Any, Table], full: Checker) -> Checker:
+    def check(value: Any, path: str) -> str | None:
+        if value.__class__ is dict:
+            named = value.get(key) if key else None
+            table = tables.get(named) if named is None or named.__class__ is str else None
+            if table is not None:
+                for field, item in value.items():
+                    classes = table.get(field)
+                    if classes is not None and item.__class__ not in classes:
+                        break
+                else:
+                    return None
+        return full(value, path)
+
+    return check
+
+
 @lru_cache(maxsize=512)
 def checker(endpoint: str) -> Checker | None:
     """The compiled check of ``endpoint``'s request body, or None when the SDK has no schema for it."""
     schema = request_schemas().get(endpoint)
     if schema is None:
         return None
-    return _Compiler(schema.get("definitions") or {}).compile(schema)
+    compiler = _Compiler(schema.get("definitions") or {})
+    full = compiler.compile(schema)
+    tables = _fast_tables(compiler, schema)
+    return _fast_check(*tables, full) if tables else full
 
 
 def check_request(endpoint: str, body: dict[str, Any]) -> str | None:
