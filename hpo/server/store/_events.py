@@ -21,9 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+import struct
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -57,7 +57,11 @@ def event_ident(kind: str, task: str, iteration: int, metric: str, variant: str,
     """
     if kind == UNKEYED_TYPE:
         return None
-    return _series_digest(kind, task, metric, variant, key) + (iteration + 2**63).to_bytes(8, "big")
+    return _series_digest(kind, task, metric, variant, key) + _ITERATION(iteration + _OFFSET)
+
+
+_ITERATION = struct.Struct(">Q").pack  # an iteration as 8 big-endian bytes, offset to sort signed values
+_OFFSET = 2**63
 
 
 @lru_cache(maxsize=4096)
@@ -66,9 +70,8 @@ def _series_digest(kind: str, task: str, metric: str, variant: str, key: str | N
     return hashlib.md5(fields.encode("utf-8"), usedforsecurity=False).digest()[:12]
 
 
-@dataclass(frozen=True)
-class Event:
-    """One event to store, with the columns it is found by.
+class Event(NamedTuple):
+    """One event to store, with the columns it is found by (a tuple: a batch makes thousands).
 
     ``key`` is a debug image's storage key (``MetricsImageEvent.key``), part of its identity as
     in ClearML: two images of one iteration and series with different keys are both kept.
@@ -85,9 +88,10 @@ class Event:
     key: str | None = None
 
     def row(self) -> tuple[Any, ...]:
-        body = orjson.dumps(self.body, option=orjson.OPT_NON_STR_KEYS).decode()  # json.dumps' JSON, 10x faster
-        ident = event_ident(self.type, self.task, self.iter, self.metric, self.variant, self.key)
-        return (self.task, self.type, self.metric, self.variant, self.iter, self.timestamp, self.value, body, ident)
+        task, kind, metric, variant, iteration, timestamp, value, body, key = self
+        text = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS).decode()  # json.dumps' JSON, 10x faster
+        ident = event_ident(kind, task, iteration, metric, variant, key)
+        return (task, kind, metric, variant, iteration, timestamp, value, text, ident)
 
 
 def migrate(db: Database) -> None:
