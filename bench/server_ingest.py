@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hpo import local_server  # noqa: E402
+from hpo.clearml_conf import SDK_OVERRIDES  # noqa: E402
 from tests.support.api import RawAPI  # noqa: E402
 from tests.support.server import free_port, sdk_env  # noqa: E402
 
@@ -51,26 +52,30 @@ print(f"STARTED {task.id} {time.time()}", flush=True)
 for i in range(points // series):
     for s in range(series):
         log.report_scalar("metric", f"s{s}", value=float(i), iteration=i)
+print(f"REPORTED {time.time()}", flush=True)
 task.flush(wait_for_uploads=True)
 task.close()
 """
 
 
 def bench_ours(
-    server: local_server.RunningServer, root: Path, points: int, subprocess_reporter: bool
+    server: local_server.RunningServer, root: Path, points: int, subprocess_reporter: bool, extra_conf: str = ""
 ) -> tuple[float, int, float]:
     """Points through ``Logger.report_scalar``, with the SDK's reporting subprocess on (its default) or off.
 
     Timed from the first report until the server has stored every point (the task's ``last_metrics``
-    counts, read every 20 ms): ``task.flush`` may return before the last batch is stored.
+    counts, read every 20 ms once the last point is reported): ``task.flush`` may return before the last
+    batch is stored.
     """
     script = root / "reporter.py"
     script.write_text(SDK_REPORTER)
     env = sdk_env(server, root)
     conf = root / f"clearml-{subprocess_reporter}.conf"
-    conf.write_text(f"sdk {{ development {{ report_use_subprocess: {str(subprocess_reporter).lower()} }} }}")
+    overrides = SDK_OVERRIDES if not subprocess_reporter else ""  # the SDK's defaults: only the subprocess on
+    flag = str(subprocess_reporter).lower()
+    conf.write_text(f"{overrides}{extra_conf}\nsdk {{ development {{ report_use_subprocess: {flag} }} }}\n")
     env["CLEARML_CONFIG_FILE"] = str(conf)
-    name = f"ingest subprocess={subprocess_reporter}"
+    name = f"ingest subprocess={subprocess_reporter} {time.time():.3f}"  # a new task each run (no reuse)
     cmd = [sys.executable, str(script), str(points), str(SERIES), name]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
@@ -78,13 +83,19 @@ def bench_ours(
     reporter_cpu = _cpu_seconds(proc.pid)
     api = RawAPI(server)
     server_cpu = _cpu_seconds(server.pid)
+    # Polled every 20 ms once every point is reported (not before: the polls cost server CPU too).
+    reported = next((float(line.split()[1]) for line in proc.stdout if line.startswith("REPORTED ")), time.time())
     while _counted(api, task) < points // SERIES * SERIES and proc.poll() is None:
         time.sleep(0.02)
-    seconds = time.time() - float(started)
+    done = time.time()
+    seconds = done - float(started)
     server_cpu = _cpu_seconds(server.pid) - server_cpu
     reporter_cpu = _cpu_seconds(proc.pid) - reporter_cpu
     proc.communicate()
-    print(f"  ({name}: CPU seconds while timed: server {server_cpu:.2f}, reporter {reporter_cpu:.2f})")
+    print(
+        f"  ({name}: CPU seconds while timed: server {server_cpu:.2f}, reporter {reporter_cpu:.2f};"
+        f" report_scalar loop {reported - float(started):.2f} s, then {done - reported:.2f} s until stored)"
+    )
     stored = stored_points(api, task)
     api.close()
     return seconds, stored, server_cpu + reporter_cpu
@@ -229,15 +240,23 @@ def main() -> None:
     parser.add_argument(
         "--skip-defaults", action="store_true", help="skip the SDK-defaults row (its subprocess paces it, ~50 s)"
     )
+    parser.add_argument("--sdk-conf", default="", help="HOCON added to the SDK rows' clearml.conf (to try a setting)")
+    parser.add_argument("--skip-mlflow", action="store_true", help="skip the MLflow row (and the ratios)")
+    parser.add_argument("--repeat", type=int, default=1, help="run the SDK row (subprocess off) this many times")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="hpo-bench-"))
     server, _ = local_server.start(root / "server", port=free_port())
     try:
-        rows = {"SDK report_scalar, subprocess off (as agents run it)": bench_ours(server, root, args.points, False)}
+        rows = {}
+        for run in range(args.repeat):
+            suffix = f" #{run + 1}" if args.repeat > 1 else ""
+            name = f"SDK report_scalar, subprocess off (as agents run it){suffix}"
+            rows[name] = bench_ours(server, root, args.points, False, args.sdk_conf)
         if not args.skip_defaults:
-            rows["SDK report_scalar, SDK defaults (subprocess)"] = bench_ours(server, root, args.points, True)
+            defaults = bench_ours(server, root, args.points, True, args.sdk_conf)
+            rows["SDK report_scalar, SDK defaults (subprocess)"] = defaults
         rows["raw events.add_batch, 1,000 a call"] = bench_raw(server, args.points)
-        mlflow = bench_mlflow(root, args.points)
+        mlflow = None if args.skip_mlflow else bench_mlflow(root, args.points)
         if mlflow:
             rows["MLflow (sqlite) MlflowClient.log_batch, 1,000 a call"] = mlflow
         for name, (seconds, stored, cpu) in rows.items():
