@@ -9,7 +9,6 @@ The server runs with a soft ``RLIMIT_NOFILE`` of 1,024, so 1,500 connections wou
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import resource
 import socket
 import threading
@@ -20,11 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from hpo import local_server
-from hpo.server._serve import HEADER_TIMEOUT_S, ConnectionGuard, connection_cap, guarded_protocol
+from hpo.server._serve import HEADER_TIMEOUT_S, ConnectionGuard, connection_cap
 from tests.support.api import RawAPI
+from tests.support.raw_http import guarded_server, read_all
 from tests.support.server import Env, free_port, sdk_env
 
 pytestmark = pytest.mark.xdist_group("hostile")
@@ -190,48 +189,18 @@ class _Slow:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-@contextlib.contextmanager
-def _guarded_server(guard: ConnectionGuard, http: str, delay_s: float = 0.0) -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(_Slow(delay_s), http=guarded_protocol(guard, http), log_level="error", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        yield int(sock.getsockname()[1])
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
-def _read_all(sock: socket.socket, timeout_s: float) -> bytes:
-    sock.settimeout(timeout_s)
-    chunks = []
-    try:
-        while chunk := sock.recv(4096):
-            chunks.append(chunk)
-    except TimeoutError:
-        chunks.append(b"<still open>")
-    return b"".join(chunks)
-
-
 @pytest.mark.parametrize("http", ["httptools", "h11"])
 def test_half_sent_headers_time_out_also_on_a_kept_alive_connection(http: str) -> None:
     guard = ConnectionGuard(cap=10, header_timeout_s=0.5)
-    with _guarded_server(guard, http) as port:
+    with guarded_server(_Slow(0.0), guard, http) as port:
         with socket.create_connection(("127.0.0.1", port)) as first:
             first.sendall(HALF_REQUEST)
-            assert _read_all(first, 5) == b""  # closed without an answer
+            assert read_all(first, 5) == b""  # closed without an answer
         with socket.create_connection(("127.0.0.1", port)) as kept:
             kept.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
             time.sleep(0.2)
             kept.sendall(HALF_REQUEST)  # a second request on the same connection, never finished
-            answer = _read_all(kept, 5)
+            answer = read_all(kept, 5)
             assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok")
         assert guard.timed_out == 2
 
@@ -239,22 +208,22 @@ def test_half_sent_headers_time_out_also_on_a_kept_alive_connection(http: str) -
 @pytest.mark.parametrize("http", ["httptools", "h11"])
 def test_connections_past_the_cap_close_half_sent_ones_else_get_503(http: str) -> None:
     guard = ConnectionGuard(cap=2, header_timeout_s=30)
-    with _guarded_server(guard, http, delay_s=1.5) as port:
+    with guarded_server(_Slow(1.5), guard, http) as port:
         half = socket.create_connection(("127.0.0.1", port))
         half.sendall(HALF_REQUEST)
         busy = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
         for sock in busy:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
             time.sleep(0.1)
-        assert _read_all(half, 5) == b""  # the half-sent request made room for a whole one
+        assert read_all(half, 5) == b""  # the half-sent request made room for a whole one
         late = socket.create_connection(("127.0.0.1", port))  # both slots busy: 503 at once
         late.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         started = time.monotonic()
-        refused = _read_all(late, 5)
+        refused = read_all(late, 5)
         assert refused.startswith(b"HTTP/1.1 503") and b"retry-after: 1" in refused.lower()
         assert time.monotonic() - started < 1
         for sock in busy:
-            assert _read_all(sock, 5).startswith(b"HTTP/1.1 200")
+            assert read_all(sock, 5).startswith(b"HTTP/1.1 200")
         for sock in [half, late, *busy]:
             sock.close()
         assert (guard.evicted, guard.refused) == (1, 1)

@@ -9,21 +9,19 @@ end to end against a real server whose events are counted back.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from hpo.server._serve import ConnectionGuard, guarded_protocol
+from hpo.server._serve import ConnectionGuard
 from tests.support.api import RawAPI, running_api
+from tests.support.raw_http import guarded_server, read_response
 from tests.support.server import Env
 
 BODY = b"x" * 120_000
@@ -47,42 +45,6 @@ class _Echo:
         await send({"type": "http.response.body", "body": answer})
 
 
-@contextlib.contextmanager
-def _echo_server(guard: ConnectionGuard, http: str) -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(_Echo(), http=guarded_protocol(guard, http), log_level="error", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        yield int(sock.getsockname()[1])
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
-def _response(sock: socket.socket) -> tuple[bytes, bytes]:
-    """One response's status line and body (content-length framed) from ``sock``."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed after {data!r}"
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length")
-    )
-    while len(rest) < length:
-        rest += sock.recv(65536)
-    return head.split(b"\r\n")[0], rest[:length]
-
-
 def _trickle(sock: socket.socket, data: bytes, pieces: int, pause_s: float) -> None:
     step = -(-len(data) // pieces)
     for start in range(0, len(data), step):
@@ -99,11 +61,14 @@ def _chunked(data: bytes, size: int) -> bytes:
 def test_slow_bodies_past_the_header_timeout_are_answered_on_a_kept_alive_connection(http: str) -> None:
     guard = ConnectionGuard(cap=10, header_timeout_s=0.5)
     head = b"POST /v2.23/events.add_batch HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(BODY)
-    with _echo_server(guard, http) as port, socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+    with (
+        guarded_server(_Echo(), guard, http) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=20) as sock,
+    ):
         for _ in range(2):  # the second request's head comes in two pieces, its body over 1.2 s
             _trickle(sock, head, 2, 0.1)
             _trickle(sock, BODY, 12, 0.1)
-            assert _response(sock) == (b"HTTP/1.1 200 OK", b"%d" % len(BODY))
+            assert read_response(sock) == (b"HTTP/1.1 200 OK", b"%d" % len(BODY))
     assert guard.timed_out == 0
 
 
@@ -111,13 +76,16 @@ def test_slow_bodies_past_the_header_timeout_are_answered_on_a_kept_alive_connec
 def test_chunked_body_after_expect_100_continue_then_another_request(http: str) -> None:
     guard = ConnectionGuard(cap=10, header_timeout_s=0.5)
     head = b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
-    with _echo_server(guard, http) as port, socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+    with (
+        guarded_server(_Echo(), guard, http) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=20) as sock,
+    ):
         sock.sendall(head)
         assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue")
         _trickle(sock, _chunked(BODY, 7_000), 6, 0.15)
-        assert _response(sock) == (b"HTTP/1.1 200 OK", b"%d" % len(BODY))
+        assert read_response(sock) == (b"HTTP/1.1 200 OK", b"%d" % len(BODY))
         sock.sendall(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc")
-        assert _response(sock) == (b"HTTP/1.1 200 OK", b"3")
+        assert read_response(sock) == (b"HTTP/1.1 200 OK", b"3")
     assert guard.timed_out == 0
 
 
@@ -144,12 +112,12 @@ def test_sdk_sized_batches_slow_and_chunked_are_all_stored(api: RawAPI) -> None:
         sock.sendall(b"Expect: 100-continue\r\n\r\n")
         assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue")
         _trickle(sock, _chunked(first, 16_384), 8, 0.1)
-        status, body = _response(sock)
+        status, body = read_response(sock)
         assert status == b"HTTP/1.1 200 OK", body
         assert json.loads(body)["data"]["added"] == 1000
         head = f"POST /v2.23/events.add_batch HTTP/1.1\r\n{auth}Content-Length: {len(second)}\r\n\r\n".encode()
         _trickle(sock, head + second, 10, 0.05)
-        status, body = _response(sock)
+        status, body = read_response(sock)
         assert status == b"HTTP/1.1 200 OK", body
     stored = api.call("events.get_task_events", {"task": task, "event_type": "training_stats_scalar", "batch_size": 1})
     assert stored["total"] == 2000
