@@ -126,7 +126,7 @@ def _templates_then_texts(args: list[str], template: str | None) -> tuple[str | 
 
 def _study_of(tags: list[str]) -> str | None:
     """The study a model was promoted from, by its ``study:<name>`` tag."""
-    from hpo.promotion._records import STUDY_PREFIX
+    from hpo.promotion import STUDY_PREFIX
 
     return next((t.removeprefix(STUDY_PREFIX) for t in tags if t.startswith(STUDY_PREFIX)), None)
 

@@ -1,7 +1,8 @@
 """Promotion of a search's best model, and the champion model from code.
 
 - ``_select.py``: the best *completed* trial of a study (Pareto front and tie-break for several objectives);
-- ``_records.py``: promotion tags and metadata on ClearML models;
+- ``_records.py``: promotion tags and metadata on ClearML models (``STUDY_PREFIX``: a promoted model's
+  ``study:<name>`` tag);
 - ``_lock.py``: a mutex through the ClearML server (unique queue names), so racing promotions agree;
 - ``_promote.py``: ``hpo promote`` and the champion rule;
 - ``_evidence.py`` (pure statistics), ``_gate.py`` (per-fold scores of tasks, the champion's re-run),
@@ -15,9 +16,11 @@ from hpo.promotion._evidence import RULES, Gate
 from hpo.promotion._loaders import Prediction
 from hpo.promotion._lock import LockError, ServerLock
 from hpo.promotion._promote import Promotion, promote_study
+from hpo.promotion._records import STUDY_PREFIX
 
 __all__ = [
     "RULES",
+    "STUDY_PREFIX",
     "BestModel",
     "Gate",
     "LockError",
