@@ -57,29 +57,37 @@ def fold_scalars(task: Data, scalars: list[tuple[Data, float]]) -> None:
     if not scalars:
         return
     metrics = task.setdefault("last_metrics", {})
-    copied: set[tuple[str, str | None]] = set()  # entries this call owns: (metric key, None) or (metric, variant)
+    owned: dict[Any, Data] = {}  # entries this call copied or created: by metric key, and by (metric, variant) keys
+    by_names: dict[tuple[Any, Any], Data] = {}  # the same series entries by the names events gave
     last_iteration = int(task.get("last_iteration") or 0)
     for event, value in scalars:
-        metric, variant = str(event.get("metric", "")), str(event.get("variant", ""))
-        iteration = int(event.get("iter") or 0)
-        mkey, vkey = metric_key(metric), metric_key(variant)
-        if (mkey, None) not in copied:
-            metrics[mkey] = dict(metrics.get(mkey) or {})
-            copied.add((mkey, None))
-        per_metric = metrics[mkey]
-        last = per_metric.get(vkey)
+        names = (event.get("metric", ""), event.get("variant", ""))
+        iteration = event.get("iter") or 0
+        iteration = iteration if iteration.__class__ is int else int(iteration)
+        last = by_names.get(names)
         if last is None:
-            last = {"metric": metric, "variant": variant, "value": value, "min_value": value, "max_value": value,
-                    "min_value_iteration": iteration, "max_value_iteration": iteration, "first_value": value,
-                    "first_value_iteration": iteration, "count": 0, "mean_value": value}  # fmt: skip
-            per_metric[vkey] = last
-            copied.add((mkey, vkey))
-        elif (mkey, vkey) not in copied:
-            last = per_metric[vkey] = dict(last)
-            copied.add((mkey, vkey))
+            last = by_names[names] = _own_series(metrics, owned, str(names[0]), str(names[1]), value, iteration)
         _fold_one(last, event, value, iteration)
-        last_iteration = max(last_iteration, iteration)
+        if iteration > last_iteration:
+            last_iteration = iteration
     task["last_iteration"] = last_iteration
+
+
+def _own_series(metrics: Data, owned: dict[Any, Data], metric: str, variant: str, value: float, iteration: int) -> Data:
+    """A series' entry in ``metrics`` the caller may change: one it owns already, a copy, or a new one."""
+    mkey, vkey = metric_key(metric), metric_key(variant)
+    if (mkey, vkey) in owned:  # a series named two ways ("1" and 1) is one entry
+        return owned[(mkey, vkey)]
+    if mkey not in owned:
+        owned[mkey] = metrics[mkey] = dict(metrics.get(mkey) or {})
+    per_metric = owned[mkey]
+    last = per_metric.get(vkey)
+    if last is None:
+        last = {"metric": metric, "variant": variant, "value": value, "min_value": value, "max_value": value,
+                "min_value_iteration": iteration, "max_value_iteration": iteration, "first_value": value,
+                "first_value_iteration": iteration, "count": 0, "mean_value": value}  # fmt: skip
+    owned[(mkey, vkey)] = per_metric[vkey] = dict(last)
+    return per_metric[vkey]
 
 
 def _fold_one(last: Data, event: Data, value: float, iteration: int) -> None:
