@@ -86,8 +86,9 @@ def _own_series(metrics: Data, owned: dict[Any, Data], metric: str, variant: str
         last = {"metric": metric, "variant": variant, "value": value, "min_value": value, "max_value": value,
                 "min_value_iteration": iteration, "max_value_iteration": iteration, "first_value": value,
                 "first_value_iteration": iteration, "count": 0, "mean_value": value}  # fmt: skip
-    owned[(mkey, vkey)] = per_metric[vkey] = dict(last)
-    return per_metric[vkey]
+    mine: Data = dict(last)
+    owned[(mkey, vkey)] = per_metric[vkey] = mine
+    return mine
 
 
 def _fold_one(last: Data, event: Data, value: float, iteration: int) -> None:
