@@ -41,6 +41,15 @@ from hpo.study import StudyAttr, open_storage, study_names
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCAL_WORKERS = 2
+# The embedded server answers the controller's batched status poll with ~0.2 ms of its CPU (~1 ms on
+# the controller's side, measured): polled every 0.05 s instead of 0.25 s, a finished trial is noticed
+# ~0.1 s sooner on average, for ~2% of a core. Other servers are polled every SearchOptions.poll_s.
+EMBEDDED_POLL_S = 0.05
+EMBEDDED_PING = "clearml-hpo embedded"  # in the embedded server's debug.ping answer
+# A search's own agents poll their queue every 0.1 s: each wait the poll sets (a queued trial picked up,
+# the script's exit noticed by `clearml-agent execute`, execute's exit noticed by the daemon) is
+# ~0.05 s on average instead of ~0.125 s; two idle agents cost ~11% of a core instead of ~6% (measured).
+SEARCH_AGENT_POLL_S = 0.1
 
 
 def prepare(options: SearchOptions) -> SearchSpace:
@@ -130,12 +139,32 @@ def plan_search(options: SearchOptions) -> SearchPlan:
         project=template.project,
         queues=tuple(queues),
         budget=int(study.user_attrs[StudyAttr.BUDGET]),
-        poll_s=options.poll_s,
+        poll_s=poll_period(options.poll_s, conn.api_host),
         deadline=time.time() + options.time_limit_min * 60 if options.time_limit_min else None,
         converge=converge_rule(options, space),
         local_workers=workers,
         output=output,
     )
+
+
+def poll_period(poll_s: float, api_host: str) -> float:
+    """Seconds between two polls of the trials: ``poll_s``, or :data:`EMBEDDED_POLL_S` when the server at
+    ``api_host`` says (in its ``debug.ping`` answer) it is the embedded one."""
+    if poll_s <= EMBEDDED_POLL_S or not _is_embedded_server(api_host):
+        return poll_s
+    return EMBEDDED_POLL_S
+
+
+def _is_embedded_server(api_host: str) -> bool:
+    import httpx
+
+    try:
+        response = httpx.post(f"{api_host}/debug.ping", json={}, timeout=5.0)
+        message = response.json()["data"]["msg"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:  # then it is polled as any other
+        log.debug("cannot tell whether %s is the embedded server: %s", api_host, err)
+        return False
+    return EMBEDDED_PING in str(message)
 
 
 def local_agents_home(study_name: str) -> Path:
@@ -162,7 +191,7 @@ def _start_local_agents(queues: list[str], workers: int, home: Path, name: str) 
     alive = [a for a in read_state(home) if pid_alive(a.pid)]  # left by a controller that was killed
     missing = workers - len(alive)
     if missing > 0:
-        start(queues, missing, home=home, prefix=f"hpo-{name}")
+        start(queues, missing, home=home, prefix=f"hpo-{name}", poll_s=SEARCH_AGENT_POLL_S)
         log.info("started %d local agent(s) on %s", missing, ", ".join(queues), extra={"step": True})
 
 
@@ -176,6 +205,7 @@ __all__ = [
     "local_agents_home",
     "new_log_file",
     "plan_search",
+    "poll_period",
     "prepare",
     "run_search",
 ]

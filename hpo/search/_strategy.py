@@ -5,8 +5,9 @@ jobs it exposes (``get_running_jobs``, ``get_created_jobs_*``), so the optimizer
 ClearML's web UI as users expect. Unlike ClearML's stock ``OptimizerOptuna``, this strategy:
 
 - keeps the study in persistent storage and resumes it (see :meth:`reconcile`);
-- polls every ``poll_s`` seconds with ONE batched status query for all active trials and feeds
-  the pruner the points they reported (:class:`~hpo.search._watch.TrialWatch`);
+- polls every ``poll_s`` seconds (0.05 s on the embedded server: see
+  :func:`hpo.search._controller.poll_period`) with ONE batched status query for all active trials
+  and feeds the pruner the points they reported (:class:`~hpo.search._watch.TrialWatch`);
 - skips duplicate configurations without spending budget; retries failed trials;
 - shares the study with other controllers (other machines): each trial's budget is claimed
   atomically in the study storage (:func:`hpo.study.claim_trial`), so together they never exceed it;
