@@ -3,7 +3,8 @@
 Run by hand (not a test)::
 
     python bench/overhead.py [--sleep 1 5] [--trials 40] [--workers 2]
-                             [--stock-default-trials N | --skip-stock-default] [--stock-full-stop] [--keep]
+                             [--stock-default-trials N | --skip-stock-default | --skip-stock]
+                             [--stock-full-stop] [--plain] [--keep]
 
 A throwaway embedded server and a trivial template: it sleeps ``T`` seconds (``--sleep``) and reports
 ``validation/score``, a known function of its one parameter ``x``. For each ``T``:
@@ -144,7 +145,9 @@ parameters:
 
 FAST_CONF = "sdk { development { report_use_subprocess: false } }\n"
 DEFAULT_CONF = "sdk { }\n"  # the SDK's defaults: report_use_subprocess true
-AGENT_POLL_S = 0.5  # the stock run's agents; hpo.agents.start's default (`hpo search`) is 0.25 s; clearml-agent's 5 s
+# The stock run's agents; `hpo search`'s own agents poll every 0.1 s, hpo.agents.start's default is 0.25 s,
+# clearml-agent's 5 s.
+AGENT_POLL_S = 0.5
 
 
 def score(x: float) -> float:
@@ -460,8 +463,9 @@ def bench_one(bench: Bench, sleep_s: float, args: argparse.Namespace) -> list[Ru
     steps: list[Callable[[], Run]] = [lambda: run_ours(bench, key, sleep_s, args.trials, args.workers)]
     if args.plain:
         steps.append(lambda: run_ours(bench, key, sleep_s, args.trials, args.workers, plain=True))
-    steps.append(lambda: run_stock(bench, sleep_s, args.trials, args.workers, 0.02, args.stock_full_stop))
-    if not args.skip_stock_default:
+    if not args.skip_stock:
+        steps.append(lambda: run_stock(bench, sleep_s, args.trials, args.workers, 0.02, args.stock_full_stop))
+    if not args.skip_stock_default and not args.skip_stock:
         n = args.stock_default_trials or args.trials
         note = (
             "" if n >= args.trials else f"CUT to {n} of {args.trials} trials (--stock-default-trials); not extrapolated"
@@ -480,6 +484,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--stock-default-trials", type=int, default=None, help="cut the 2-minute-poll run")
     parser.add_argument("--skip-stock-default", action="store_true")
+    parser.add_argument("--skip-stock", action="store_true", help="leave out both stock OptimizerOptuna runs")
     parser.add_argument("--skip-isolated", action="store_true", help="leave out the costs outside any agent")
     parser.add_argument("--plain", action="store_true", help="also run ours on plain agents (HPO_AGENT_ZYGOTE=0)")
     parser.add_argument(
