@@ -118,7 +118,9 @@ class _Plain(logging.Handler):
 
 class PlainProgress:
     """A progress line (counts, best, time left) for output that is no terminal: a line at the first
-    call, then when the counts change (at most every ``min_s``) and at least every ``every_s``.
+    call, then when the counts change (at most every ``min_s``) and at least every ``every_s``. Before
+    it, once, the study view's link (``study view: URL``) as soon as the summary has it (the optimizer
+    task exists): the view is live while the search runs, as the live view's last line shows it.
 
     Called with the study's summary as often as the search likes (the live view's callback).
     """
@@ -133,10 +135,16 @@ class PlainProgress:
         self._console, self._every, self._min, self._clock = console, every_s, min_s, clock
         self._last: float | None = None
         self._counts: dict[str, int] | None = None
+        self._linked = False
 
     def __call__(self, summary: Summary) -> None:
         from hpo.cli._view import progress_line
+        from hpo.study import StudyAttr
 
+        url = summary.attrs.get(StudyAttr.OPTIMIZER_URL)
+        if url and not self._linked:
+            self._linked = True
+            self._console.print(f"study view: {url}", markup=False, highlight=False, soft_wrap=True)
         now = self._clock()
         changed = summary.counts != self._counts
         if self._last is not None:

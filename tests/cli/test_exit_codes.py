@@ -8,8 +8,7 @@ import signal
 
 import pytest
 
-from tests.support.search import SearchEnv, kill_group
-from tests.support.waiting import wait_for
+from tests.support.search import SearchEnv
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
@@ -20,30 +19,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 def test_a_search_ended_by_a_signal_exits_with_128_plus_its_number(
     search_env: SearchEnv, sig: signal.Signals, code: int, reason: str
 ) -> None:
-    space = search_env.space(
-        trials=4,
-        concurrency=1,
-        parameters={
-            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
-            "General/sleep_s": {"type": "categorical", "choices": [1.0]},
-            "General/iterations": {"type": "categorical", "choices": [60]},
-        },
-    )
-    controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", "sig")
-    try:
-        wait_for(
-            lambda: (
-                controller.poll() is not None
-                or any(t["attrs"].get("state") == "running" for t in search_env.study_so_far("sig"))
-            ),
+    space = search_env.slow_space(trials=4, concurrency=1, sleep_s=1.0, iterations=60)
+    with search_env.start("search", str(space), "--local-workers", "1", "--study", "sig") as controller:
+        controller.until(
+            lambda: any(t["attrs"].get("state") == "running" for t in search_env.study_so_far("sig")),
             what="a running trial",
         )
-        assert controller.poll() is None, "the search ended before the signal"
-        controller.send_signal(sig)
-        assert controller.wait(timeout=180) == code
-    finally:
-        kill_group(controller)
-    output = max(search_env.root.glob("controller-*.log")).read_text()  # stdout and stderr: no terminal
+        assert controller.stop(sig, timeout=180) == code
+    output = controller.output  # stdout and stderr: no terminal
     assert f"stopping ({reason}): dequeuing queued trials, aborting running ones" in output, output[-3000:]
     assert f"sig: stopped ({reason}) after 0/4 trials" in output, output[-3000:]
     # no terminal, so no live view: plain progress lines said what was happening meanwhile

@@ -1,10 +1,10 @@
-"""A real ``hpo search`` whose output is no terminal (``| tee``, a CI log): its setup steps, a progress
-line every few seconds, and one final table of short ids that fits 80 columns."""
+"""A real ``hpo search`` whose output is no terminal (``| tee``, a CI log): its setup steps, the study
+view's link at the start, a progress line every few seconds, and one final table of short ids that fits
+80 columns."""
 
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 
@@ -15,25 +15,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 BOX = "┏┃┡│└"
 
 
-def test_a_piped_search_prints_steps_progress_lines_and_the_table_once(search_env: SearchEnv) -> None:
-    space = search_env.space(
-        trials=4,
-        concurrency=1,
-        parameters={
-            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
-            "General/sleep_s": {"type": "categorical", "choices": [0.5]},
-        },
-    )
-    proc = subprocess.run(
-        search_env.hpo_args("search", str(space), "--local-workers", "1", "--study", "piped"),
-        env={**search_env.env.vars, "COLUMNS": "80"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=search_env.root,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-5000:]
-    out, err = proc.stdout, proc.stderr
+def test_a_piped_search_prints_steps_the_link_first_progress_lines_and_the_table_once(search_env: SearchEnv) -> None:
+    space = search_env.slow_space(trials=4, concurrency=1, sleep_s=0.5)
+    args = ("search", str(space), "--local-workers", "1", "--study", "piped")
+    with search_env.start(*args, env={"COLUMNS": "80"}, split_stderr=True) as proc:
+        # the study view's link as soon as the optimizer task exists: it is live while the search runs
+        link = proc.until_line(r"^study view: (http://\S+)$", timeout=240)
+        code = proc.wait(timeout=300)
+        out, err = proc.output, proc.stderr
+    assert code == 0, proc.tail()
+    attrs = search_env.study_attrs("piped")
+    assert link.group(1) == attrs["optimizer_url"] and attrs["optimizer_url"].startswith(search_env.env.server.url)
+    lines = out.splitlines()
+    first_progress = next(i for i, line in enumerate(lines) if line.startswith("piped [running] "))
+    assert lines.index(link.group(0)) < first_progress, out  # before the first progress line, not at the end
+    assert out.count("study view: ") == 1, out
     # the setup, one line a step (this server is configured, so none is started here)
     assert f"using the ClearML server at {search_env.env.server.url} (from environment)" in err, err
     assert "started 1 local agent(s) on default" in err, err

@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import yaml
 
 from hpo import local_server
 from tests.support.server import Env, free_port, sdk_env
+from tests.support.waiting import wait_for
 
 TASK_TIMEOUT_S = 5.0  # a trial whose agent died is failed by the server within seconds
 
@@ -102,11 +104,31 @@ class SearchEnv:
             self.hpo_args(*args), env=self.env.vars, capture_output=True, text=True, timeout=timeout, cwd=self.root
         )
 
-    def spawn(self, *args: str) -> subprocess.Popen[str]:
-        with open(self.root / f"controller-{time.monotonic_ns()}.log", "w") as log:
-            return subprocess.Popen(
-                self.hpo_args(*args), env=self.env.vars, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=self.root
+    def start(self, *args: str, env: Mapping[str, str] | None = None, split_stderr: bool = False) -> Running:
+        """``hpo *args`` in the background, in a process group of its own, its output in files.
+
+        Args:
+            args: The command line after ``hpo``.
+            env: Variables added to the SDK environment (``COLUMNS``, say).
+            split_stderr: Keep stderr apart (:attr:`Running.stderr`); by default it goes with stdout.
+        """
+        out = self.root / f"controller-{time.monotonic_ns()}.log"
+        err = out.with_suffix(".err") if split_stderr else None
+        with open(out, "w") as out_file, open(err or os.devnull, "w") as err_file:
+            proc = subprocess.Popen(
+                self.hpo_args(*args),
+                env={**self.env.vars, **(env or {})},
+                stdout=out_file,
+                stderr=err_file if err else subprocess.STDOUT,
+                text=True,
+                cwd=self.root,
+                start_new_session=True,  # a group of its own: kill() reaches what it started and did not detach
             )
+        return Running(proc, out, err)
+
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        """:meth:`start`'s process alone (stop it with :func:`kill_group`)."""
+        return self.start(*args).proc
 
     def search(self, space: Path, *args: str, timeout: float = 240) -> dict[str, Any]:
         proc = self.hpo("search", str(space), "--json", *args, timeout=timeout)
@@ -131,6 +153,17 @@ class SearchEnv:
         path = self.root / f"{name}.yaml"
         path.write_text(yaml.safe_dump(doc))
         return path
+
+    def slow_space(self, name: str = "curve", *, sleep_s: float, iterations: int | None = None, **fields: Any) -> Path:
+        """:meth:`space` whose trials sleep ``sleep_s`` a step (``iterations`` steps, else the template's 3):
+        ``x`` searched, the others one-choice categoricals, so that a test can act while trials run."""
+        parameters: dict[str, Any] = {
+            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
+            "General/sleep_s": {"type": "categorical", "choices": [sleep_s]},
+        }
+        if iterations is not None:
+            parameters["General/iterations"] = {"type": "categorical", "choices": [iterations]}
+        return self.space(name, parameters=parameters, **fields)
 
     @property
     def storage_url(self) -> str:
@@ -182,11 +215,87 @@ class SearchEnv:
         return open_storage(self.storage_url)
 
 
+@dataclass
+class Running:
+    """An ``hpo`` command started by :meth:`SearchEnv.start`; use it as a context manager, which kills
+    its process group at the end whatever happened (SIGKILL: what is left was not meant to outlive it)."""
+
+    proc: subprocess.Popen[str]
+    out_path: Path
+    err_path: Path | None = None
+
+    def __enter__(self) -> Running:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+    @property
+    def output(self) -> str:
+        """What it wrote to stdout (and stderr, unless started with ``split_stderr``) so far."""
+        return self.out_path.read_text()
+
+    @property
+    def stderr(self) -> str:
+        assert self.err_path is not None, "started without split_stderr: stderr is in output"
+        return self.err_path.read_text()
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def until(self, condition: Callable[[], object], what: str, timeout: float = 120.0, ended_ok: bool = False) -> None:
+        """Wait until ``condition()`` holds while the command runs.
+
+        Raises:
+            AssertionError: It ended first (unless ``ended_ok``: then this returns), with its output's
+                tail; or ``timeout`` passed.
+        """
+        wait_for(lambda: self.proc.poll() is not None or condition(), timeout=timeout, what=what)
+        code = self.proc.poll()
+        assert code is None or ended_ok, f"the command ended ({code}) before {what}:\n{self.tail()}"
+
+    def until_line(self, pattern: str, timeout: float = 120.0) -> re.Match[str]:
+        """Wait for a line of its output (stdout) that matches the regular expression ``pattern``;
+        it may have ended since, but not without printing it."""
+        found: list[re.Match[str]] = []
+
+        def seen() -> bool:
+            found.extend(m for m in [re.search(pattern, self.output, re.M)] if m)
+            return bool(found) or self.proc.poll() is not None
+
+        wait_for(seen, timeout=timeout, what=f"a line matching {pattern!r}")
+        if not found:  # ended: read once more, the line may have come with its last words
+            found.extend(m for m in [re.search(pattern, self.output, re.M)] if m)
+        assert found, f"the command ended ({self.proc.poll()}) without a line matching {pattern!r}:\n{self.tail()}"
+        return found[0]
+
+    def send(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the command itself (as ``kill -SIG pid`` would), which must still run."""
+        assert self.proc.poll() is None, f"the command ended ({self.proc.poll()}) before the signal:\n{self.tail()}"
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        """Its exit code, once it has ended (``subprocess.TimeoutExpired`` after ``timeout`` seconds)."""
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, sig: signal.Signals, timeout: float) -> int:
+        """:meth:`send` then :meth:`wait`: the exit code the signal ended it with."""
+        self.send(sig)
+        return self.wait(timeout)
+
+    def kill(self) -> None:
+        kill_group(self.proc)
+
+    def tail(self, chars: int = 4000) -> str:
+        """The end of its output (and of its stderr when kept apart), for a failure message."""
+        err = self.stderr[-chars:] if self.err_path is not None else ""
+        return self.output[-chars:] + (f"\n--- stderr ---\n{err}" if err else "")
+
+
 def kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
-        os.kill(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    """SIGKILL ``proc``'s process group (its own, from :meth:`SearchEnv.start`) and reap ``proc``."""
+    with contextlib.suppress(ProcessLookupError):  # the group is empty: it ended, and all it started
+        os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
 
 
