@@ -11,6 +11,8 @@ HTTP request the SDK sends (``requests.Session.request``). Printed per phase (``
 ``task.connect``, report, the SDK's exit): the wall time, the number of requests and the time spent
 in them, then every request of the last repeat with its duration, median over repeats. A phase's
 wall time minus its request time is the SDK's own work (no server can make that faster).
+``--warm`` preloads as the agents' zygote does first (``hpo.agents._warm``); ``--profile P`` writes a
+cProfile of each ``Task.init`` to ``P.<repeat>``.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ def _dump():
     with open(sys.argv[1], "w") as f:
         json.dump({"marks": marks, "calls": calls}, f)
 atexit.register(_dump)  # before Task.init: it runs after the SDK's exit handlers
+if os.environ.get("_TRIPS_WARM"):  # what the agents' zygote does before it forks a program
+    from hpo.agents import _warm
+    _warm.preload()
+    _warm.refresh()
+    marks["t0"] = time.perf_counter()
 from clearml import Task
 marks["imported"] = time.perf_counter(); phase[0] = "Task.init"
 if os.environ.get("_TRIPS_PROFILE"):
@@ -89,7 +96,7 @@ def run(env: dict[str, str], root: Path, script: str, *args: str) -> str:
 
 
 def one_trial(
-    env: dict[str, str], client: Client, root: Path, template: str, index: int, profile: str | None
+    env: dict[str, str], client: Client, root: Path, template: str, index: int, profile: str | None, warm: bool
 ) -> dict[str, Any]:
     """Clone, enqueue, dequeue and start as an agent does, then run the traced script for the clone."""
     clone = client.call("tasks.clone", task=template, new_task_name=f"trial {index}")["id"]
@@ -101,6 +108,8 @@ def one_trial(
     child = {**env, "CLEARML_TASK_ID": clone, "CLEARML_LOG_TASK_TO_BACKEND": "1"}
     if profile:
         child["_TRIPS_PROFILE"] = f"{profile}.{index}"
+    if warm:
+        child["_TRIPS_WARM"] = "1"
     run(child, root, TRACED, str(out))
     return dict(json.loads(out.read_text()))
 
@@ -127,6 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", help="write a cProfile of each Task.init to PROFILE.<repeat>")
+    parser.add_argument("--warm", action="store_true", help="preload as the agents' zygote does (hpo.agents._warm)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server data)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="hpo-init-trips-"))
@@ -141,7 +151,7 @@ def main() -> None:
         out = run(env, root, REGISTER, str(script))
         template = json.loads([line for line in out.splitlines() if line.startswith("RESULT ")][-1][7:])
         with Client(env) as client:
-            traces = [one_trial(env, client, root, template, i, args.profile) for i in range(args.repeats)]
+            traces = [one_trial(env, client, root, template, i, args.profile, args.warm) for i in range(args.repeats)]
         summarize(traces)
     finally:
         local_server.stop(server_dir)
