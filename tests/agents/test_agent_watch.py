@@ -12,7 +12,7 @@ import pytest
 
 from hpo.agents import AgentWatch, LocalAgent, read_state, stop, watch_notes
 from tests.support.agents import AgentEnv
-from tests.support.search import SearchEnv, kill_group
+from tests.support.search import SearchEnv
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
@@ -39,16 +39,8 @@ def _restarted(home: Path, victim: LocalAgent) -> LocalAgent | None:
 
 
 def test_search_restarts_and_reports_a_killed_local_agent(search_env: SearchEnv) -> None:
-    space = search_env.space(
-        "watched",
-        trials=8,
-        parameters={
-            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
-            "General/sleep_s": {"type": "categorical", "choices": [1.5]},
-        },
-    )
-    controller = search_env.spawn("search", str(space), "--local-workers", "2", "--study", "watched")
-    try:
+    space = search_env.slow_space("watched", trials=8, sleep_s=1.5)
+    with search_env.start("search", str(space), "--local-workers", "2", "--study", "watched") as controller:
         home = search_env.root / "hpo_home" / "searches" / "watched"
         victim = _kill_one(search_env, "watched", home, workers=2)
         wait_for(lambda: _restarted(home, victim) is not None, timeout=60, what=f"{victim.worker_id} restarted")
@@ -65,10 +57,7 @@ def test_search_restarts_and_reports_a_killed_local_agent(search_env: SearchEnv)
         assert row["restarts"] == 1 and row["alive"] and row["study"] == "watched", row
 
         assert controller.wait(timeout=400) == 0
-    finally:
-        if controller.poll() is None:
-            kill_group(controller)
-    terminal = " ".join(next(search_env.root.glob("controller-*.log")).read_text().split())
+    terminal = " ".join(controller.output.split())
     assert f"local agent {victim.worker_id} died (pid {victim.pid}); restarted it (pid {again.pid}" in terminal
     trials = search_env.study("watched")
     assert len(trials) >= 8 and sum(t["state"] == "COMPLETE" for t in trials) >= 6, trials

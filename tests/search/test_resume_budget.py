@@ -10,18 +10,12 @@ import time
 
 import pytest
 
-from tests.support.search import SearchEnv, kill_group
-from tests.support.waiting import wait_for
+from tests.support.search import SearchEnv
 
 pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
 BUDGET = 4
 FINISHED = {"completed", "pruned", "failed"}
-
-
-def _log(search_env: SearchEnv) -> str:
-    """What the controller printed (its log file), for a failure message."""
-    return max(search_env.root.glob("controller-*.log")).read_text()[-4000:]
 
 
 def _counted(trial: dict[str, object]) -> bool:
@@ -32,30 +26,15 @@ def _counted(trial: dict[str, object]) -> bool:
 
 @pytest.mark.timeout(600)
 def test_resume_after_sigterm_reruns_the_stopped_trials_and_ends_with_the_budget(search_env: SearchEnv) -> None:
-    space = search_env.space(
-        trials=BUDGET,
-        concurrency=2,  # one local agent: one trial runs, the other waits in the queue
-        parameters={
-            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
-            "General/sleep_s": {"type": "categorical", "choices": [1.0]},
-            "General/iterations": {"type": "categorical", "choices": [8]},
-        },
-    )
-    controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", "cut")
-    try:
-        wait_for(
-            lambda: (
-                controller.poll() is not None
-                or any(t["attrs"].get("state") == "running" for t in search_env.study_so_far("cut"))
-            ),
+    # concurrency 2 with one local agent: one trial runs, the other waits in the queue
+    space = search_env.slow_space(trials=BUDGET, concurrency=2, sleep_s=1.0, iterations=8)
+    with search_env.start("search", str(space), "--local-workers", "1", "--study", "cut") as controller:
+        controller.until(
+            lambda: any(t["attrs"].get("state") == "running" for t in search_env.study_so_far("cut")),
             what="a running trial",
         )
-        assert controller.poll() is None, _log(search_env)
         time.sleep(2.5)  # it reports a point a second: the stopped trial is cut short, not unstarted
-        controller.send_signal(signal.SIGTERM)
-        assert controller.wait(timeout=120) == 143, _log(search_env)  # 128 + SIGTERM
-    finally:
-        kill_group(controller)
+        assert controller.stop(signal.SIGTERM, timeout=120) == 143, controller.tail()  # 128 + SIGTERM
 
     before = search_env.study("cut")
     cut = [t for t in before if t["attrs"].get("interrupted")]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 from pathlib import Path
 
 import optuna
@@ -12,7 +11,7 @@ import pytest
 
 from hpo._processes import pid_alive
 from hpo.agents import read_state
-from tests.support.search import SearchEnv, kill_group
+from tests.support.search import Running, SearchEnv
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
@@ -152,22 +151,12 @@ def test_pruning_stops_a_trial_whose_curve_is_poor(search_env: SearchEnv, pruner
 
 
 def test_resume_after_kill_finishes_the_budget_without_rerunning(search_env: SearchEnv) -> None:
-    space = search_env.space(
-        trials=6,
-        concurrency=2,
-        parameters={
-            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
-            "General/sleep_s": {"type": "categorical", "choices": [0.7]},
-        },
-    )
-    controller = search_env.spawn("search", str(space), "--local-workers", "2", "--study", "resumable")
-    try:
-        wait_for(
+    space = search_env.slow_space(trials=6, concurrency=2, sleep_s=0.7)
+    with search_env.start("search", str(space), "--local-workers", "2", "--study", "resumable") as controller:
+        controller.until(
             lambda: sum(t["state"] == "COMPLETE" for t in search_env.study_so_far("resumable")) >= 2,
             what="two completed trials",
         )
-    finally:
-        kill_group(controller)
     before = search_env.study("resumable")
     assert len(before) < 6
     summary = search_env.search(space, "--resume", "--study", "resumable", "--local-workers", "2")
@@ -229,30 +218,18 @@ def test_resume_deletes_the_draft_of_a_trial_its_controller_never_enqueued(searc
     assert search_env.env.run(EXISTS, unrelated.result).result is True, "a task of another name was deleted"
 
 
-def _slow_search(
-    search_env: SearchEnv, study: str, concurrency: int, iterations: int, *extra: str
-) -> subprocess.Popen[str]:
+def _slow_search(search_env: SearchEnv, study: str, concurrency: int, iterations: int, *extra: str) -> Running:
     """A search of 2-second steps with one local agent, returned once one trial runs (or it ended)."""
-    space = search_env.space(
-        trials=8,
-        concurrency=concurrency,
-        parameters={
-            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
-            "General/sleep_s": {"type": "categorical", "choices": [2.0]},
-            "General/iterations": {"type": "categorical", "choices": [iterations]},
-        },
-    )
-    controller = search_env.spawn("search", str(space), "--local-workers", "1", "--study", study, *extra)
+    space = search_env.slow_space(trials=8, concurrency=concurrency, sleep_s=2.0, iterations=iterations)
+    controller = search_env.start("search", str(space), "--local-workers", "1", "--study", study, *extra)
     try:
-        wait_for(
-            lambda: (
-                controller.poll() is not None  # ended already (--time-limit)
-                or any(t["attrs"].get("state") == "running" for t in search_env.study_so_far(study))
-            ),
+        controller.until(
+            lambda: any(t["attrs"].get("state") == "running" for t in search_env.study_so_far(study)),
             what="a running trial or the controller's end",
+            ended_ok=True,  # ended already (--time-limit)
         )
     except BaseException:
-        kill_group(controller)
+        controller.kill()
         raise
     return controller
 
@@ -275,8 +252,7 @@ def _reported_progress(search_env: SearchEnv, study: str) -> list[dict[str, obje
 
 
 def test_stop_with_queued_trials_leaves_nothing_queued_or_running(search_env: SearchEnv) -> None:
-    controller = _slow_search(search_env, "stoppable", concurrency=4, iterations=10)
-    try:
+    with _slow_search(search_env, "stoppable", concurrency=4, iterations=10) as controller:
         # a running trial shows how far it got: its last reported iteration and objective value
         seen: list[dict[str, object]] = []
         wait_for(lambda: seen.extend(_reported_progress(search_env, "stoppable")) or seen, what="a trial's progress")
@@ -286,8 +262,6 @@ def test_stop_with_queued_trials_leaves_nothing_queued_or_running(search_env: Se
         stopped = search_env.hpo("stop", "stoppable", "--timeout", "90")
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         assert controller.wait(timeout=60) == 0
-    finally:
-        kill_group(controller)
     _assert_ended_cleanly(search_env, "stoppable")
     assert len(search_env.trials()) == 4 == len(search_env.study("stoppable"))
 
@@ -297,23 +271,20 @@ def test_sigterm_and_time_limit_leave_nothing_queued_or_running(
     search_env: SearchEnv, how: str, exit_code: int, reason: str
 ) -> None:
     extra = ("--time-limit", "0.5") if how == "time-limit" else ()
-    controller = _slow_search(search_env, "ended", 3, 30, *extra)
-    try:
+    with _slow_search(search_env, "ended", 3, 30, *extra) as controller:
         if how == "sigterm":
-            controller.send_signal(signal.SIGTERM)
+            controller.send(signal.SIGTERM)
         assert controller.wait(timeout=120) == exit_code
-    finally:
-        kill_group(controller)
     assert search_env.study_attrs("ended")["stop_reason"] == reason
     _assert_ended_cleanly(search_env, "ended")
     # one line, in the state word `hpo status` uses, with the reason; no "best None"
-    output = max(search_env.root.glob("controller-*.log")).read_text()  # what the controller printed
+    output = controller.output  # what the controller printed
     assert f"ended: stopped ({reason}) after " in output and "None" not in output, output[-3000:]
     assert "[stopped: " + reason + "]" in search_env.hpo("status", "ended").stdout
 
 
 def test_stop_after_the_controller_died_does_its_cleanup(search_env: SearchEnv) -> None:
-    kill_group(_slow_search(search_env, "dead", concurrency=3, iterations=30))
+    _slow_search(search_env, "dead", concurrency=3, iterations=30).kill()
     # Also what a kill while launching leaves: a trial without a task, and its draft.
     study = optuna.load_study(study_name="dead", storage=search_env.storage_url)
     unlaunched = study.ask()
