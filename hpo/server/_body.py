@@ -32,10 +32,15 @@ _INT64 = 2**63
 # orjson refuses what the module docstring refuses, but reads an integer beyond 64 bits as a float.
 # Only a long digit run or a 3-digit exponent can overflow 64 bits: a document that holds one (a
 # cheap scan, in C, of its bytes) goes to the stdlib parser, which checks every number exactly and,
-# where a \u escape could carry one, every string for a lone surrogate.
+# where a \u escape could carry one, every string for a lone surrogate. A run of digits after a
+# decimal point is a fraction (``0.00012345678901234567``, a loss or a learning rate), which
+# both parsers read alike: it does not count.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _CANON = bytes.maketrans(b"123456789E", b"000000000e")
-_BIG_NUMBER = (b"0" * 19, b"e000", b"e+000")  # in canonical bytes: digits as 0, E as e
+_BIG_EXPONENT = (b"e000", b"e+000")  # in canonical bytes: digits as 0, E as e
+_LONG_RUN = b"0" * 19
+_ZEROS = re.compile(rb"0*")
+_DOT = ord(".")
 
 
 def too_large(limit: int, got: int | None = None) -> APIError:
@@ -153,9 +158,17 @@ def _check_strings(value: Any) -> None:
 
 
 def _needs_exact(raw: bytes) -> bool:
-    """Whether ``raw`` holds a number that may not fit 64 bits (a long digit run, a 3-digit exponent)."""
+    """Whether ``raw`` holds a number that may not fit 64 bits (a long run of integer digits, a 3-digit exponent)."""
     canonical = raw.translate(_CANON)
-    return any(big in canonical for big in _BIG_NUMBER)
+    if any(big in canonical for big in _BIG_EXPONENT):
+        return True
+    start = canonical.find(_LONG_RUN)
+    while start >= 0:  # each run of 19 digits or more, from its first digit
+        if start == 0 or canonical[start - 1] != _DOT:
+            return True  # not a fraction's digits
+        run = _ZEROS.match(canonical, start)  # always matches: ``0*`` matches the empty string too
+        start = canonical.find(_LONG_RUN, run.end() if run else start + 1)
+    return False
 
 
 def _loads(raw: bytes, exact: bool | None = None) -> Any:
@@ -222,7 +235,7 @@ def parse_body(raw: bytes, content_type: str, query: Data) -> tuple[Data, list[D
     if not raw.strip():
         return query, None
     if "json-lines" in content_type or "jsonlines" in content_type:
-        exact = _needs_exact(raw)
+        exact = None if _needs_exact(raw) else False  # where the batch holds a long number, each line decides
         lines = [_loads(line, exact) for line in raw.splitlines() if line.strip()]
         if not all(isinstance(item, dict) for item in lines):
             raise bad_json("every line must be a JSON object")

@@ -77,6 +77,6 @@ def test_batch_lines_refuse_a_big_number_in_any_line() -> None:
 def test_batch_lines_parse_alike_on_both_paths() -> None:
     lines = [{"type": "training_stats_scalar", "iter": i, "value": i / 3, "msg": "\u00e9\U0001f600"} for i in range(20)]
     raw = "\n".join(json.dumps(line) for line in lines).encode()
-    exact = raw + b'\n{"iter": 9223372036854775807}'  # holds a 19-digit run: every line takes the exact path
+    exact = raw + b'\n{"iter": 9223372036854775807}'  # a 19-digit integer: that line takes the exact path
     assert parse_body(raw, LINES, {})[1] == lines
     assert parse_body(exact, LINES, {})[1] == [*lines, {"iter": 2**63 - 1}]
