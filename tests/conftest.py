@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hpo import local_server
 from tests.support.agents import AgentEnv, start_agents_env
+from tests.support.browser import launch_chromium
 from tests.support.search import SearchEnv, start_search_env
 from tests.support.server import Env, free_port, sdk_env
 
@@ -36,3 +38,10 @@ def agents(tmp_path: Path) -> Iterator[AgentEnv]:
     """A fresh server with a short task timeout; agents started in the test are stopped after it."""
     with start_agents_env(tmp_path) as ctx:
         yield ctx
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless chromium through Playwright, one a module (each test opens its own contexts)."""
+    with launch_chromium() as chromium:
+        yield chromium

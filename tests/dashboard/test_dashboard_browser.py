@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import shutil
 import signal
 import subprocess
 import textwrap
@@ -22,22 +21,11 @@ import optuna
 import pytest
 import yaml
 
+from tests.support.browser import new_page
 from tests.support.search import SearchEnv
 
 pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
-CHROMIUM = shutil.which("chromium")
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WEB_HOST = "http://clearml-web.test:8080"  # never contacted: only the links point there
 STUDY = "board"
 TRIALS = 3
@@ -165,27 +153,14 @@ def _dashboard(env: SearchEnv) -> Iterator[tuple[subprocess.Popen[str], str]]:
                 proc.stdout.close()
 
 
-@contextlib.contextmanager
-def _browser_page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if CHROMIUM is None:
-        pytest.fail("no chromium on PATH; install Debian's: apt-get update && apt-get install -y chromium")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000})
-        finally:
-            browser.close()
-
-
-def test_dashboard_shows_a_running_search(search_env: SearchEnv, tmp_path: Path) -> None:  # noqa: F811
+def test_dashboard_shows_a_running_search(search_env: SearchEnv, tmp_path: Path, browser: Any) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
     space = _space(search_env)
     with _search(search_env, space) as search:
         _wait_for_study(search_env, search)
-        with _dashboard(search_env) as (board, url), _browser_page() as page:
+        with _dashboard(search_env) as (board, url):
+            page = new_page(browser, height=1000)
             # While the search runs (its trials wait at the gate): running trials and their first points.
             page.goto(f"{url}/trials")
             expect(page.get_by_text("Trial 0", exact=True)).to_be_visible(timeout=60_000)

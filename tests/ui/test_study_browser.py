@@ -8,22 +8,18 @@ Set ``HPO_UI_SCREENSHOTS=docs/images`` to refresh the README's study-view screen
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hpo.server.ui import sign_in_link
-from tests.support.search import SearchEnv, kill_group
+from tests.support.browser import new_page
+from tests.support.search import SearchEnv
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
 STUDY = "live"
 # A noisy series of 20 points: what smoothing is for.
 NOISY = """
@@ -35,20 +31,6 @@ for i in range(20):
 task.flush(wait_for_uploads=True)
 print("RESULT " + json.dumps(task.id))
 """
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if CHROMIUM is None:
-        pytest.fail("no chromium on PATH; install Debian's: apt-get update && apt-get install -y chromium")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _optimizer_url(search_env: SearchEnv) -> str:
@@ -97,13 +79,11 @@ def test_study_view_refreshes_while_the_search_runs_and_stops_it(search_env: Sea
     # one point per trial (iterations=1): the scalar chart a template's summary metric draws
     noisy = search_env.env.run(NOISY).result
     space = search_env.space(trials=200, concurrency=2, fixed={"General/iterations": 1, "General/sleep_s": 1.5})
-    controller = search_env.spawn("search", str(space), "--local-workers", "2", "--study", STUDY)
-    try:
+    with search_env.start("search", str(space), "--local-workers", "2", "--study", STUDY) as controller:
         url = _optimizer_url(search_env)
         server = search_env.env.server
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(60_000)
+        page = new_page(browser, height=1000)
+        context = page.context
         page.goto(sign_in_link(server.credentials(), server.url))
         page.goto(url)
         assert page.locator("nav.tabs a.on").inner_text() == "Study"
@@ -156,8 +136,6 @@ def test_study_view_refreshes_while_the_search_runs_and_stops_it(search_env: Sea
         assert live == []
         assert search_env.study_attrs(STUDY)["state"] == "stopped"
         context.close()
-    finally:
-        kill_group(controller)
 
 
 MODEL = """

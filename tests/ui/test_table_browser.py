@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +19,11 @@ import pytest
 
 from hpo.server.ui import sign_in_link
 from tests.support.api import RawAPI, running_api
+from tests.support.browser import new_page
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.xdist_group("ui-table-browser")
 
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
 RUNS = [  # name, lr, layers, final accuracy, status, tags
     ("baseline", "0.1", "2", 0.71, "completed", ["baseline"]),
     ("wider", "0.2", "2", 0.78, "completed", ["sweep"]),
@@ -84,22 +81,13 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
 
 
 @pytest.fixture(scope="module")
-def page(seeded: Seeded) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if CHROMIUM is None:
-        pytest.fail("no chromium on PATH; install Debian's: apt-get update && apt-get install -y chromium")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1500, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.on("dialog", lambda dialog: dialog.accept())  # the delete and reset confirmations
-        page.goto(sign_in_link(seeded.api.server.credentials(), seeded.url, "/projects"))
-        assert page.url.endswith("/projects")
-        yield page
-        context.close()
-        browser.close()
+def page(seeded: Seeded, browser: Any) -> Iterator[Any]:
+    page = new_page(browser, width=1500)
+    page.on("dialog", lambda dialog: dialog.accept())  # the delete and reset confirmations
+    page.goto(sign_in_link(seeded.api.server.credentials(), seeded.url, "/projects"))
+    assert page.url.endswith("/projects")
+    yield page
+    page.context.close()
 
 
 def _table(seeded: Seeded, query: str = "") -> str:

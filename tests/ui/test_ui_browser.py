@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +17,11 @@ from typing import Any
 import pytest
 
 from tests.support.agents import AgentEnv, start_agents_env
+from tests.support.browser import new_page
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui-browser")]  # module fixtures: built once, on one worker
 
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
 QUEUE = "ui-queue"
 XSS = "<script>alert(1)</script>"
 
@@ -96,32 +93,16 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
 
 
 @pytest.fixture(scope="module")
-def browser(fed: Fed) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if CHROMIUM is None:
-        pytest.fail("no chromium on PATH; install Debian's: apt-get update && apt-get install -y chromium")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture(scope="module")
 def page(fed: Fed, browser: Any) -> Iterator[Any]:
     """A signed-in page: the one-time link that `hpo server ui` prints."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)  # a loaded CI machine renders slowly; nothing here waits on purpose
+    page = new_page(browser)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     link = fed.agents.hpo("server", "ui", "--data-dir", str(fed.agents.env.server.data_dir)).stdout.strip()
     page.goto(link)
     assert page.url.endswith("/projects")
     yield page
-    context.close()
+    page.context.close()
     assert dialogs == [], f"a page ran user-reported script: {dialogs}"
 
 
