@@ -126,15 +126,12 @@ def test_failing_trials_do_not_end_the_search_and_are_retried(search_env: Search
     ids=["median", "asha"],
 )
 def test_pruning_stops_a_trial_whose_curve_is_poor(search_env: SearchEnv, pruner: dict[str, object]) -> None:
-    space = search_env.space(
+    space = search_env.slow_space(
         trials=3,
         concurrency=1,
         pruner=pruner,
-        parameters={
-            "General/x": {"type": "float", "low": 0.0, "high": 1.0},
-            "General/iterations": {"type": "categorical", "choices": [8]},
-            "General/sleep_s": {"type": "categorical", "choices": [0.6]},
-        },
+        sleep_s=0.6,
+        iterations=8,
         # the second beats the first at every step, which ASHA (best half of two promoted) needs
         initial=[{"General/x": 0.35}, {"General/x": 0.3}, {"General/x": 1.0}],
     )
