@@ -14,6 +14,15 @@ Run by hand (needs the bench extra: ``pip install -e '.[bench]'``)::
    on the embedded server (``hpo.clearml_conf.SDK_OVERRIDES``: reporting subprocess off), and with
    the SDK's defaults, whose reporting subprocess forwards events at its own pace (about 1,000
    points/s on a 2-core machine, whatever the server), so that row measures the SDK.
+   Values are loss-like floats (``exp(-i/500)/(series+1)``: 16-17 digits, as training reports).
+
+   What bounds the SDK row: its process reports and serialises on one interpreter (the GIL),
+   about 1.3-1.5 CPU s per 50,000 points whatever the server; its sending thread gets little of
+   the GIL during the report loop, so most points are serialised and sent after it, in one
+   large batch that the server then stores while the SDK waits. Each SDK row prints how long the
+   loop took and how long storing took after it. ``--sdk-conf`` tries a ``clearml.conf``
+   setting: ``sdk.development.worker.report_event_flush_threshold`` (20 to 10,000 against its
+   default 100) made no difference beyond the noise.
 2. Query: ``--tasks`` tasks in one project (plus 10% elsewhere), each with a reported metric;
    ``tasks.get_all`` filtered by project and sorted by that metric, 100 a page; p50 and p90.
 """
@@ -21,6 +30,7 @@ Run by hand (needs the bench extra: ``pip install -e '.[bench]'``)::
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import statistics
@@ -42,8 +52,14 @@ from tests.support.server import free_port, sdk_env  # noqa: E402
 
 SERIES = 20
 
+
+def _value(i: int, series: int) -> float:
+    """A loss-like value (a float of 16-17 digits, as training reports), the same in every row."""
+    return math.exp(-i / 500) / (series + 1)
+
+
 SDK_REPORTER = """
-import sys, time
+import math, sys, time
 from clearml import Task, Logger
 points, series = int(sys.argv[1]), int(sys.argv[2])
 task = Task.init(project_name="bench", task_name=sys.argv[3])
@@ -51,7 +67,7 @@ log = Logger.current_logger()
 print(f"STARTED {task.id} {time.time()}", flush=True)
 for i in range(points // series):
     for s in range(series):
-        log.report_scalar("metric", f"s{s}", value=float(i), iteration=i)
+        log.report_scalar("metric", f"s{s}", value=math.exp(-i / 500) / (s + 1), iteration=i)
 print(f"REPORTED {time.time()}", flush=True)
 task.flush(wait_for_uploads=True)
 task.close()
@@ -147,7 +163,7 @@ def bench_raw(server: local_server.RunningServer, points: int) -> tuple[float, i
     task = api.call("tasks.create", {"name": "raw"})["id"]
     events = [
         {"type": "training_stats_scalar", "task": task, "metric": "metric", "variant": f"s{s}", "iter": i,
-         "value": float(i), "timestamp": int(time.time() * 1000)}
+         "value": _value(i, s), "timestamp": int(time.time() * 1000)}
         for i in range(points // SERIES) for s in range(SERIES)
     ]  # fmt: skip
     start, cpu = time.perf_counter(), _cpu_seconds(server.pid) + time.process_time()
@@ -187,7 +203,7 @@ def bench_mlflow(root: Path, points: int) -> tuple[float, int, float] | None:
         run = client.create_run(client.create_experiment("bench"))
         run_id = run.info.run_id
         now = int(time.time() * 1000)
-        metrics = [Metric(f"s{s}", float(i), now, i) for i in range(points // SERIES) for s in range(SERIES)]
+        metrics = [Metric(f"s{s}", _value(i, s), now, i) for i in range(points // SERIES) for s in range(SERIES)]
         start, cpu = time.perf_counter(), _tree_cpu_seconds(proc.pid) + time.process_time()
         for chunk in range(0, len(metrics), 1000):
             client.log_batch(run_id, metrics=metrics[chunk : chunk + 1000])
