@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,12 +17,10 @@ import pytest
 
 from hpo.server.ui import sign_in_link
 from tests.support.api import RawAPI, running_api
+from tests.support.browser import new_page
 
 pytestmark = pytest.mark.xdist_group("ui-accept-browser")
 
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
 WIDTH = 1100
 
 
@@ -51,22 +48,13 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RawAPI, s
 
 
 @pytest.fixture(scope="module")
-def page(seeded: tuple[RawAPI, str, str]) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if CHROMIUM is None:
-        pytest.fail("no chromium on PATH; install Debian's: apt-get update && apt-get install -y chromium")
+def page(seeded: tuple[RawAPI, str, str], browser: Any) -> Iterator[Any]:
     api = seeded[0]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": WIDTH, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(sign_in_link(api.server.credentials(), api.server.url, "/projects"))
-        assert page.url.endswith("/projects")
-        yield page
-        context.close()
-        browser.close()
+    page = new_page(browser, WIDTH, 900)
+    page.goto(sign_in_link(api.server.credentials(), api.server.url, "/projects"))
+    assert page.url.endswith("/projects")
+    yield page
+    page.context.close()
 
 
 def test_column_picker_opens_inside_the_window(seeded: tuple[RawAPI, str, str], page: Any) -> None:
