@@ -40,6 +40,10 @@ def _full(endpoint: str) -> Any:
     return _Compiler(schema.get("definitions") or {}).compile(schema)
 
 
+def _definitions(endpoint: str) -> dict[str, Any]:
+    return dict(request_schemas()[endpoint].get("definitions") or {})
+
+
 def _same(endpoint: str, body: Any) -> None:
     fast_body, full_body = copy.deepcopy(body), copy.deepcopy(body)
     check = checker(endpoint)
@@ -61,7 +65,8 @@ def _variants(base: dict[str, Any], fields: list[str], rng: random.Random) -> li
 @pytest.mark.parametrize("event", SDK_EVENTS, ids=lambda e: str(e["type"]))
 def test_event_lines_checked_alike_on_both_paths(event: dict[str, Any]) -> None:
     rng = random.Random(str(event))
-    fields = sorted({*event, "model_event", "allow_locked", "unlisted", "key", "url", "values", "level"})
+    listed = {name for sub in _definitions("events.add_batch").values() for name in sub.get("properties") or {}}
+    fields = sorted({*event, *listed, "model_event", "allow_locked", "model", "unlisted"})
     for body in _variants(event, fields, rng):
         _same("events.add_batch", body)
 
