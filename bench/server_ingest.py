@@ -21,7 +21,7 @@ Run by hand (needs the bench extra: ``pip install -e '.[bench]'``)::
    the GIL during the report loop, so most points are serialised and sent after it, in one
    large batch that the server then stores while the SDK waits. Each SDK row prints how long the
    loop took and how long storing took after it. ``--sdk-conf`` tries a ``clearml.conf``
-   setting: ``sdk.development.worker.report_event_flush_threshold`` (20 to 10,000 against its
+   setting: ``sdk.development.worker.report_event_flush_threshold`` (20 and 1,000 against its
    default 100) made no difference beyond the noise.
 2. Query: ``--tasks`` tasks in one project (plus 10% elsewhere), each with a reported metric;
    ``tasks.get_all`` filtered by project and sorted by that metric, 100 a page; p50 and p90.
