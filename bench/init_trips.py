@@ -52,8 +52,20 @@ def _dump():
         json.dump({"marks": marks, "calls": calls}, f)
 atexit.register(_dump)  # before Task.init: it runs after the SDK's exit handlers
 if os.environ.get("_TRIPS_WARM"):  # what the agents' zygote does before it forks a program
+    import gc
     from hpo.agents import _warm
+    fork = os.environ.get("_TRIPS_FORK")
+    if fork == "freeze":
+        gc.disable()
     _warm.preload()
+    if fork:  # the program runs in a fork of this warm interpreter, as the zygote runs it
+        if fork == "freeze":
+            gc.freeze()
+        pid = os.fork()
+        if pid:
+            os._exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        if fork == "freeze":
+            gc.enable()
     _warm.refresh()
     marks["t0"] = time.perf_counter()
 from clearml import Task
@@ -96,7 +108,15 @@ def run(env: dict[str, str], root: Path, script: str, *args: str) -> str:
 
 
 def one_trial(
-    env: dict[str, str], client: Client, root: Path, template: str, index: int, profile: str | None, warm: bool
+    env: dict[str, str],
+    client: Client,
+    root: Path,
+    template: str,
+    index: int,
+    profile: str | None,
+    warm: bool,
+    config: str | None = None,
+    fork: str | None = None,
 ) -> dict[str, Any]:
     """Clone, enqueue, dequeue and start as an agent does, then run the traced script for the clone."""
     clone = client.call("tasks.clone", task=template, new_task_name=f"trial {index}")["id"]
@@ -110,6 +130,10 @@ def one_trial(
         child["_TRIPS_PROFILE"] = f"{profile}.{index}"
     if warm:
         child["_TRIPS_WARM"] = "1"
+    if fork:
+        child["_TRIPS_FORK"] = fork
+    if config:  # as clearml-agent's execute hands the script its configuration (and no console logging)
+        child.update(CLEARML_CONFIG_FILE=config, CLEARML_LOG_TASK_TO_BACKEND="0")
     run(child, root, TRACED, str(out))
     return dict(json.loads(out.read_text()))
 
@@ -137,6 +161,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", help="write a cProfile of each Task.init to PROFILE.<repeat>")
     parser.add_argument("--warm", action="store_true", help="preload as the agents' zygote does (hpo.agents._warm)")
+    parser.add_argument("--config", help="the script's clearml.conf (e.g. a local agent's), as execute passes it")
+    parser.add_argument(
+        "--fork",
+        choices=["plain", "freeze"],
+        help="with --warm: run the program in a fork of the warm interpreter (freeze: gc.freeze() before it)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server data)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="hpo-init-trips-"))
@@ -151,7 +181,10 @@ def main() -> None:
         out = run(env, root, REGISTER, str(script))
         template = json.loads([line for line in out.splitlines() if line.startswith("RESULT ")][-1][7:])
         with Client(env) as client:
-            traces = [one_trial(env, client, root, template, i, args.profile, args.warm) for i in range(args.repeats)]
+            traces = [
+                one_trial(env, client, root, template, i, args.profile, args.warm, args.config, args.fork)
+                for i in range(args.repeats)
+            ]
         summarize(traces)
     finally:
         local_server.stop(server_dir)
