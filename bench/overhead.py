@@ -35,6 +35,9 @@ child until the script's first line, ``import clearml``, ``Task.init``, the work
 agent: a bare interpreter vs ``import clearml``, and the SDK's shutdown with its default
 ``report_use_subprocess: true`` vs the ``false`` our agents configure.
 
+``--profile-init`` profiles each trial's ``Task.init`` (cProfile, inside the agent's program) and
+prints the profiles added together.
+
 The stock driver leaves right after ``optimizer.wait()``: the documented ``wait(); stop()`` then
 hangs for the reporter's 5-minute report period (~300 s measured); ``--stock-full-stop`` includes it.
 Everything (server, agents, temp dir) is removed at the end unless ``--keep``.
@@ -77,7 +80,13 @@ def _exited():
         with open(os.path.join(out, marks["id"] + ".exit"), "w") as f:
             f.write(repr(time.time()))
 atexit.register(_exited)
-task = Task.init(project_name="bench overhead", task_name="sleeper")
+if out and os.environ.get("HPO_BENCH_PROFILE"):  # --profile-init: a cProfile of Task.init per trial
+    import cProfile
+    profile = cProfile.Profile()
+    task = profile.runcall(Task.init, project_name="bench overhead", task_name="sleeper")
+    profile.dump_stats(os.path.join(out, task.id + ".prof"))
+else:
+    task = Task.init(project_name="bench overhead", task_name="sleeper")
 marks["init"] = time.time()
 marks["id"] = task.id
 args = task.connect({"x": 0.5, "sleep_s": 0.0})
@@ -439,6 +448,17 @@ def print_breakdown(bench: Bench, runs: Sequence[Run]) -> None:
         f"{r.overhead:13.2f}         " for r in agent_runs))  # fmt: skip
 
 
+def print_init_profile(bench: Bench, top: int = 25) -> None:
+    """The trials' ``Task.init`` profiles (``--profile-init``) added together, by cumulative time."""
+    import pstats
+
+    files = sorted(str(p) for p in bench.marks.glob("*.prof"))
+    if not files:
+        return
+    print(f"\nTask.init in {len(files)} trials, cProfile added together (cumulative s):")
+    pstats.Stats(*files, stream=sys.stdout).sort_stats("cumulative").print_stats(top)
+
+
 def print_isolated(costs: Mapping[str, Sequence[float]]) -> None:
     print("\noutside any agent (fresh interpreters on this machine), median (p90) seconds:")
     for label, values in costs.items():
@@ -494,11 +514,16 @@ def main() -> None:
         " report period); by default the driver exits right after wait()",
     )
     parser.add_argument("--target", type=float, default=1.0, help="per-trial overhead goal (s)")
+    parser.add_argument(
+        "--profile-init", action="store_true", help="profile each trial's Task.init (cProfile), print the sum"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, marks, server data)")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="hpo-overhead-bench-"))
     bench, server_dir = setup(root)
+    if args.profile_init:
+        bench.env["HPO_BENCH_PROFILE"] = "1"
     try:
         print(f"embedded server {bench.env['CLEARML_API_HOST']}; {args.workers} workers; {args.trials} trials")
         if not args.skip_isolated:
@@ -508,6 +533,8 @@ def main() -> None:
             runs = bench_one(bench, sleep_s, args)
             print_runs(runs, args.target)
             print_breakdown(bench, runs)
+            if args.profile_init:
+                print_init_profile(bench)
     finally:
         cleanup(root, server_dir, args.keep)
 
