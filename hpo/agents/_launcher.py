@@ -11,7 +11,8 @@ forwards the signals it gets (TERM, INT, HUP, QUIT, USR1, USR2) and ends as the 
 same exit code, or killed by the same signal. Anything else (``--version``, other options, no
 zygote, a zygote that declines) replaces this process with the real interpreter, argv unchanged.
 If this process is killed (SIGKILL: the agent aborting a task), the zygote sees its socket close
-and kills the program's process tree.
+and kills the program's process tree; the agent's daemon kills that tree at once itself, because
+the zygote records which program each launcher pid stands for (:func:`hpo.agents._zygote.programs_of`).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def main() -> None:
     request = _parse(sys.argv[1:])
     if not path or request is None:
         _plain()
-    request.update(argv0=sys.argv[0], cwd=os.getcwd(), env=dict(os.environ))
+    request.update(argv0=sys.argv[0], cwd=os.getcwd(), env=dict(os.environ), launcher=os.getpid())
     sock = _connect(path, request)
     if sock is None:
         _plain()
@@ -109,7 +110,8 @@ def main() -> None:
     kind, _, value = (line or "exit 1").partition(" ")
     if kind == "signal":
         signum = int(value)
-        signal.signal(signum, signal.SIG_DFL)
+        if signum not in (signal.SIGKILL, signal.SIGSTOP):  # those two cannot be caught anyway
+            signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         sys.exit(128 + signum)
     sys.exit(int(value))

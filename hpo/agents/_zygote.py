@@ -43,10 +43,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from hpo.agents import _warm
+from hpo.agents import _stopguard, _warm
 
 LAUNCHER_NAME = "python"
 SOCKET_NAME = "zygote.sock"
+PROGRAMS_SUFFIX = ".programs"  # beside the socket: a file per launcher pid holding its program's pid
 _SOCKET_MAX = 100  # sun_path holds 104-108 bytes
 # Settings read when the interpreter or a preloaded module starts (Python's, matplotlib's): a
 # program with other values than the zygote's is declined. PYTHONPATH is applied per program.
@@ -63,6 +64,39 @@ def socket_path(folder: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"hpo-zygote-{digest}.sock"
 
 
+def programs_dir(sock: Path) -> Path:
+    """Where the zygote on ``sock`` records, per launcher pid, the pid of the program it forked for it."""
+    return sock.with_name(sock.name + PROGRAMS_SUFFIX)
+
+
+def programs_of(pid: int, sock: Path, zygote: int) -> list[Any]:
+    """``pid``'s process tree and the trees of the programs the zygote forked for launchers in it (psutil).
+
+    A launcher's program is a grandchild of the zygote, not a child of the launcher; this is the
+    tree an abort must kill. Records whose program is no longer the zygote's are ignored.
+    """
+    import psutil
+
+    found: list[Any] = []
+    pending = [pid]
+    while pending:
+        try:
+            root = psutil.Process(pending.pop())
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            continue
+        found.extend(p for p in tree if p not in found)
+        for proc in tree:
+            try:
+                program = psutil.Process(int((programs_dir(sock) / str(proc.pid)).read_text()))
+                keeper = program.ppid()
+                if keeper and psutil.Process(keeper).ppid() == zygote and program not in found:
+                    pending.append(program.pid)
+            except (OSError, ValueError, psutil.Error):
+                continue
+    return found
+
+
 def write_launcher(folder: Path, python: str = sys.executable) -> Path:
     """Write the worker's launcher (an executable ``python`` that uses the zygote) into ``folder``."""
     source = (Path(__file__).parent / "_launcher.py").read_text()
@@ -77,6 +111,10 @@ def serve(path: Path, parent: int) -> NoReturn:
     """Warm up (:func:`hpo.agents._warm.preload`), then serve launchers on ``path`` until ``parent`` is gone."""
     _warm.preload()
     path.unlink(missing_ok=True)
+    records = programs_dir(path)
+    records.mkdir(exist_ok=True)
+    for stale in records.iterdir():  # a previous zygote's
+        stale.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o077)  # only this user may hand us programs
     try:
@@ -96,7 +134,7 @@ def serve(path: Path, parent: int) -> NoReturn:
         if os.fork() == 0:
             listener.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            _keep(conn)
+            _keep(conn, records)
         conn.close()
     path.unlink(missing_ok=True)
     os._exit(0)
@@ -120,7 +158,7 @@ def _declines(request: dict[str, Any]) -> bool:
     return not unbuffered or any(env.get(k) != os.environ.get(k) for k in names)
 
 
-def _keep(conn: socket.socket) -> NoReturn:
+def _keep(conn: socket.socket, records: Path) -> NoReturn:
     """The keeper: start the program, relay signals to it and its exit status back (never returns)."""
     conn.settimeout(None)
     try:
@@ -129,7 +167,9 @@ def _keep(conn: socket.socket) -> NoReturn:
     except (OSError, ValueError, struct.error):
         os._exit(1)
     if _declines(request):
-        conn.sendall(b"no\n")
+        _send(conn, b"no\n")
+        os._exit(0)
+    if _gone(conn):  # the agent killed the launcher already (an abort as the task started)
         os._exit(0)
     pid = os.fork()
     if pid == 0:
@@ -137,17 +177,40 @@ def _keep(conn: socket.socket) -> NoReturn:
         _program(request, fds)
     for fd in fds:
         os.close(fd)
+    record = records / str(int(request.get("launcher") or 0))
+    try:
+        record.write_text(str(pid))
+    except OSError:  # the daemon's kill then reaches the program through _relay only
+        pass
+    if not _send(conn, f"pid {pid}\n".encode()):  # the launcher died meanwhile: so does its program
+        _kill_tree(pid)
     done = threading.Event()
-    conn.sendall(f"pid {pid}\n".encode())
     threading.Thread(target=_relay, args=(conn, pid, done), daemon=True).start()
     _, status = os.waitpid(pid, 0)
     done.set()
+    record.unlink(missing_ok=True)
     reply = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit {os.waitstatus_to_exitcode(status)}"
-    try:
-        conn.sendall(f"{reply}\n".encode())
-    except OSError:
-        pass
+    _send(conn, f"{reply}\n".encode())
     os._exit(0)
+
+
+def _send(conn: socket.socket, data: bytes) -> bool:
+    """Send ``data`` to the launcher; False when it is gone."""
+    try:
+        conn.sendall(data)
+    except OSError:
+        return False
+    return True
+
+
+def _gone(conn: socket.socket) -> bool:
+    """Whether the launcher closed its end (it sends nothing more after its request but signal lines)."""
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 def _relay(conn: socket.socket, pid: int, done: threading.Event) -> None:
@@ -204,6 +267,7 @@ def _program(request: dict[str, Any], fds: Sequence[int]) -> NoReturn:
     sys.argv[:] = [{"s": target, "m": "-m", "c": "-c"}[kind], *request["args"]]
     importlib.invalidate_caches()
     _warm.refresh()
+    _stopguard.install(_stopguard.task_of(request["args"], env))  # an abort during its start is kept
     os._exit(_run(kind, target))
 
 
@@ -257,19 +321,48 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
+def _kill_programs_too(sock: Path, zygote: int) -> None:
+    """Make the daemon's abort (``kill_all_child_processes(launcher pid)``) kill the forked programs too.
+
+    The daemon kills the process it started and that one's children, at once (SIGKILL). Its
+    process is a launcher; the program is the zygote's grandchild, which the launcher's closed
+    socket would end only a moment later (:func:`_relay`), after the daemon already marked the
+    task stopped. So the programs' trees (:func:`programs_of`) are killed first, as a plain
+    agent's would be.
+    """
+    import psutil
+    from clearml_agent.commands import worker
+
+    original = worker.kill_all_child_processes
+
+    def kill_all_child_processes(pid: int | None = None, *args: Any, **kwargs: Any) -> Any:
+        if pid:
+            for proc in programs_of(pid, sock, zygote)[1:]:  # the daemon's own call kills pid's tree
+                try:
+                    proc.kill()
+                except psutil.Error:
+                    continue
+        return original(pid, *args, **kwargs)
+
+    worker.kill_all_child_processes = kill_all_child_processes
+
+
 def run_daemon(argv: Sequence[str]) -> NoReturn:
     """``SOCKET LAUNCHER -- ARGS``: fork the zygote on SOCKET, then run ``clearml_agent ARGS`` here."""
     sock, launcher, sep, *agent_args = argv
     if sep != "--":
         raise SystemExit("usage: python -m hpo.agents._zygote SOCKET LAUNCHER -- CLEARML_AGENT_ARGS")
     parent = os.getpid()
-    if os.fork() == 0:
+    zygote = os.fork()
+    if zygote == 0:
         try:
             serve(Path(sock), parent)
         except BaseException:  # the launcher falls back to the plain interpreter
             os._exit(1)
     import runpy
 
+    _stopguard.install_daemon()
+    _kill_programs_too(Path(sock), zygote)
     sys.executable = launcher  # the agent starts its `execute` child with sys.executable
     sys.argv[:] = ["clearml_agent", *agent_args]
     runpy.run_module("clearml_agent", run_name="__main__", alter_sys=True)
