@@ -124,9 +124,8 @@ def start(
         home: ``$HPO_HOME`` override.
         wait: Return only once every daemon has registered with the server.
         prefix: Worker ids are ``<hostname>:<prefix>-N`` (another prefix keeps another home's workers apart).
-        zygote: Start tasks as forks of a warm interpreter (:mod:`hpo.agents._zygote`); default: only
-            with ``HPO_AGENT_ZYGOTE=1`` in ``env`` (opt-in: an abort through it once took ~90 s under
-            load instead of seconds, not yet understood).
+        zygote: Start tasks as forks of a warm interpreter (:mod:`hpo.agents._zygote`); default: yes
+            where the OS can fork, unless ``HPO_AGENT_ZYGOTE=0`` is in ``env``.
 
     Raises:
         ConfigError: Bad arguments, or agents recorded in ``home`` serve another server.
@@ -139,7 +138,7 @@ def start(
     running = [a for a in read_state(home) if pid_alive(a.pid)]
     base_env = dict(os.environ if env is None else env)
     if zygote is None:
-        zygote = base_env.get("HPO_AGENT_ZYGOTE", "0") == "1"
+        zygote = hasattr(os, "fork") and base_env.get("HPO_AGENT_ZYGOTE", "1") != "0"
     with _api.Client(base_env) as client:
         if any(a.api_host != client.api_host for a in running):
             raise ConfigError(

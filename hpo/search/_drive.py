@@ -45,7 +45,7 @@ def drive(plan: SearchPlan, progress: ProgressFn | None = None) -> SearchResult:
     """
     from clearml.automation.optimization import HyperParameterOptimizer
 
-    from hpo.search import _sdk_speed
+    from hpo import _sdk_speed
     from hpo.search._strategy import OptunaStrategy
 
     _sdk_speed.install()  # the SDK's per-call request check, without re-checking its schema every call

@@ -176,8 +176,20 @@ def test_warm_parse_cache_copies_pure_texts_and_leaves_the_rest(tmp_path: Path) 
     first.put("a.b", 2)  # the SDK merges trees in place: a later program must not see it
     second = Factory.parse_string(pure)
     assert second.get("a.b") == 1 and calls.count(pure) == 1
-    (tmp_path / "inc.conf").write_text("c: 3\n")
-    impure = [f'include file("{tmp_path / "inc.conf"}")\n', "d: ${?HOME}\n"]
+    included = tmp_path / "inc.conf"
+    included.write_text("c: 3\n")
+    local = f'include file("{included}")\ne: 4\n'  # what a local worker's clearml.conf looks like
+    assert Factory.parse_string(local).get("c") == 3 and Factory.parse_string(local).get("c") == 3
+    assert calls.count(local) == 1  # cached: keyed by its own text and the included file's
+    included.write_text("c: 5\n")
+    assert Factory.parse_string(local).get("c") == 5 and calls.count(local) == 2  # the file changed
+    (tmp_path / "env.conf").write_text("f: ${?HOME}\n")
+    impure = [
+        f'include file("{tmp_path / "env.conf"}")\n',  # includes a text that reads the environment
+        'include file("relative.conf")\n',
+        f'include "{included}"\n',  # another include form
+        "d: ${?HOME}\n",
+    ]
     for text in impure:
         Factory.parse_string(text)
         Factory.parse_string(text)

@@ -25,6 +25,8 @@ def test_a_search_ended_by_a_signal_exits_with_128_plus_its_number(
             lambda: any(t["attrs"].get("state") == "running" for t in search_env.study_so_far("sig")),
             what="a running trial",
         )
+        # no terminal: the plain progress line comes first (a fast start may beat it)
+        controller.until_line(r"^sig \[running\] 0/4 done")
         assert controller.stop(sig, timeout=180) == code
     output = controller.output  # stdout and stderr: no terminal
     assert f"stopping ({reason}): dequeuing queued trials, aborting running ones" in output, output[-3000:]

@@ -10,7 +10,8 @@ checked once, every request is still checked in full against it, and a bad reque
 ``jsonschema.ValidationError`` the SDK raises (``best_match`` of the same errors).
 
 It changes nothing when the SDK's layout is not the one this was written against (the SDK's own
-check then runs as before). Installing is process-wide and idempotent; the controller installs it.
+check then runs as before). Installing is process-wide and idempotent; the controller installs
+it, and so does the agents' zygote (:mod:`hpo.agents._warm`) for the programs it forks.
 Thread-safety: validators are built under a lock; a built one is only read.
 """
 

@@ -1,4 +1,4 @@
-"""The SDK's request check with one validator per schema (hpo.search._sdk_speed): same verdicts, schema checked once."""
+"""The SDK's request check with one validator per schema (hpo._sdk_speed): same verdicts, schema checked once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from clearml.backend_api.services import queues, tasks
 from clearml.backend_api.session import datamodel
 
-from hpo.search import _sdk_speed
+from hpo import _sdk_speed
 
 
 @pytest.fixture
