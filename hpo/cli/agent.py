@@ -26,7 +26,11 @@ def start(
     ] = 0.5,
     api_host: ApiHostOpt = None,
 ) -> None:
-    """Start agents (the queues are created when missing) and return once they are registered."""
+    """Start agents (the queues are created when missing) and return once they are registered.
+
+    Tasks run in this Python environment, each as a fork of a warm interpreter that already
+    imported clearml (HPO_AGENT_ZYGOTE=0: fresh interpreters, as clearml-agent runs them elsewhere).
+    """
 
     def work() -> None:
         from hpo import agents
