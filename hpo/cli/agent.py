@@ -28,8 +28,9 @@ def start(
 ) -> None:
     """Start agents (the queues are created when missing) and return once they are registered.
 
-    Tasks run in this Python environment, each as a fork of a warm interpreter that already
-    imported clearml (HPO_AGENT_ZYGOTE=0: fresh interpreters, as clearml-agent runs them elsewhere).
+    Tasks run in this Python environment, each as a fork of a warm interpreter with clearml imported.
+
+    HPO_AGENT_ZYGOTE=0 starts each task in fresh interpreters instead, as clearml-agent does elsewhere.
     """
 
     def work() -> None:
