@@ -124,8 +124,9 @@ def start(
         home: ``$HPO_HOME`` override.
         wait: Return only once every daemon has registered with the server.
         prefix: Worker ids are ``<hostname>:<prefix>-N`` (another prefix keeps another home's workers apart).
-        zygote: Start tasks as forks of a warm interpreter (:mod:`hpo.agents._zygote`); default: yes
-            where the OS can fork, unless ``HPO_AGENT_ZYGOTE=0`` is in ``env``.
+        zygote: Start tasks as forks of a warm interpreter (:mod:`hpo.agents._zygote`); default: on
+            Linux (where it is tested) unless ``HPO_AGENT_ZYGOTE=0`` is in ``env``; elsewhere only
+            with ``HPO_AGENT_ZYGOTE=1`` and an OS that can fork.
 
     Raises:
         ConfigError: Bad arguments, or agents recorded in ``home`` serve another server.
@@ -138,7 +139,7 @@ def start(
     running = [a for a in read_state(home) if pid_alive(a.pid)]
     base_env = dict(os.environ if env is None else env)
     if zygote is None:
-        zygote = hasattr(os, "fork") and base_env.get("HPO_AGENT_ZYGOTE", "1") != "0"
+        zygote = zygote_default(base_env)
     with _api.Client(base_env) as client:
         if any(a.api_host != client.api_host for a in running):
             raise ConfigError(
@@ -157,6 +158,12 @@ def start(
             _wait_registered(client, agents)
             _wait_zygotes([socket_path(agents_dir(home) / a.worker_id.rsplit(":", 1)[-1]) for a in agents if a.zygote])
     return agents
+
+
+def zygote_default(env: Mapping[str, str]) -> bool:
+    """Whether local workers started with ``env`` run their tasks as forks of a warm interpreter."""
+    setting = env.get("HPO_AGENT_ZYGOTE", "1" if sys.platform.startswith("linux") else "0")
+    return setting != "0" and hasattr(os, "fork")
 
 
 def _wait_zygotes(sockets: Sequence[Path], timeout: float = ZYGOTE_READY_S) -> None:
