@@ -15,7 +15,7 @@ import optuna
 import pytest
 
 from tests.support.racing import assert_overlapped, race
-from tests.support.search import SearchEnv, kill_group
+from tests.support.search import SearchEnv
 from tests.support.server import free_port
 from tests.support.waiting import wait_for
 
@@ -114,16 +114,14 @@ def test_two_controllers_released_at_once_share_one_study_and_finish_exactly_the
 
 def test_search_on_postgres_resumes_after_a_sigkill_without_rerunning(search_env: SearchEnv, postgres_url: str) -> None:
     space = _space(search_env, trials=5, sleep_s=0.7)
-    controller = search_env.spawn("search", space, "--storage", postgres_url, "--local-workers", "2", "--study", "pg")
-    try:
+    with search_env.start("search", space, "--storage", postgres_url, "--local-workers", "2", "--study", "pg"):
         wait_for(
             lambda: sum(t["state"] == "COMPLETE" for t in _study(postgres_url, "pg")[0]) >= 2,
             timeout=180,
             expected=(KeyError,),  # no such study yet
             what="two completed trials",
         )
-    finally:
-        kill_group(controller)
+    # leaving the block SIGKILLed the controller's process group
     before, _ = _study(postgres_url, "pg")
     assert len(_launched(before)) < 5 or any(t["state"] == "RUNNING" for t in before), before
 

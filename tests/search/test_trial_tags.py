@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.support.search import SearchEnv, kill_group
+from tests.support.search import SearchEnv
 
 pytestmark = pytest.mark.slow  # end-to-end: scripts/test --quick leaves it out
 
@@ -38,12 +38,9 @@ def _agents_of_running_search(search_env: SearchEnv, proc: subprocess.Popen[str]
 def test_trial_clones_carry_no_template_tags(search_env: SearchEnv) -> None:
     template_id = search_env.env.run(LOOKUP).result["raw"][0]
     space = search_env.space(trials=3, concurrency=1)
-    proc = search_env.spawn("search", str(space), "--study", "tags", "--local-workers", "1", "--json")
-    try:
-        rows = _agents_of_running_search(search_env, proc)
-        assert proc.wait(timeout=240) == 0
-    finally:
-        kill_group(proc)
+    with search_env.start("search", str(space), "--study", "tags", "--local-workers", "1", "--json") as search:
+        rows = _agents_of_running_search(search_env, search.proc)
+        assert search.proc.wait(timeout=240) == 0
     assert [(row["study"], row["queues"], row["alive"]) for row in rows] == [("tags", ["default"], True)], rows
     assert str(rows[0]["worker_id"]).endswith(":hpo-tags-0")
 

@@ -126,10 +126,6 @@ class SearchEnv:
             )
         return Running(proc, out, err)
 
-    def spawn(self, *args: str) -> subprocess.Popen[str]:
-        """:meth:`start`'s process alone (stop it with :func:`kill_group`)."""
-        return self.start(*args).proc
-
     def search(self, space: Path, *args: str, timeout: float = 240) -> dict[str, Any]:
         proc = self.hpo("search", str(space), "--json", *args, timeout=timeout)
         assert proc.returncode == 0, f"hpo search failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-6000:]}"
