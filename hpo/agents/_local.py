@@ -124,9 +124,9 @@ def start(
         home: ``$HPO_HOME`` override.
         wait: Return only once every daemon has registered with the server.
         prefix: Worker ids are ``<hostname>:<prefix>-N`` (another prefix keeps another home's workers apart).
-        zygote: Start tasks as forks of a warm interpreter (:mod:`hpo.agents._zygote`); default: on
-            Linux (where it is tested) unless ``HPO_AGENT_ZYGOTE=0`` is in ``env``; elsewhere only
-            with ``HPO_AGENT_ZYGOTE=1`` and an OS that can fork.
+        zygote: Start tasks as forks of a warm interpreter (:mod:`hpo.agents._zygote`); default: only
+            with ``HPO_AGENT_ZYGOTE=1`` in ``env`` and an OS that can fork (opt-in: see
+            docs/agents.md, "Warm starts").
 
     Raises:
         ConfigError: Bad arguments, or agents recorded in ``home`` serve another server.
@@ -162,8 +162,7 @@ def start(
 
 def zygote_default(env: Mapping[str, str]) -> bool:
     """Whether local workers started with ``env`` run their tasks as forks of a warm interpreter."""
-    setting = env.get("HPO_AGENT_ZYGOTE", "1" if sys.platform.startswith("linux") else "0")
-    return setting != "0" and hasattr(os, "fork")
+    return env.get("HPO_AGENT_ZYGOTE", "0") == "1" and hasattr(os, "fork")
 
 
 def _wait_zygotes(sockets: Sequence[Path], timeout: float = ZYGOTE_READY_S) -> None:

@@ -28,9 +28,9 @@ def start(
 ) -> None:
     """Start agents (the queues are created when missing) and return once they are registered.
 
-    Tasks run in this Python environment, each as a fork of a warm interpreter with clearml imported.
+    Tasks run in this Python environment.
 
-    HPO_AGENT_ZYGOTE=0 starts each task in fresh interpreters instead, as clearml-agent does elsewhere.
+    HPO_AGENT_ZYGOTE=1 (opt-in) starts each as a fork of a warm interpreter with clearml imported.
     """
 
     def work() -> None:

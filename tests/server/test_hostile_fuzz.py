@@ -219,7 +219,7 @@ def test_endpoint_answers_4xx_or_2xx_and_stays_readable(server: Server, endpoint
         assert response.status_code < 500, f"{endpoint} {content[:300]!r} -> {response.text[:300]}"
         meta = response.json()["meta"]
         assert meta["result_code"] == response.status_code and meta["result_msg"]
-        assert took < 1.0, f"{endpoint} took {took:.2f} s on {content[:200]!r}"  # a hang, not a speed target
+        assert took < 15.0, f"{endpoint} took {took:.2f} s on {content[:200]!r}"  # a hang, not a speed target
         server.canaries()
 
     check()
