@@ -38,7 +38,13 @@ def test_get_reported_console_output_returns_the_last_reports(clearml: Env) -> N
             task.get_logger().report_text(f"report {i}", print_console=False)
             task.flush(wait_for_uploads=True)  # one console report (log event) each
             time.sleep(0.01)
-        print("RESULT " + json.dumps(task.get_reported_console_output(3)))
+        # flush() only wakes the SDK's console-log thread, it does not wait for it: poll
+        deadline = time.monotonic() + 60
+        last = task.get_reported_console_output(3)
+        while "report 7" not in "".join(last) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            last = task.get_reported_console_output(3)
+        print("RESULT " + json.dumps(last))
         task.mark_completed()
         """
     ).result

@@ -129,7 +129,16 @@ from clearml import Task
 task = Task.init(project_name="transport", task_name="forks", auto_resource_monitoring=False)
 task.get_logger().report_scalar("m", "v", value=1.0, iteration=0)
 me = psutil.Process()
-forks = [child for child in me.children() if child.cmdline() == me.cmdline()]  # a fork runs our own command line
+
+
+def runs_our_command_line(child):  # a fork runs our own command line
+    try:
+        return child.cmdline() == me.cmdline()
+    except psutil.Error:  # a child that just ended (a zombie git from the repository detection, say)
+        return False
+
+
+forks = [child for child in me.children() if runs_our_command_line(child)]
 print("RESULT " + json.dumps(len(forks)), flush=True)
 if forks:  # the SDK's own subprocess reporter: its close can hang on a loaded machine (what this test warns of)
     for fork in forks:

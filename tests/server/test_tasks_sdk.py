@@ -123,7 +123,7 @@ def test_clone_set_parameters_tags_and_queries(clearml: Env) -> None:
 def test_logger_reports_tables_text_and_plots(clearml: Env) -> None:
     out = clearml.run(
         """
-        import json
+        import json, time
         import pandas as pd
         from clearml import Task, Logger
         task = Task.init(project_name="reports", task_name="r")
@@ -133,8 +133,13 @@ def test_logger_reports_tables_text_and_plots(clearml: Env) -> None:
         log.report_plotly("plotly", "series", iteration=0, figure={"data": [{"x": [1], "y": [2]}], "layout": {}})
         task.flush(wait_for_uploads=True)
         plots = task.get_reported_plots()
-        print("RESULT " + json.dumps({"plots": sorted(p["metric"] for p in plots),
-                                      "log": task.get_reported_console_output(20)}))
+        # flush() only wakes the SDK's console-log thread, it does not wait for it: poll
+        deadline = time.monotonic() + 60
+        console = task.get_reported_console_output(20)
+        while not any("some text" in c for c in console) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            console = task.get_reported_console_output(20)
+        print("RESULT " + json.dumps({"plots": sorted(p["metric"] for p in plots), "log": console}))
         task.mark_completed()
         """
     ).result

@@ -58,6 +58,26 @@ def test_stop_of_a_task_a_worker_runs_asks_the_worker(api: TaskAPI) -> None:
     assert api.call("tasks.stop", {"task": dev})["fields"]["status"] == "stopped"
 
 
+def test_a_pending_stop_survives_the_started_calls_of_a_starting_run(api: TaskAPI) -> None:
+    """Unlike ClearML's server: the daemon, ``execute`` and ``Task.init`` each mark the task started
+    as it starts; an abort that lands between them stays pending until the agent acts on it."""
+    task = api.task()
+    api.call("tasks.started", {"task": task, "status_message": "pulled by agent", "force": True})
+    api.call("workers.status_report", {"worker": "agent-1", "task": task, "timestamp": 0})
+    api.call("tasks.stop", {"task": task, "status_reason": "aborted in the web UI"})
+    api.call("tasks.started", {"task": task, "status_message": "launch by agent", "force": True})
+    api.call("tasks.started", {"task": task})
+    after = api.get(task)
+    assert (after["status"], after["status_message"]) == ("in_progress", "stopping")
+    assert after["status_reason"] == "aborted in the web UI"
+    api.call("tasks.stopped", {"task": task, "status_message": "Changed by clearml-agent"})
+    assert api.get(task)["status_message"] == "Changed by clearml-agent"  # the agent's own end is kept
+    other = api.task()  # a run nobody asked to stop takes the message it is sent
+    api.call("tasks.started", {"task": other, "status_message": "pulled by agent", "force": True})
+    api.call("tasks.started", {"task": other, "status_message": "launch by agent", "force": True})
+    assert api.get(other)["status_message"] == "launch by agent"
+
+
 def test_stop_of_a_draft_or_finished_task_needs_force(api: TaskAPI) -> None:
     task = api.task()
     api.refused("tasks.stop", {"task": task}, 110)

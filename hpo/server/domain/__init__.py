@@ -47,9 +47,11 @@ from hpo.server.domain._tasks import (
     LIVE_STATUSES,
     STATUSES,
     STOPPABLE,
+    STOPPING,
     TASK_TYPES,
     TASK_UPDATE_TIMEOUT_S,
     TRANSIENT_STATUSES,
+    abort_pending,
     delete_task,
     reject_published,
     require_deletable,
@@ -62,6 +64,8 @@ from hpo.server.domain._workers import DEFAULT_TIMEOUT_S, expired
 
 __all__ = [
     "ALLOWED_FROM",
+    "STOPPING",
+    "abort_pending",
     "DRAFT_STATUS",
     "LIVE_STATUSES",
     "DEFAULT_QUEUE",

@@ -46,6 +46,8 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     "published": ("completed", "stopped", "failed", "published"),
     "queued": ("created", "stopped", "failed"),
 }
+# The status_message of a running task asked to stop (ClearML's tasks.stop; the agent looks for it).
+STOPPING = "stopping"
 # ClearML's tasks.stop: from where a task may be stopped without force.
 STOPPABLE = ("in_progress", "queued", "stopped", "failed")
 # ClearML's apiserver.workers.task_update_timeout: a task updated this lately still counts as run.
@@ -95,6 +97,11 @@ def set_status(
             fields["active_duration"] = None
     task.update(fields)
     return fields
+
+
+def abort_pending(task: Data) -> bool:
+    """Whether someone asked ``task``'s worker to stop it (``tasks.stop``) and the worker has not yet done so."""
+    return task.get("status") == "in_progress" and STOPPING in str(task.get("status_message") or "")
 
 
 def require_draft(task: Data, force: bool, *, what: str = "edit") -> None:

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from hpo.server._config import ServerConfig
 from hpo.server._router import Data, Runtime
-from hpo.server.domain._tasks import set_status
+from hpo.server.domain._tasks import abort_pending, set_status
 from hpo.server.domain._workers import expired
 from hpo.server.store import Store
 
@@ -78,7 +78,7 @@ def watch_tasks(store: Store, runtime: Runtime, config: ServerConfig) -> None:
     for task in list(store.tasks):
         if task.get("status") != "in_progress":
             continue
-        if "stopping" in (task.get("status_message") or ""):
+        if abort_pending(task):
             waited = now - _ts(task.get("status_changed"))
             if waited > timeout:
                 reason = f"stop requested {waited:.0f} s ago and not acknowledged; stopped by the server"

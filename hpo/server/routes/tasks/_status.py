@@ -5,7 +5,15 @@ from __future__ import annotations
 from hpo.server import domain
 from hpo.server._errors import APIError
 from hpo.server._router import Call, Data, Router, now_iso
-from hpo.server.domain import ALLOWED_FROM, STOPPABLE, reject_published, run_by_worker, set_status
+from hpo.server.domain import (
+    ALLOWED_FROM,
+    STOPPABLE,
+    STOPPING,
+    abort_pending,
+    reject_published,
+    run_by_worker,
+    set_status,
+)
 from hpo.server.routes._common import owner_fields, updated
 from hpo.server.routes.tasks._shared import task_for_edit
 
@@ -15,13 +23,19 @@ router = Router()
 def _move(call: Call, new: str, dequeue: bool = True) -> tuple[Data, Data]:
     """Move the request's task to ``new`` (from where the domain allows it) and stage it; (task, response)."""
     task = task_for_edit(call)
+    reason, message = call.opt_text("status_reason"), call.opt_text("status_message")
+    if new == "in_progress" and abort_pending(task):
+        # Unlike ClearML's server: a task is marked started again and again as it starts (the
+        # agent's daemon twice, its `execute`, `Task.init`), and an abort landing in between must
+        # not be erased before the agent's next poll sees it.
+        reason, message = task.get("status_reason"), task.get("status_message")
     fields = set_status(
         task,
         new,
         allowed_from=ALLOWED_FROM[new],
         force=call.flag("force"),
-        reason=call.opt_text("status_reason"),
-        message=call.opt_text("status_message"),
+        reason=reason,
+        message=message,
     )
     if dequeue:
         domain.remove_task_entry(call.store, task)
@@ -84,7 +98,7 @@ def stop(call: Call) -> Data:
     reason = call.opt_text("status_reason") or "stopped by user"
     if status == "in_progress" and run_by_worker(task, call.runtime.workers):
         # status_changed dates the request: the watchdog ends stops nobody acknowledges.
-        fields = set_status(task, status, reason=reason, message="stopping")
+        fields = set_status(task, status, reason=reason, message=STOPPING)
     else:
         domain.remove_task_entry(call.store, task)
         fields = set_status(task, "stopped", reason=reason, message="stopped")
