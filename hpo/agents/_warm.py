@@ -6,8 +6,9 @@ importing ``matplotlib.pyplot`` (ClearML's matplotlib binding, when matplotlib i
 ~0.8 s, parsing the SDK's own default ``*.conf`` files (pyparsing) ~0.25-0.75 s, and
 ``inspect.stack()`` in the SDK's logger resolving the file of every loaded module ~0.1-0.2 s.
 
-Invariants: nothing here reads the environment or the user's configuration, so a fork serves a
-program with any ``CLEARML_*`` settings; what a preloaded module computed at import time from
+Invariants: a fork serves a program with any ``CLEARML_*`` settings: the zygote only pre-parses
+the configuration files a request's environment names (:func:`parse_configs`), into a cache keyed
+by their texts; what a preloaded module computed at import time from
 the environment or the OS is redone in each fork (:func:`refresh`). A parse is cached only for
 text with no ``${`` substitution outside comment lines and no ``include`` but of absolute files
 (``include file("/abs")``, what a local worker's generated ``clearml.conf`` holds) that are pure
@@ -24,11 +25,12 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from hpo import _sdk_speed
+from hpo.clearml_conf import config_files
 
 # What `import clearml`/`Task.init` and `python -m clearml_agent` import (not clearml_agent.__main__
 # itself: runpy warns when the module it is asked to run is already imported).
@@ -73,6 +75,21 @@ def preload() -> None:
         parser = importlib.import_module(_PARSERS[_DEFAULT_CONFS.index(package)]).ConfigFactory
         for path in sorted(root.glob("**/default/*.conf")):
             parser.parse_file(str(path))
+
+
+def parse_configs(env: Mapping[str, str]) -> None:
+    """Parse, with each parser, the ``clearml.conf`` files a program run with ``env`` reads.
+
+    Called in the zygote before it forks: the parses (~0.5 s each for the configuration dump the
+    agent hands each task) are cached for this program and every later one with the same texts,
+    where each fork's own cache dies with it.
+    """
+    for path in config_files(env):
+        for name in _PARSERS:
+            try:
+                importlib.import_module(name).ConfigFactory.parse_file(str(path))
+            except Exception:  # noqa: BLE001  # a broken file: the program reports it as it would without the zygote
+                continue
 
 
 def _cache_parses(factory: Any) -> None:

@@ -53,6 +53,7 @@ _SOCKET_MAX = 100  # sun_path holds 104-108 bytes
 # program with other values than the zygote's is declined. PYTHONPATH is applied per program.
 _STARTUP_PREFIXES = ("PYTHON", "MPL")
 _PER_PROGRAM = {"PYTHONPATH"}
+_REQUEST_S = 10.0  # a launcher sends its request at once; the zygote serves one connection at a time
 
 
 def socket_path(folder: Path) -> Path:
@@ -131,10 +132,18 @@ def serve(path: Path, parent: int) -> NoReturn:
             continue
         except InterruptedError:
             continue
-        if os.fork() == 0:
-            listener.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            _keep(conn, records)
+        received = _receive(conn)
+        if received is not None:
+            # Parsed here, the files the program's configuration names are cached for it and every
+            # later program (the agent dumps the same configuration for each task it runs).
+            if not _declines(received[0]):
+                _warm.parse_configs(received[0]["env"])
+            if os.fork() == 0:
+                listener.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _keep(conn, *received, records)
+            for fd in received[1]:
+                os.close(fd)
         conn.close()
     path.unlink(missing_ok=True)
     os._exit(0)
@@ -158,14 +167,25 @@ def _declines(request: dict[str, Any]) -> bool:
     return not unbuffered or any(env.get(k) != os.environ.get(k) for k in names)
 
 
-def _keep(conn: socket.socket, records: Path) -> NoReturn:
-    """The keeper: start the program, relay signals to it and its exit status back (never returns)."""
-    conn.settimeout(None)
+def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
+    """A launcher's request and its stdio descriptors; None (descriptors closed) if it sent none in time."""
+    conn.settimeout(_REQUEST_S)
+    fds: list[int] = []
     try:
         header, fds, _, _ = socket.recv_fds(conn, 8, 3)
         request = json.loads(_recv_exact(conn, struct.unpack("!Q", header)[0]))
+        if not isinstance(request, dict) or not isinstance(request.get("env"), dict):
+            raise ValueError("not a launcher's request")
     except (OSError, ValueError, struct.error):
-        os._exit(1)
+        for fd in fds:
+            os.close(fd)
+        return None
+    conn.settimeout(None)
+    return request, fds
+
+
+def _keep(conn: socket.socket, request: dict[str, Any], fds: list[int], records: Path) -> NoReturn:
+    """The keeper: start the program, relay signals to it and its exit status back (never returns)."""
     if _declines(request):
         _send(conn, b"no\n")
         os._exit(0)

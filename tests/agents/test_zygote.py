@@ -196,10 +196,13 @@ def test_warm_parse_cache_copies_pure_texts_and_leaves_the_rest(tmp_path: Path) 
         assert calls.count(text) == 2  # parsed every time: it depends on other files or the environment
 
 
-def test_warm_starts_only_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_warm_starts_by_default_on_linux_else_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     from hpo.agents._local import zygote_default
 
-    assert not zygote_default({}) and not zygote_default({"HPO_AGENT_ZYGOTE": "0"})
-    assert zygote_default({"HPO_AGENT_ZYGOTE": "1"})
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert zygote_default({}) and zygote_default({"HPO_AGENT_ZYGOTE": "1"})
+    assert not zygote_default({"HPO_AGENT_ZYGOTE": "0"})
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert not zygote_default({}) and zygote_default({"HPO_AGENT_ZYGOTE": "1"})
     monkeypatch.delattr(os, "fork")  # Windows
     assert not zygote_default({"HPO_AGENT_ZYGOTE": "1"})
