@@ -124,9 +124,9 @@ def start(
         home: ``$HPO_HOME`` override.
         wait: Return only once every daemon has registered with the server.
         prefix: Worker ids are ``<hostname>:<prefix>-N`` (another prefix keeps another home's workers apart).
-        zygote: Start tasks as forks of a warm interpreter (:mod:`hpo.agents._zygote`); default: only
-            with ``HPO_AGENT_ZYGOTE=1`` in ``env`` and an OS that can fork (opt-in: see
-            docs/agents.md, "Warm starts").
+        zygote: Start tasks as forks of a warm interpreter (:mod:`hpo.agents._zygote`); default
+            (:func:`zygote_default`): on Linux unless ``HPO_AGENT_ZYGOTE=0`` is in ``env``,
+            elsewhere only with ``HPO_AGENT_ZYGOTE=1`` and an OS that can fork.
 
     Raises:
         ConfigError: Bad arguments, or agents recorded in ``home`` serve another server.

@@ -16,7 +16,9 @@ agent's API sessions: before a ``tasks.started`` of the program's own task it re
 if an abort is pending it sends the call with the abort's "stopping" message and reason (the
 status becomes or stays ``in_progress``), so the daemon's next poll stops the task as it would
 have. Other calls, other tasks and other programs are untouched; the price is one ``tasks.get_all``
-per ``tasks.started`` (two or three a trial).
+per ``tasks.started`` (two or three a trial). An abort landing between that read and the write is
+still erased on ClearML's server; the embedded one keeps a pending abort through ``tasks.started``
+itself (:func:`hpo.server.domain.abort_pending`), which closes that gap.
 """
 
 from __future__ import annotations

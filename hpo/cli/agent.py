@@ -30,7 +30,8 @@ def start(
 
     Tasks run in this Python environment.
 
-    HPO_AGENT_ZYGOTE=1 (opt-in) starts each as a fork of a warm interpreter with clearml imported.
+    On Linux each task starts as a fork of a warm interpreter with clearml imported
+    (HPO_AGENT_ZYGOTE=0 turns that off; on macOS HPO_AGENT_ZYGOTE=1 turns it on).
     """
 
     def work() -> None:

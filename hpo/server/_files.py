@@ -185,7 +185,7 @@ async def _store(part: UploadFile, target: Path, path: str, hold_s: float) -> No
             await run_in_threadpool(_write, part.file, target)
         except OSError as err:
             waited = time.monotonic() - started
-            if err.errno not in TRANSIENT_ERRNOS or waited + pause > hold_s:
+            if err.errno not in TRANSIENT_ERRNOS or waited >= hold_s:
                 if err.errno in TRANSIENT_ERRNOS:
                     log.error(
                         "file server: gave up writing %s (%s) after %.1f s: %s %s; answered 503",
@@ -195,7 +195,7 @@ async def _store(part: UploadFile, target: Path, path: str, hold_s: float) -> No
             if fault is None:
                 _log_fault(err, f"write (retrying for up to {hold_s:g} s)", path, target)
             fault = err
-            await asyncio.sleep(pause)
+            await asyncio.sleep(min(pause, hold_s - waited))  # the last try is at hold_s
             pause = min(2 * pause, _MAX_PAUSE_S)
             continue
         if fault is not None:

@@ -80,10 +80,20 @@ class Lifted:
 @pytest.fixture
 def files(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
     """An in-process file server on ``tmp_path/files`` that holds a faulty upload for 1 s."""
+    yield from _file_server(tmp_path, hold_s=1.0)
+
+
+@pytest.fixture
+def patient_files(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
+    """As :func:`files`, holding a faulty upload for 10 s: a fault lifted at 0.6 s ends well within it."""
+    yield from _file_server(tmp_path, hold_s=10.0)
+
+
+def _file_server(tmp_path: Path, hold_s: float) -> Iterator[tuple[TestClient, Path]]:
     root = tmp_path / "files"
     root.mkdir()
     creds = load_or_create_credentials(tmp_path / "credentials.json")
-    endpoint = _files.make_endpoint(root, creds, timeout_s=5.0, hold_s=1.0)
+    endpoint = _files.make_endpoint(root, creds, timeout_s=5.0, hold_s=hold_s)
     methods = ["GET", "POST", "DELETE"]
     app = Starlette(
         routes=[Route("/files", endpoint, methods=methods), Route("/files/{path:path}", endpoint, methods=methods)]
@@ -115,9 +125,9 @@ def test_upload_to_read_only_storage_answers_503_and_logs_path_and_errno(
 
 
 def test_upload_during_a_short_fault_is_written_once_it_ends(
-    files: tuple[TestClient, Path], caplog: pytest.LogCaptureFixture
+    patient_files: tuple[TestClient, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
-    client, root = files
+    client, root = patient_files
     window = read_only(root)
     errno_name = window.__enter__()
     lifted = Lifted(window, after_s=0.6)
