@@ -30,8 +30,7 @@ def start(
 
     Tasks run in this Python environment.
 
-    On Linux each task starts as a fork of a warm interpreter with clearml imported
-    (HPO_AGENT_ZYGOTE=0 turns that off; on macOS HPO_AGENT_ZYGOTE=1 turns it on).
+    On Linux tasks start as forks of a warm interpreter (HPO_AGENT_ZYGOTE=0: plain processes; macOS: =1 to opt in).
     """
 
     def work() -> None:
