@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from hpo import local_server
+from hpo.clearml_conf import SDK_OVERRIDES
 from hpo.errors import ConfigError, ServerError
 from hpo.server import ServerConfig, runtime_config
 from hpo.server._config import primary_address
@@ -410,6 +411,9 @@ def test_server_on_one_machine_sdk_and_agent_on_another(machines: Machines, tls:
     assert local["CLEARML_API_HOST"] == url and local["CLEARML_CONFIG_FILE"].startswith(str(data_dir))
 
     client_env = m.env("client", {**exports, **client_extra})
+    # What the README tells a user to set on another machine (no variable can): without it the SDK
+    # forks its reporter, whose close hung this test for 300 s once on a loaded CI machine.
+    (Path(client_env["HOME"]) / "clearml.conf").write_text(SDK_OVERRIDES)
     (m.root / "client.py").write_text(textwrap.dedent(CLIENT))
     first = _result(m.run(m.client_ns, [PYTHON, "client.py"], client_env).stdout)
     assert isinstance(first, dict)
