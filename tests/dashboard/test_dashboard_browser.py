@@ -21,6 +21,7 @@ import optuna
 import pytest
 import yaml
 
+from hpo.study import open_storage
 from tests.support.browser import new_page
 from tests.support.search import SearchEnv
 
@@ -107,7 +108,9 @@ def _wait_for_study(env: SearchEnv, search: subprocess.Popen[str], timeout: floa
     while time.monotonic() < deadline:
         assert search.poll() is None, f"hpo search ended before its study appeared:\n{_log(env, 'search')}"
         if db.exists():
-            names = [s.study_name for s in optuna.get_all_study_summaries(_storage_url(env), include_best_trial=False)]
+            # open_storage: the search may be creating the schema at this moment (see hpo.study._rdb)
+            storage = open_storage(_storage_url(env))
+            names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
             if STUDY in names:
                 return
         time.sleep(0.5)
