@@ -23,9 +23,11 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from hpo.clearml_conf import config_files, hocon_include
 from hpo.errors import ConfigError, HPOError, NotFoundError
 from hpo.templates._introspect import HYDRA_EDIT, SOURCE_PREFIX, RunInfo, get_task, read_run
 from hpo.templates._registry import TEMPLATE_TAG, Template
@@ -147,15 +149,17 @@ def run_script(script: Path) -> str:
         raise NotFoundError(f"script {script} does not exist; fix: pass the path of your training script")
     env = {**os.environ, "CLEARML_TASK_NO_REUSE": "1", "PYTHONUNBUFFERED": "1"}
     log.info("running %s once to record its arguments and metrics", script, extra={"step": True})  # hpo search says it
-    proc = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=script.parent,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,  # one stream, in the order the script wrote it
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    with tempfile.TemporaryDirectory(prefix="hpo-first-run-") as folder:
+        env["CLEARML_CONFIG_FILE"] = str(_first_run_config(Path(folder), env))
+        proc = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=script.parent,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,  # one stream, in the order the script wrote it
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
     found = _TASK_ID.search(proc.stdout)
     last = "\n".join(last_lines(proc.stdout))
     if proc.returncode != 0:
@@ -171,6 +175,25 @@ def run_script(script: Path) -> str:
             f" in it. Its last console lines:\n{last}"
         )
     return found.group(1)
+
+
+# The SDK detects a script's code and requirements in a thread by default. A script that ends
+# within 10 s of Task.init (one that fails at once, on a loaded machine) has that thread killed
+# (an async SystemExit); killed inside the task's edit lock it leaves the lock held, and the SDK's
+# exit then waits forever on its resource monitor, which waits for the lock (seen: 2 of 8 such
+# runs under load). Detected in Task.init itself, there is no thread to kill.
+FIRST_RUN_OVERRIDES = """\
+sdk {
+    development { vcs_repo_detect_async: false }
+}
+"""
+
+
+def _first_run_config(folder: Path, env: dict[str, str]) -> Path:
+    """A ``clearml.conf`` in ``folder``: what a program run with ``env`` reads, then :data:`FIRST_RUN_OVERRIDES`."""
+    path = folder / "clearml.conf"
+    path.write_text("".join(hocon_include(f.resolve()) for f in config_files(env)) + FIRST_RUN_OVERRIDES)
+    return path
 
 
 def last_lines(console: str, count: int = CONSOLE_LINES) -> list[str]:

@@ -254,3 +254,24 @@ def test_search_of_a_script_refused_leaves_no_run_behind(search_env: SearchEnv) 
         assert result.returncode == 1, result.stdout + result.stderr
         assert fragment in " ".join(result.stderr.split()), result.stderr
         assert user_tasks(env) == []  # the run this search made is deleted; no copy
+
+
+def test_a_first_run_reads_the_users_configuration_and_detects_its_code_in_task_init(tmp_path: Path) -> None:
+    import warnings
+
+    from clearml.utilities.pyhocon import ConfigFactory
+
+    from hpo.templates._user import _first_run_config
+
+    def parse(env: dict[str, str]) -> Any:
+        with warnings.catch_warnings():  # the vendored parser calls pyparsing with deprecated names
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return ConfigFactory.parse_file(str(_first_run_config(tmp_path / "run", env)))
+
+    own = tmp_path / "own.conf"
+    own.write_text("sdk { development { vcs_repo_detect_async: true, task_reuse_time_window_in_hours: 5 } }\n")
+    (tmp_path / "run").mkdir()
+    conf = parse({"CLEARML_CONFIG_FILE": str(own)})
+    assert conf.get("sdk.development.task_reuse_time_window_in_hours") == 5  # the user's settings stay
+    assert conf.get("sdk.development.vcs_repo_detect_async") is False  # no detection thread to kill at exit
+    assert parse({"HOME": str(tmp_path / "nohome")}).get("sdk.development.vcs_repo_detect_async") is False
