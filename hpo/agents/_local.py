@@ -162,8 +162,8 @@ def start(
 
 def zygote_default(env: Mapping[str, str]) -> bool:
     """Whether local workers started with ``env`` run their tasks as forks of a warm interpreter."""
-    default = "1" if sys.platform.startswith("linux") else "0"  # macOS: opt-in (fork there is less safe)
-    return env.get("HPO_AGENT_ZYGOTE", default) == "1" and hasattr(os, "fork")
+    setting = env.get("HPO_AGENT_ZYGOTE", "1" if sys.platform.startswith("linux") else "0")  # tested on Linux
+    return setting != "0" and hasattr(os, "fork")
 
 
 def _wait_zygotes(sockets: Sequence[Path], timeout: float = ZYGOTE_READY_S) -> None:

@@ -1,6 +1,6 @@
 """A trial run by the real clearml-agent through the worker's zygote ends as on a plain agent.
 
-Same template and clones on agents with the zygote (``HPO_AGENT_ZYGOTE=1``) and without it (the default):
+Same template and clones on agents with the zygote (the default on Linux) and without it (``HPO_AGENT_ZYGOTE=0``):
 the same parameters reach the script, the same console lines and traceback reach the task's
 log, and the same statuses end the tasks.
 """

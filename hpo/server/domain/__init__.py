@@ -64,8 +64,6 @@ from hpo.server.domain._workers import DEFAULT_TIMEOUT_S, expired
 
 __all__ = [
     "ALLOWED_FROM",
-    "STOPPING",
-    "abort_pending",
     "DRAFT_STATUS",
     "LIVE_STATUSES",
     "DEFAULT_QUEUE",
@@ -78,10 +76,12 @@ __all__ = [
     "SINGLE_VALUE_ITER",
     "STATUSES",
     "STOPPABLE",
+    "STOPPING",
     "TASK_TYPES",
     "TASK_UPDATE_TIMEOUT_S",
     "TRANSIENT_STATUSES",
     "VECTOR",
+    "abort_pending",
     "add_entry",
     "create_queue",
     "default_queue",
